@@ -1,0 +1,179 @@
+"""The one dialogue action: every intent is routed here by the compiled rules.
+
+It decides what to say from the catalog, the intent and the slots (procedure,
+language, last answer, fallback streak), so behaviour lives in data and in small
+functions that tests can reach.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import re
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.actions.replies import ASPECTS, INTENT_ASPECT, Reply, ReplyBuilder, to_message
+from bot.catalog import Catalog, load_catalog
+from bot.catalog.model import LANGUAGES
+from bot.settings import Settings
+
+PIN_WORDS = re.compile(r"暗証|あんしょう|\bpin\b|パスワード|password", re.I)
+ASPECT_WORDS = {
+    "documents": re.compile(r"持ち物|もちもの|持って|もって(い|行)|必要なもの|いるもの|要るもの|書類|bring|documents?|what do i need", re.I),
+    "fee": re.compile(r"手数料|いくら|料金|費用|お金|無料|fee|cost|how much|charge", re.I),
+    "deadline": re.compile(r"いつまで|期限|締め切り|しめきり|deadline|by when", re.I),
+    "online": re.compile(r"オンライン|ネット|インターネット|スマホ|コンビニ|郵送|online|internet|convenience store|by post|by mail", re.I),
+    "counter_location": re.compile(r"どこ|場所|何階|窓口は|where|which floor", re.I),
+    "counter_hours": re.compile(r"何時|開いて|あいて|営業|受付時間|土曜|opening hours|\bopen\b|what time", re.I),
+}
+LANGUAGE_WORDS = [
+    ("easy", re.compile(r"やさしい|優しい|易しい|ひらがな|ふりがな|かんたん|簡単|easy|plain|furigana", re.I)),
+    ("en", re.compile(r"英語|えいご|english|eigo", re.I)),
+    ("ja", re.compile(r"日本語|にほんご|japanese|nihongo", re.I)),
+]
+LATIN = re.compile(r"[A-Za-z]")
+JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+
+
+@functools.lru_cache(maxsize=4)
+def _catalog(path: str) -> Catalog:
+    return load_catalog(Path(path))
+
+
+def current_catalog() -> Catalog:
+    return _catalog(str(Settings.from_env().catalog_dir))
+
+
+def detect_language(text: str) -> Optional[str]:
+    """'en' for a message written in English, 'ja' for Japanese, None if unclear."""
+    if JAPANESE.search(text):
+        return "ja"
+    if len(LATIN.findall(text)) >= 3:
+        return "en"
+    return None
+
+
+def requested_language(text: str, entities: List[Dict[str, Any]]) -> Optional[str]:
+    for entity in entities:
+        if entity.get("entity") == "language" and entity.get("value") in LANGUAGES:
+            return entity["value"]
+    for language, pattern in LANGUAGE_WORDS:
+        if pattern.search(text):
+            return language
+    return None
+
+
+def asked_aspect(text: str) -> Optional[str]:
+    for aspect in ASPECTS:
+        if ASPECT_WORDS[aspect].search(text):
+            return aspect
+    return None
+
+
+class ActionMadoguchi(Action):
+    def name(self) -> Text:
+        return "action_madoguchi"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
+        catalog = current_catalog()
+        message = tracker.latest_message or {}
+        text = message.get("text") or ""
+        intent = (message.get("intent") or {}).get("name") or "nlu_fallback"
+        entities = message.get("entities") or []
+        metadata = message.get("metadata") or {}
+        events: List[Dict] = []
+
+        language = tracker.get_slot("language")
+        if language not in LANGUAGES:
+            language = detect_language(text) if not text.startswith("/") else None
+            language = language or "ja"
+            events.append(SlotSet("language", language))
+        elif intent != "change_language" and not text.startswith("/") and detect_language(text) == "en" and language != "en":
+            # A resident who starts writing English gets English without asking.
+            language = "en"
+            events.append(SlotSet("language", language))
+
+        replies: List[Reply] = []
+        builder = ReplyBuilder(catalog, language)
+        for finding in metadata.get("redacted") or []:
+            replies.append(Reply([builder.phrase("redacted_pin" if finding == "pin" else "redacted_my_number")]))
+
+        procedure_id = next((e.get("value") for e in entities if e.get("entity") == "procedure"
+                             and e.get("value") in catalog.procedures), None) or tracker.get_slot("procedure")
+        last = tracker.get_slot("last_answer") or None
+        streak = int(tracker.get_slot("fallback_streak") or 0)
+        pin_topic = bool(PIN_WORDS.search(text)) or "pin" in (metadata.get("redacted") or [])
+
+        answer: Optional[Dict[str, Any]] = None  # what 「もう一度」 repeats
+        if intent == "nlu_fallback":
+            streak += 1
+            ranking = [r.get("name") for r in (message.get("intent_ranking") or [])]
+            candidates = [n for n in ranking if n in catalog.procedures or n in catalog.life_events][:3]
+            if streak >= 2 or not candidates:
+                replies.append(builder.fallback_human())
+            else:
+                replies.append(builder.fallback_candidates(candidates))
+            events.append(SlotSet("fallback_streak", float(streak)))
+        else:
+            if streak:
+                events.append(SlotSet("fallback_streak", 0.0))
+            if intent == "change_language":
+                target = requested_language(text, entities) or ("en" if language != "en" else "ja")
+                language = target
+                builder = ReplyBuilder(catalog, language)
+                events.append(SlotSet("language", language))
+                replies = [Reply([builder.phrase("language_switched")])] + replies
+                if last:
+                    replies += self.render(builder, last, pin_topic)
+            elif intent == "repeat":
+                if last:
+                    replies += self.render(builder, last, pin_topic)
+                else:
+                    replies.append(Reply([builder.phrase("nothing_to_repeat")]))
+            elif intent in catalog.procedures:
+                procedure_id = intent
+                events.append(SlotSet("procedure", procedure_id))
+                aspect = asked_aspect(text) if not text.startswith("/") else None
+                answer = {"kind": "aspect" if aspect else "procedure", "procedure": procedure_id, "aspect": aspect}
+            elif intent in INTENT_ASPECT:
+                if procedure_id and procedure_id != tracker.get_slot("procedure"):
+                    events.append(SlotSet("procedure", procedure_id))
+                answer = {"kind": "aspect", "procedure": procedure_id, "aspect": INTENT_ASPECT[intent]}
+            elif intent in catalog.life_events:
+                answer = {"kind": "checklist", "event": intent}
+            elif intent == "request_human":
+                answer = {"kind": "human"}
+            elif intent in ("affirm", "deny"):
+                replies.append(Reply([builder.phrase(f"{intent}_reply")]))
+            elif intent in catalog.conversation:
+                replies += builder.fixed(intent)
+            if answer is not None:
+                replies += self.render(builder, answer, pin_topic)
+                events.append(SlotSet("last_answer", answer))
+            if pin_topic and not any(builder.phrase("pin_never_asked") in r.lines for r in replies):
+                replies.append(Reply([builder.phrase("pin_never_asked")]))
+
+        for reply in replies:
+            dispatcher.utter_message(**to_message(reply, language))
+        return events
+
+    @staticmethod
+    def render(builder: ReplyBuilder, answer: Dict[str, Any], pin_topic: bool) -> List[Reply]:
+        catalog = builder.catalog
+        kind = answer.get("kind")
+        procedure = catalog.procedures.get(answer.get("procedure") or "")
+        if kind == "procedure" and procedure:
+            return builder.procedure_summary(procedure, pin_topic)
+        if kind == "aspect":
+            if procedure and procedure.human_only:
+                return builder.procedure_summary(procedure, pin_topic)
+            return builder.aspect(procedure, answer.get("aspect") or "documents")
+        if kind == "checklist" and answer.get("event") in catalog.life_events:
+            return builder.checklist(answer["event"])
+        if kind == "human":
+            return [builder.human_contact()]
+        return [Reply([builder.phrase("nothing_to_repeat")])]

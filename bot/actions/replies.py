@@ -1,0 +1,253 @@
+"""Build the assistant's replies from the catalog, in the resident's language.
+
+Replies are plain data (`Reply`): the dialogue action turns them into messages, so the
+same answer can be re-rendered in another language for 「もう一度」 or a language switch.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+from bot import calendar
+from bot.catalog import furigana
+from bot.catalog.model import Catalog, Counter, HoursRule, Procedure
+
+DEFAULT_COUNTER = "shimin"
+ASPECTS = ("documents", "fee", "deadline", "online", "counter_location", "counter_hours")
+ASPECT_INTENT = {
+    "documents": "ask_documents", "fee": "ask_fee", "deadline": "ask_deadline",
+    "online": "ask_online", "counter_location": "counter_location", "counter_hours": "counter_hours",
+}
+INTENT_ASPECT = {intent: aspect for aspect, intent in ASPECT_INTENT.items()}
+ASPECT_LABEL = {
+    "documents": "label_documents", "fee": "label_fee", "deadline": "label_deadline",
+    "online": "label_online", "counter_location": "label_counter", "counter_hours": "label_counter",
+}
+HTML_LANG = {"ja": "ja", "en": "en", "easy": "ja"}
+
+
+@dataclass
+class Button:
+    title: str  # may contain furigana markup in easy mode
+    payload: str
+
+
+@dataclass
+class Reply:
+    """One bot message: lines of text (with furigana markup in easy mode) and buttons."""
+
+    lines: List[str] = field(default_factory=list)
+    buttons: List[Button] = field(default_factory=list)
+
+    def text(self) -> str:
+        return "\n".join(line for line in self.lines if line)
+
+
+def to_message(reply: Reply, language: str) -> Dict:
+    """The kwargs for `dispatcher.utter_message`: plain text for every channel, plus
+    `lang` and the furigana source (`ruby`) for channels that can show ruby."""
+    source = reply.text()
+    message = {
+        "text": furigana.parenthesized(source) if language == "easy" else furigana.plain(source),
+        "lang": HTML_LANG.get(language, "ja"),
+        "variant": language,
+    }
+    if language == "easy" or furigana.RUBY_PATTERN.search(source):
+        message["ruby"] = source
+    if reply.buttons:
+        message["buttons"] = [
+            {"title": furigana.plain(b.title) if language != "easy" else furigana.kana(b.title),
+             "payload": b.payload}
+            for b in reply.buttons
+        ]
+    return message
+
+
+class ReplyBuilder:
+    """Everything the assistant says, for one language."""
+
+    def __init__(self, catalog: Catalog, language: str, now: Optional[dt.datetime] = None):
+        self.catalog = catalog
+        self.language = language
+        self.now = now or dt.datetime.now(dt.timezone.utc)
+
+    def phrase(self, key: str, **values: str) -> str:
+        return self.catalog.phrase(key, self.language, **values)
+
+    def t(self, localized) -> str:
+        return localized.get(self.language)
+
+    def counter_for(self, procedure: Optional[Procedure]) -> Counter:
+        section = procedure.section if procedure else DEFAULT_COUNTER
+        return self.catalog.counters.get(section) or next(iter(self.catalog.counters.values()))
+
+    # --- buttons -----------------------------------------------------------------
+    def human_button(self) -> Button:
+        return Button(self.phrase("label_human"), "/request_human")
+
+    def followup_buttons(self, procedure: Procedure) -> List[Button]:
+        slot = f'{{"procedure":"{procedure.id}"}}'
+        buttons = [
+            Button(self.phrase(ASPECT_LABEL[aspect]), f"/{ASPECT_INTENT[aspect]}{slot}")
+            for aspect in ("documents", "fee", "deadline", "online", "counter_hours")
+        ]
+        return buttons + [self.human_button()]
+
+    def procedure_button(self, procedure_id: str) -> Button:
+        return Button(self.t(self.catalog.procedures[procedure_id].title), f"/{procedure_id}")
+
+    # --- answers -------------------------------------------------------------------
+    def procedure_summary(self, procedure: Procedure, pin_topic: bool) -> List[Reply]:
+        if procedure.human_only:
+            return [Reply([self.t(procedure.title), self.phrase("human_only_topic")], [self.human_button()])]
+        counter = self.counter_for(procedure)
+        lines = [f"【{self.t(procedure.title)}】", self.t(procedure.summary),
+                 self.phrase("counter_line", counter=self.t(counter.name), place=self.t(counter.place))]
+        if pin_topic or procedure.id == "mynumber_pin":
+            lines.append(self.phrase("pin_never_asked"))
+        replies = [Reply(lines, self.followup_buttons(procedure))]
+        if procedure.related:
+            related = [self.procedure_button(pid) for pid in procedure.related[:3] if pid in self.catalog.procedures]
+            if related:
+                replies.append(Reply([self.phrase("checklist_more")], related))
+        return replies
+
+    def aspect(self, procedure: Optional[Procedure], aspect: str) -> List[Reply]:
+        if aspect == "counter_hours":
+            return [self.hours(procedure)]
+        if aspect == "counter_location":
+            return [self.location(procedure)]
+        if procedure is None:
+            return [self.which_procedure(aspect)]
+        title = self.t(procedure.title)
+        if aspect == "documents":
+            lines = [self.phrase("documents_intro", title=title)]
+            lines += [f"・{item}" for item in procedure.documents.get(self.language)]
+        elif aspect == "fee":
+            lines = [self.phrase("fee_intro", title=title), self.t(procedure.fee.text)]
+        elif aspect == "deadline":
+            lines = [self.phrase("deadline_intro", title=title), self.t(procedure.deadline)]
+        else:  # online / convenience store / post / counter
+            lines = [self.phrase("online_intro", title=title)]
+            for way in ("online", "convenience_store", "post", "counter", "other"):
+                if way in procedure.how:
+                    lines.append(f"・{self.phrase('way_' + way)}：{self.t(procedure.how[way])}")
+            if not ({"online", "convenience_store", "post"} & set(procedure.how)):
+                lines.append(self.phrase("no_online"))
+        counter = self.counter_for(procedure)
+        lines.append(self.phrase("counter_line", counter=self.t(counter.name), place=self.t(counter.place)))
+        return [Reply(lines, self.followup_buttons(procedure))]
+
+    def which_procedure(self, aspect: str) -> Reply:
+        popular = ["residence_certificate", "moving_in", "mynumber_apply", "mynumber_pickup", "mynumber_lost"]
+        buttons = [self.procedure_button(pid) for pid in popular if pid in self.catalog.procedures]
+        return Reply([self.phrase("ask_which_procedure")], buttons + [self.human_button()])
+
+    def format_when(self, moment: dt.datetime) -> str:
+        weekday = self.phrase("weekday_names").split(",")[moment.weekday()]
+        return self.phrase(
+            "date_format", month=str(moment.month), day=str(moment.day), weekday=weekday,
+            time=moment.strftime("%H:%M"), month_name=moment.strftime("%b"),
+        )
+
+    def hours_text(self, counter: Counter) -> List[str]:
+        lines = []
+        for rule in counter.hours:
+            lines.append(self.rule_text(rule))
+        return lines
+
+    def rule_text(self, rule: HoursRule) -> str:
+        open_, close = rule.open.strftime("%H:%M"), rule.close.strftime("%H:%M")
+        if rule.saturdays_of_month:
+            nth = "・".join(str(n) for n in rule.saturdays_of_month)
+            if self.language == "en":
+                nth = " & ".join({1: "1st", 2: "2nd", 3: "3rd"}.get(n, f"{n}th") for n in rule.saturdays_of_month)
+            text = self.phrase("saturday_hours", nth=nth, open=open_, close=close)
+            return f"{text}（{self.t(rule.note)}）" if rule.note else text
+        return self.phrase("weekdays_hours", open=open_, close=close)
+
+    def hours(self, procedure: Optional[Procedure]) -> Reply:
+        counter = self.counter_for(procedure)
+        current, upcoming = calendar.status(self.catalog.city, counter, self.now)
+        lines = [self.phrase("counter_line", counter=self.t(counter.name), place=self.t(counter.place))]
+        lines.append(self.phrase("hours_line", hours=" / ".join(self.hours_text(counter))))
+        if current is not None:
+            lines.append(self.phrase("open_now", close=current.end.strftime("%H:%M")))
+        elif upcoming is not None:
+            lines.append(self.phrase("closed_now", next=self.format_when(upcoming.start)))
+        lines.append(self.phrase("closed_days"))
+        lines.append(self.phrase("phone_line", phone=counter.phone))
+        buttons = self.followup_buttons(procedure) if procedure else [self.human_button()]
+        return Reply(lines, buttons)
+
+    def location(self, procedure: Optional[Procedure]) -> Reply:
+        counter = self.counter_for(procedure)
+        city = self.catalog.city
+        lines = [
+            self.phrase("counter_line", counter=self.t(counter.name), place=self.t(counter.place)),
+            self.phrase("address_line", address=self.t(city.address)),
+            self.t(city.access),
+            self.phrase("phone_line", phone=counter.phone),
+        ]
+        buttons = self.followup_buttons(procedure) if procedure else [self.human_button()]
+        return Reply(lines, buttons)
+
+    def checklist(self, event_id: str) -> List[Reply]:
+        event = self.catalog.life_events[event_id]
+        lines = [self.phrase("checklist_intro", title=self.t(event.title))]
+        buttons = []
+        for number, step in enumerate(event.steps, start=1):
+            if step.procedure and step.procedure in self.catalog.procedures:
+                procedure = self.catalog.procedures[step.procedure]
+                lines.append(f"{number}. {self.t(procedure.title)} — {self.t(procedure.deadline)}")
+                buttons.append(self.procedure_button(step.procedure))
+            elif step.note:
+                lines.append(f"{number}. {self.t(step.note)}")
+        lines.append(self.phrase("checklist_more"))
+        return [Reply(lines, buttons + [self.human_button()])]
+
+    def human_contact(self) -> Reply:
+        counter = self.counter_for(None)
+        current, upcoming = calendar.status(self.catalog.city, counter, self.now)
+        lines = [self.phrase("human_contact"),
+                 self.phrase("counter_line", counter=self.t(counter.name), place=self.t(counter.place)),
+                 self.phrase("phone_line", phone=counter.phone)]
+        if current is not None:
+            lines.append(self.phrase("open_now", close=current.end.strftime("%H:%M")))
+        elif upcoming is not None:
+            lines.append(self.phrase("closed_now", next=self.format_when(upcoming.start)))
+        return Reply(lines)
+
+    def fixed(self, intent: str) -> List[Reply]:
+        reply = self.catalog.conversation[intent].reply
+        if reply is None:
+            return []
+        buttons: List[Button] = []
+        if intent in ("greet", "out_of_scope", "bot_challenge"):
+            buttons = self.language_buttons() + [self.human_button()]
+        return [Reply([self.t(reply)], buttons)]
+
+    def language_buttons(self) -> List[Button]:
+        return [
+            Button("日本語", '/change_language{"language":"ja"}'),
+            Button("English", '/change_language{"language":"en"}'),
+            Button("やさしい にほんご", '/change_language{"language":"easy"}'),
+        ]
+
+    def fallback_candidates(self, candidates: Sequence[str]) -> Reply:
+        buttons = []
+        for name in candidates:
+            if name in self.catalog.procedures:
+                buttons.append(self.procedure_button(name))
+            elif name in self.catalog.life_events:
+                buttons.append(Button(self.t(self.catalog.life_events[name].title), f"/{name}"))
+        buttons.append(Button(self.phrase("label_none_of_these"), "/nlu_fallback"))
+        return Reply([self.phrase("fallback_candidates")], buttons)
+
+    def fallback_human(self) -> Reply:
+        counter = self.counter_for(None)
+        lines = [self.phrase("fallback_human"),
+                 self.phrase("counter_line", counter=self.t(counter.name), place=self.t(counter.place)),
+                 self.phrase("phone_line", phone=counter.phone)]
+        return Reply(lines, [self.human_button()])

@@ -1,0 +1,147 @@
+"""The catalog as typed, validated data (what `intents/` means once loaded)."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+LANGUAGES: Tuple[str, ...] = ("ja", "en", "easy")
+EXAMPLE_LANGUAGES: Tuple[str, ...] = ("ja", "en")
+WAYS: Tuple[str, ...] = ("online", "convenience_store", "counter", "post", "other")
+
+# Fixed ids (shared/procedures.md): evaluation sets are written against them.
+PROCEDURE_IDS: Tuple[str, ...] = (
+    "mynumber_apply", "mynumber_pickup", "mynumber_lost", "mynumber_card_renewal",
+    "mynumber_cert_renewal", "mynumber_pin", "mynumber_health_insurance", "mynaportal",
+    "convenience_store_certificates", "moving_in", "moving_out", "moving_within",
+    "residence_certificate", "seal_registration", "tax_certificate", "family_register",
+    "birth_registration", "death_procedures", "marriage_registration", "child_allowance",
+    "national_health_insurance", "nursing_care",
+)
+CONVERSATION_INTENTS: Tuple[str, ...] = (
+    "greet", "goodbye", "thank", "affirm", "deny", "request_human", "repeat",
+    "counter_hours", "counter_location", "ask_documents", "ask_fee", "ask_deadline",
+    "ask_online", "out_of_scope", "bot_challenge",
+)
+
+
+@dataclass(frozen=True)
+class Localized:
+    """One text in the three languages; `easy` keeps furigana markup."""
+
+    ja: str
+    en: str
+    easy: str
+
+    def get(self, language: str) -> str:
+        return getattr(self, language if language in LANGUAGES else "ja")
+
+
+@dataclass(frozen=True)
+class LocalizedList:
+    ja: Tuple[str, ...]
+    en: Tuple[str, ...]
+    easy: Tuple[str, ...]
+
+    def get(self, language: str) -> Tuple[str, ...]:
+        return getattr(self, language if language in LANGUAGES else "ja")
+
+
+@dataclass(frozen=True)
+class Fee:
+    yen: int
+    text: Localized
+
+
+@dataclass(frozen=True)
+class Procedure:
+    id: str
+    section: str
+    owner: str
+    review_by: dt.date
+    human_only: bool
+    title: Localized
+    summary: Localized
+    audience: Localized
+    deadline: Localized
+    documents: LocalizedList
+    fee: Fee
+    how: Dict[str, Localized]
+    related: Tuple[str, ...]
+    examples: Dict[str, Tuple[str, ...]]
+    source: str
+
+
+@dataclass(frozen=True)
+class HoursRule:
+    weekdays: Tuple[int, ...]
+    open: dt.time
+    close: dt.time
+    saturdays_of_month: Tuple[int, ...] = ()
+    note: Optional[Localized] = None
+
+
+@dataclass(frozen=True)
+class Counter:
+    id: str
+    name: Localized
+    place: Localized
+    phone: str
+    hours: Tuple[HoursRule, ...]
+
+
+@dataclass(frozen=True)
+class City:
+    name: Localized
+    address: Localized
+    access: Localized
+    phone: str
+    timezone: str
+    year_end_closure: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ConversationIntent:
+    name: str
+    examples: Dict[str, Tuple[str, ...]]
+    reply: Optional[Localized]
+
+
+@dataclass(frozen=True)
+class LifeEventStep:
+    procedure: Optional[str] = None
+    note: Optional[Localized] = None
+
+
+@dataclass(frozen=True)
+class LifeEvent:
+    id: str
+    title: Localized
+    steps: Tuple[LifeEventStep, ...]
+    examples: Dict[str, Tuple[str, ...]]
+
+
+@dataclass
+class Catalog:
+    city: City
+    counters: Dict[str, Counter]
+    procedures: Dict[str, Procedure]
+    conversation: Dict[str, ConversationIntent]
+    life_events: Dict[str, LifeEvent]
+    phrases: Dict[str, Localized] = field(default_factory=dict)
+
+    def intent_examples(self) -> Dict[str, Dict[str, Tuple[str, ...]]]:
+        """Every trainable intent with its examples, in a stable order."""
+        result: Dict[str, Dict[str, Tuple[str, ...]]] = {}
+        for pid in sorted(self.procedures):
+            result[pid] = self.procedures[pid].examples
+        for name in sorted(self.conversation):
+            result[name] = self.conversation[name].examples
+        for name in sorted(self.life_events):
+            result[name] = self.life_events[name].examples
+        return result
+
+    def phrase(self, key: str, language: str, **values: str) -> str:
+        from bot.catalog.furigana import fill
+
+        return fill(self.phrases[key].get(language), **values)

@@ -1,0 +1,88 @@
+"""Assemble the one server: Rasa HTTP API + channels + in-process actions + SQL tracker store.
+
+Mirrors `rasa.core.run.serve_application`, so `madoguchi serve` behaves like `rasa run`
+with our channels, our tracker store settings and our own pages added to the same app.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from functools import partial
+from pathlib import Path
+from typing import List, Optional
+
+from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def tracker_store_endpoint(settings: Settings):
+    """Rasa's SQLTrackerStore on SQLite (var/) by default, any SQLAlchemy URL otherwise."""
+    from rasa.utils.endpoints import EndpointConfig
+
+    url = settings.tracker_database_url
+    if url.startswith("sqlite:///"):
+        path = Path(url[len("sqlite:///"):])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return EndpointConfig(type="sql", dialect="sqlite", db=str(path))
+    # Rasa passes a full URL given as `host` straight to SQLAlchemy.
+    return EndpointConfig(type="sql", host=url, db="")
+
+
+def lock_store_endpoint(settings: Settings):
+    if not settings.redis_url:
+        return None
+    from urllib.parse import urlsplit
+
+    from rasa.utils.endpoints import EndpointConfig
+
+    parts = urlsplit(settings.redis_url)
+    return EndpointConfig(type="redis", url=parts.hostname or "127.0.0.1", port=parts.port or 6379,
+                          db=int((parts.path or "/0").strip("/") or 0), password=parts.password)
+
+
+def input_channels(settings: Settings) -> List:
+    from channels.rest import MadoguchiRestInput
+
+    return [MadoguchiRestInput(settings.max_message_chars)]
+
+
+def build_app(settings: Settings, model_path: Path):
+    """The Sanic app `madoguchi serve` runs; the agent loads before the server starts."""
+    from rasa.core.run import close_resources, configure_app, load_agent_on_start
+    from rasa.core.utils import AvailableEndpoints
+
+    from bot.actions.inprocess import InProcessActionEndpoint
+
+    endpoints = AvailableEndpoints(
+        action=InProcessActionEndpoint(),
+        tracker_store=tracker_store_endpoint(settings),
+        lock_store=lock_store_endpoint(settings),
+    )
+    app = configure_app(
+        input_channels(settings),
+        cors="*",
+        auth_token=settings.api_token or None,
+        enable_api=True,
+        port=settings.port,
+        endpoints=endpoints,
+    )
+    app.register_listener(partial(load_agent_on_start, str(model_path), endpoints, None), "before_server_start")
+    app.register_listener(close_resources, "after_server_stop")
+    return app
+
+
+def serve(settings: Optional[Settings] = None, model_path: Optional[Path] = None) -> None:
+    import rasa.utils.common
+
+    from bot.training import ensure_model
+
+    settings = settings or Settings.from_env()
+    os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    if not settings.api_token:
+        logger.warning("MADOGUCHI_API_TOKEN is not set: the Rasa HTTP API is open to anyone who can reach it.")
+    model_path = model_path or ensure_model(settings)
+    app = build_app(settings, model_path)
+    rasa.utils.common.update_sanic_log_level()
+    print(f"madoguchi serving on http://{settings.host}:{settings.port}/ (model {Path(model_path).name})", flush=True)
+    app.run(host=settings.host, port=settings.port, workers=1, access_log=False)

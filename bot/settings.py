@@ -1,0 +1,47 @@
+"""Runtime settings, from environment variables (see the README's configuration table)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    catalog_dir: Path = PROJECT_ROOT / "intents"
+    build_dir: Path = PROJECT_ROOT / "build" / "rasa"
+    models_dir: Path = PROJECT_ROOT / "models"
+    var_dir: Path = PROJECT_ROOT / "var"
+    host: str = "127.0.0.1"
+    port: int = 5005
+    api_token: str = ""
+    database_url: str = ""
+    redis_url: str = ""
+    timezone: str = "Asia/Tokyo"
+    max_message_chars: int = 2000
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def tracker_database_url(self) -> str:
+        """SQLite in var/ unless MADOGUCHI_DATABASE_URL points elsewhere (PostgreSQL)."""
+        return self.database_url or f"sqlite:///{self.var_dir / 'madoguchi.db'}"
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        env = os.environ
+        root = Path(env.get("MADOGUCHI_HOME", PROJECT_ROOT))
+        return cls(
+            catalog_dir=Path(env.get("MADOGUCHI_CATALOG", root / "intents")),
+            build_dir=Path(env.get("MADOGUCHI_BUILD", root / "build" / "rasa")),
+            models_dir=Path(env.get("MADOGUCHI_MODELS", root / "models")),
+            var_dir=Path(env.get("MADOGUCHI_VAR", root / "var")),
+            host=env.get("MADOGUCHI_HOST", "127.0.0.1"),
+            port=int(env.get("MADOGUCHI_PORT", "5005")),
+            api_token=env.get("MADOGUCHI_API_TOKEN", ""),
+            database_url=env.get("MADOGUCHI_DATABASE_URL", ""),
+            redis_url=env.get("MADOGUCHI_REDIS_URL", ""),
+            timezone=env.get("MADOGUCHI_TIMEZONE", "Asia/Tokyo"),
+            max_message_chars=int(env.get("MADOGUCHI_MAX_MESSAGE_CHARS", "2000")),
+        )
