@@ -35,7 +35,7 @@ LANGUAGE_WORDS = [
     ("en", re.compile(r"英語|えいご|english|eigo", re.I)),
     ("ja", re.compile(r"日本語|にほんご|japanese|nihongo", re.I)),
 ]
-LATIN = re.compile(r"[A-Za-z]")
+ENGLISH_WORD = re.compile(r"\b[A-Za-z]*[aeiouyAEIOUY][A-Za-z]*\b")
 JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
 
 
@@ -52,7 +52,7 @@ def detect_language(text: str) -> Optional[str]:
     """'en' for a message written in English, 'ja' for Japanese, None if unclear."""
     if JAPANESE.search(text):
         return "ja"
-    if len(LATIN.findall(text)) >= 3:
+    if len(ENGLISH_WORD.findall(text)) >= 2:
         return "en"
     return None
 
@@ -92,7 +92,8 @@ class ActionMadoguchi(Action):
             language = detect_language(text) if not text.startswith("/") else None
             language = language or "ja"
             events.append(SlotSet("language", language))
-        elif intent != "change_language" and not text.startswith("/") and detect_language(text) == "en" and language != "en":
+        elif (intent not in ("change_language", "nlu_fallback") and not text.startswith("/")
+              and detect_language(text) == "en" and language != "en"):
             # A resident who starts writing English gets English without asking.
             language = "en"
             events.append(SlotSet("language", language))
@@ -113,7 +114,7 @@ class ActionMadoguchi(Action):
             streak += 1
             ranking = [r.get("name") for r in (message.get("intent_ranking") or [])]
             candidates = [n for n in ranking if n in catalog.procedures or n in catalog.life_events][:3]
-            if streak >= 2 or not candidates:
+            if streak >= 2:
                 replies.append(builder.fallback_human())
             else:
                 replies.append(builder.fallback_candidates(candidates))

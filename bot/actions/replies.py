@@ -24,6 +24,8 @@ ASPECT_LABEL = {
     "documents": "label_documents", "fee": "label_fee", "deadline": "label_deadline",
     "online": "label_online", "counter_location": "label_counter", "counter_hours": "label_counter",
 }
+# Offered when the resident has not named a procedure yet.
+POPULAR = ("residence_certificate", "moving_in", "mynumber_apply", "mynumber_pickup", "mynumber_lost")
 HTML_LANG = {"ja": "ja", "en": "en", "easy": "ja"}
 
 
@@ -140,8 +142,7 @@ class ReplyBuilder:
         return [Reply(lines, self.followup_buttons(procedure))]
 
     def which_procedure(self, aspect: str) -> Reply:
-        popular = ["residence_certificate", "moving_in", "mynumber_apply", "mynumber_pickup", "mynumber_lost"]
-        buttons = [self.procedure_button(pid) for pid in popular if pid in self.catalog.procedures]
+        buttons = [self.procedure_button(pid) for pid in POPULAR if pid in self.catalog.procedures]
         return Reply([self.phrase("ask_which_procedure")], buttons + [self.human_button()])
 
     def format_when(self, moment: dt.datetime) -> str:
@@ -236,6 +237,7 @@ class ReplyBuilder:
         ]
 
     def fallback_candidates(self, candidates: Sequence[str]) -> Reply:
+        candidates = list(candidates) or list(POPULAR[:3])
         buttons = []
         for name in candidates:
             if name in self.catalog.procedures:

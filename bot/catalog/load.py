@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from ruamel.yaml import YAML
+from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import YAMLError
 
 from bot.catalog import furigana
@@ -55,6 +56,13 @@ def normalize_example(text: str) -> str:
     return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip().lower()
 
 
+class _StringDatesConstructor(RoundTripConstructor):
+    """Keeps dates as strings so a bad date becomes a field error, not a parser crash."""
+
+
+_StringDatesConstructor.add_constructor("tag:yaml.org,2002:timestamp", RoundTripConstructor.construct_yaml_str)
+
+
 class _Reader:
     """Walks one YAML file, recording problems with line numbers."""
 
@@ -65,7 +73,9 @@ class _Reader:
 
     def load(self) -> Any:
         try:
-            return YAML(typ="rt").load(self.path.read_text(encoding="utf-8"))
+            yaml = YAML(typ="rt")
+            yaml.Constructor = _StringDatesConstructor
+            return yaml.load(self.path.read_text(encoding="utf-8"))
         except (YAMLError, UnicodeDecodeError) as error:
             mark = getattr(error, "problem_mark", None)
             line = mark.line + 1 if mark is not None else 1
@@ -456,6 +466,7 @@ def load_catalog(root: Path) -> Catalog:
 
     city_reader, city_doc = read("city.yml")
     city, counters = _load_city(city_reader, city_doc) if city_doc is not None else (None, {})
+    declared_counters = set((city_doc or {}).get("counters") or {}) if isinstance(city_doc, dict) else set()
     conv_reader, conv_doc = read("conversation.yml")
     conversation = _load_conversation(conv_reader, conv_doc) if conv_doc is not None else {}
     life_reader, life_doc = read("life_events.yml")
@@ -493,9 +504,9 @@ def load_catalog(root: Path) -> Catalog:
                     reason = "refers to itself" if rid == stem else "unknown procedure id"
                     reader.error(reader.line_of(related, index), f"related[{index}]", f"{reason}: {rid}")
         section = doc.get("section")
-        if isinstance(section, str) and counters and section not in counters:
+        if isinstance(section, str) and declared_counters and section not in declared_counters:
             reader.error(reader.line_of(doc, "section"), "section",
-                         f"unknown counter {section!r} (known: {', '.join(sorted(counters))})")
+                         f"unknown counter {section!r} (known: {', '.join(sorted(declared_counters))})")
     for eid, event in life_events.items():
         for index, step in enumerate(event.steps):
             if step.procedure is not None and step.procedure not in known_ids:
