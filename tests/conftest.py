@@ -4,11 +4,8 @@ Training is cached by catalog fingerprint in models/, so a second `make test` re
 """
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -16,15 +13,10 @@ from typing import Any, Dict, List, Optional
 import httpx
 import pytest
 
-from bot.settings import PROJECT_ROOT, Settings
+from bot.devserver import running_server
+from bot.settings import Settings
 
 API_TOKEN = "test-token-madoguchi"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -69,38 +61,8 @@ class Server:
 @pytest.fixture(scope="session")
 def server(trained_model: Path, tmp_path_factory) -> Server:
     """`madoguchi serve` as a real process on a free port, with its own SQLite database."""
-    var_dir = tmp_path_factory.mktemp("var")
-    port = free_port()
-    env = dict(os.environ, MADOGUCHI_PORT=str(port), MADOGUCHI_VAR=str(var_dir), MADOGUCHI_API_TOKEN=API_TOKEN,
-               RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="2")
-    env.pop("MADOGUCHI_DATABASE_URL", None)
-    log_path = var_dir / "server.log"
-    log = open(log_path, "w")
-    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], cwd=PROJECT_ROOT, env=env,
-                               stdout=log, stderr=subprocess.STDOUT)
-    base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 240
-    try:
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{log_path.read_text()[-4000:]}")
-            try:
-                status = httpx.get(f"{base_url}/status", params={"token": API_TOKEN}, timeout=5)
-                if status.status_code == 200 and status.json().get("model_file"):
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server did not become ready:\n{log_path.read_text()[-4000:]}")
-            time.sleep(1)
-        yield Server(base_url, API_TOKEN, var_dir, process)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+    with running_server(tmp_path_factory.mktemp("var"), API_TOKEN) as running:
+        yield Server(running.base_url, running.token, running.var_dir, running.process)
 
 
 def texts(messages: List[Dict[str, Any]]) -> str:

@@ -9,7 +9,7 @@ import hashlib
 import json
 import unicodedata
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from bot.catalog.model import Catalog
 
@@ -101,11 +101,21 @@ def render_rules(catalog: Catalog) -> str:
     return "".join(out)
 
 
-def render_config(threshold: float = FALLBACK_THRESHOLD) -> str:
-    return PIPELINE_CONFIG.format(threshold=threshold)
+def render_config(threshold: float = FALLBACK_THRESHOLD, pipeline: Optional[str] = None) -> str:
+    """The Rasa config; `pipeline` overrides PIPELINE_CONFIG (used by bench/nlu_eval.py).
+
+    `{threshold}` in the template is replaced by the fallback threshold.
+    """
+    template = PIPELINE_CONFIG if pipeline is None else pipeline
+    return template.replace("{threshold}", str(threshold))
 
 
-def compile_catalog(catalog: Catalog, build_dir: Path, threshold: float = FALLBACK_THRESHOLD) -> Dict[str, Path]:
+def compile_catalog(
+    catalog: Catalog,
+    build_dir: Path,
+    threshold: float = FALLBACK_THRESHOLD,
+    pipeline: Optional[str] = None,
+) -> Dict[str, Path]:
     """Write the Rasa project files into `build_dir`; return their paths."""
     build_dir = Path(build_dir)
     files = {
@@ -115,7 +125,7 @@ def compile_catalog(catalog: Catalog, build_dir: Path, threshold: float = FALLBA
         "rules": build_dir / "data" / "rules.yml",
     }
     contents = {
-        "config": render_config(threshold),
+        "config": render_config(threshold, pipeline),
         "domain": render_domain(catalog),
         "nlu": render_nlu(catalog),
         "rules": render_rules(catalog),
