@@ -113,7 +113,10 @@ def log(message: str) -> None:
 
 
 def _quiet() -> None:
+    from rasa.utils.log_utils import configure_structlog
+
     warnings.filterwarnings("ignore")
+    configure_structlog(logging.WARNING)  # drops the per-message "processor.message.parse" lines
     for name in ("rasa", "tensorflow", "absl", "sanic", "urllib3", "matplotlib", "apscheduler"):
         logging.getLogger(name).setLevel(logging.ERROR)
 

@@ -53,23 +53,34 @@ def build_app(settings: Settings, model_path: Path):
     from rasa.core.utils import AvailableEndpoints
 
     from bot.actions.inprocess import InProcessActionEndpoint
+    from bot.delivery import Delivery
 
     endpoints = AvailableEndpoints(
         action=InProcessActionEndpoint(),
         tracker_store=tracker_store_endpoint(settings),
         lock_store=lock_store_endpoint(settings),
     )
+    channels = input_channels(settings)
     app = configure_app(
-        input_channels(settings),
+        channels,
         cors="*",
         auth_token=settings.api_token or None,
         enable_api=True,
         port=settings.port,
         endpoints=endpoints,
     )
+    app.ctx.delivery = Delivery(channels)
+    app.ctx.settings = settings
+    for blueprint in extra_blueprints(settings):
+        app.blueprint(blueprint)
     app.register_listener(partial(load_agent_on_start, str(model_path), endpoints, None), "before_server_start")
     app.register_listener(close_resources, "after_server_stop")
     return app
+
+
+def extra_blueprints(settings: Settings) -> List:
+    """Our own pages and APIs beside Rasa's (web chat page, staff and admin consoles)."""
+    return []
 
 
 def serve(settings: Optional[Settings] = None, model_path: Optional[Path] = None) -> None:

@@ -1,0 +1,35 @@
+"""One SQLAlchemy engine for madoguchi's tables, on the same database as the tracker store."""
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.store.models import Base
+
+
+class Database:
+    def __init__(self, url: str) -> None:
+        connect_args = {"timeout": 30, "check_same_thread": False} if url.startswith("sqlite") else {}
+        self.engine = create_engine(url, future=True, connect_args=connect_args, pool_pre_ping=True)
+        if url.startswith("sqlite"):
+            @event.listens_for(self.engine, "connect")
+            def _sqlite_pragmas(connection, _record) -> None:  # concurrent readers while Rasa writes
+                cursor = connection.cursor()
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA busy_timeout=30000")
+                cursor.close()
+        self._sessions = sessionmaker(self.engine, future=True, expire_on_commit=False)
+
+    def create_tables(self) -> None:
+        # Tables are created if missing; schema changes will come with migrations.
+        Base.metadata.create_all(self.engine)
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction: committed on success, rolled back on error."""
+        with self._sessions() as session:
+            with session.begin():
+                yield session

@@ -1,0 +1,96 @@
+"""SQLAlchemy models (1.4 API, 2.0 style queries)."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import declarative_base
+
+Base = declarative_base()
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class StaffAccount(Base):
+    __tablename__ = "staff_accounts"
+    id = Column(Integer, primary_key=True)
+    username = Column(String(64), unique=True, nullable=False)
+    display_name = Column(String(128), nullable=False)
+    role = Column(String(16), nullable=False)  # staff | admin
+    section = Column(String(32), nullable=True)  # counter id, e.g. shimin
+    password_hash = Column(String(128), nullable=False)
+    active = Column(Boolean, nullable=False, default=True)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class StaffSession(Base):
+    __tablename__ = "staff_sessions"
+    token_hash = Column(String(64), primary_key=True)
+    account_id = Column(Integer, ForeignKey("staff_accounts.id"), nullable=False)
+    csrf_token = Column(String(64), nullable=False)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    expires_at = Column(DateTime, nullable=False)
+
+
+class Handoff(Base):
+    """The current handoff state of one conversation (one row per conversation)."""
+
+    __tablename__ = "handoffs"
+    conversation_id = Column(String(128), primary_key=True)
+    channel = Column(String(32), nullable=False)
+    state = Column(String(24), nullable=False)  # bot | queued | assigned | closed | callback_requested
+    section = Column(String(32), nullable=False)
+    language = Column(String(8), nullable=False, default="ja")
+    reason = Column(String(32), nullable=False, default="request")
+    summary = Column(Text, nullable=False, default="{}")  # JSON: procedure, slots, last messages
+    queued_at = Column(DateTime, nullable=True)
+    assigned_to = Column(Integer, ForeignKey("staff_accounts.id"), nullable=True)
+    assigned_at = Column(DateTime, nullable=True)
+    ended_at = Column(DateTime, nullable=True)
+    close_note = Column(Text, nullable=True)
+    updated_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class CallbackRequest(Base):
+    """A resident's after-hours request to be called back; deleted once the call is made."""
+
+    __tablename__ = "callback_requests"
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(128), nullable=False, index=True)
+    phone = Column(String(32), nullable=False)
+    consent_at = Column(DateTime, nullable=False)
+    section = Column(String(32), nullable=False)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class VisitSlip(Base):
+    """What a resident brings to the counter: a short number a clerk can look up."""
+
+    __tablename__ = "visit_slips"
+    number = Column(String(8), primary_key=True)
+    conversation_id = Column(String(128), nullable=False, index=True)
+    procedure = Column(String(64), nullable=True)
+    language = Column(String(8), nullable=False)
+    content = Column(Text, nullable=False)  # JSON: title, documents, counter, summary
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+    id = Column(Integer, primary_key=True)
+    at = Column(DateTime, nullable=False, default=utcnow)
+    actor = Column(String(64), nullable=False)
+    action = Column(String(48), nullable=False)
+    conversation_id = Column(String(128), nullable=True, index=True)
+    detail = Column(Text, nullable=True)
+
+
+class SatisfactionAnswer(Base):
+    __tablename__ = "satisfaction"
+    __table_args__ = (UniqueConstraint("conversation_id", "asked_at"),)
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(128), nullable=False)
+    asked_at = Column(DateTime, nullable=False)
+    score = Column(Integer, nullable=True)
