@@ -77,17 +77,23 @@ _TOKENIZER = "  - name: bot.nlu.japanese_tokenizer.FugashiJapaneseTokenizer\n"
 _WORDS = "  - name: CountVectorsFeaturizer\n"
 _CHARS = "  - name: CountVectorsFeaturizer\n    analyzer: char_wb\n    min_ngram: {lo}\n    max_ngram: {hi}\n"
 # Character n-grams of the katakana reading the tokenizer stores per token ("reading").
-_READINGS = ("  - name: bot.nlu.japanese_tokenizer.ReadingFeaturizer\n    min_ngram: 1\n    max_ngram: 3\n")
+_READINGS = "  - name: bot.nlu.japanese_tokenizer.KanaReadingFeaturizer\n    min_ngram: 2\n    max_ngram: 4\n"
+# Scales confidences down for messages made of words never seen in training (nonsense).
+_GUARD = "  - name: bot.nlu.japanese_tokenizer.VocabularyGuard\n    min_coverage: 0.4\n"
 
 
-def _lr(c: float, extra: str = "") -> str:
-    return f"  - name: LogisticRegressionClassifier\n    max_iter: 500\n    solver: lbfgs\n    C: {c}\n{extra}"
+def _lr() -> str:
+    # Rasa 3.6's LogisticRegressionClassifier passes only max_iter/solver/tol/random_state
+    # to sklearn: a `C` in the config is silently ignored (always C=1.0, balanced classes).
+    return "  - name: LogisticRegressionClassifier\n    max_iter: 500\n    solver: lbfgs\n"
 
 
-def _diet(epochs: int) -> str:
+def _diet(epochs: int, layers: int = 2, size: int = 256) -> str:
     return (
         "  - name: DIETClassifier\n"
         f"    epochs: {epochs}\n"
+        f"    number_of_transformer_layers: {layers}\n"
+        f"    transformer_size: {size}\n"
         "    entity_recognition: false\n"
         "    constrain_similarities: true\n"
         "    model_confidence: softmax\n"
@@ -99,12 +105,13 @@ def _chars(lo: int = 1, hi: int = 3) -> str:
     return _CHARS.format(lo=lo, hi=hi)
 
 
+_FEATURES = _TOKENIZER + _WORDS + _chars(1, 3)
 VARIANTS: Dict[str, str] = {
-    "lr_c20_char13": _HEAD + _TOKENIZER + _WORDS + _chars(1, 3) + _lr(20) + _TAIL,
-    "lr_c5_char24": _HEAD + _TOKENIZER + _WORDS + _chars(2, 4) + _lr(5) + _TAIL,
-    "lr_c20_char14_reading": _HEAD + _TOKENIZER + _WORDS + _chars(1, 4) + _READINGS + _lr(20) + _TAIL,
-    "diet80": _HEAD + _TOKENIZER + _WORDS + _chars(1, 3) + _diet(80) + _TAIL,
-    "diet100_char14_reading": _HEAD + _TOKENIZER + _WORDS + _chars(1, 4) + _READINGS + _diet(100) + _TAIL,
+    # the pipeline before 2026-11 (held-out 0.907, nonsense confidently classified)
+    "lr": _HEAD + _FEATURES + _lr() + _TAIL,
+    "diet80": _HEAD + _FEATURES + _diet(80) + _TAIL,
+    "lr_reading_guard": _HEAD + _FEATURES + _READINGS + _lr() + _GUARD + _TAIL,
+    "diet60_small_reading_guard": _HEAD + _FEATURES + _READINGS + _diet(60, 1, 128) + _GUARD + _TAIL,
 }
 
 

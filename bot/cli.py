@@ -54,6 +54,24 @@ def cmd_serve(settings: Settings, args) -> int:
     return 0
 
 
+def cmd_staff_add(settings: Settings, args) -> int:
+    from bot.handoff.runtime import service_for
+    from bot.staff.accounts import AccountError, Accounts
+
+    if not args.password_stdin:
+        print("give the password on standard input with --password-stdin (never on the command line)", file=sys.stderr)
+        return 2
+    password = sys.stdin.readline().rstrip("\n")
+    try:
+        account = Accounts(service_for(settings.tracker_database_url).db).add(
+            args.username, password, args.role, display_name=args.display_name, section=args.section)
+    except AccountError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"added {account.role} account {account.username!r}")
+    return 0
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
     parser = argparse.ArgumentParser(prog="madoguchi", description="madoguchi service-desk assistant")
@@ -63,8 +81,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     train = sub.add_parser("train", help="train a model if the catalog changed")
     train.add_argument("--force", action="store_true", help="train even if a model for this catalog exists")
     sub.add_parser("serve", help="serve everything on MADOGUCHI_HOST:MADOGUCHI_PORT (default 127.0.0.1:5005)")
+    staff = sub.add_parser("staff", help="manage staff and admin accounts")
+    staff_sub = staff.add_subparsers(dest="staff_command", required=True)
+    add = staff_sub.add_parser("add", help="add an account")
+    add.add_argument("--username", required=True)
+    add.add_argument("--role", required=True, choices=["staff", "admin"])
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.add_argument("--display-name", help="name shown to residents (default: the username)")
+    add.add_argument("--section", help="counter id the clerk belongs to, e.g. shimin")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
+    if args.command == "staff":
+        return cmd_staff_add(settings, args)
     handler = {"check": cmd_check, "compile": cmd_compile, "train": cmd_train, "serve": cmd_serve}[args.command]
     return handler(settings, args)
 

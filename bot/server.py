@@ -43,8 +43,10 @@ def lock_store_endpoint(settings: Settings):
 
 def input_channels(settings: Settings) -> List:
     from channels.rest import MadoguchiRestInput
+    from channels.web import WebInput
 
-    return [MadoguchiRestInput(settings.max_message_chars)]
+    return [MadoguchiRestInput(settings.max_message_chars),
+            WebInput(settings.max_message_chars, settings.catalog_dir)]
 
 
 def build_app(settings: Settings, model_path: Path):
@@ -71,16 +73,50 @@ def build_app(settings: Settings, model_path: Path):
     )
     app.ctx.delivery = Delivery(channels)
     app.ctx.settings = settings
-    for blueprint in extra_blueprints(settings):
+    gate = install_handoff(app, settings)
+    for blueprint in extra_blueprints(settings) + staff_blueprints():
         app.blueprint(blueprint)
     app.register_listener(partial(load_agent_on_start, str(model_path), endpoints, None), "before_server_start")
+
+    async def route_messages_through_handoff(app, _loop) -> None:
+        # Every channel calls app.ctx.agent.handle_message: wrapping it once puts the
+        # handoff rules in front of all channels without touching any of them.
+        app.ctx.agent.handle_message = gate.wrap(app.ctx.agent.handle_message)
+
+    app.register_listener(route_messages_through_handoff, "before_server_start")
     app.register_listener(close_resources, "after_server_stop")
     return app
 
 
+def install_handoff(app, settings: Settings):
+    """The handoff service, staff live-event hub and gate, shared through app.ctx."""
+    from bot.actions.dialogue import current_catalog
+    from bot.handoff.gate import HandoffGate
+    from bot.handoff.hub import EventHub
+    from bot.handoff.runtime import service_for
+    from bot.staff.context import StaffContext
+
+    handoffs = service_for(settings.tracker_database_url)
+    hub = EventHub()
+    gate = HandoffGate(handoffs, hub, app, current_catalog)
+    app.ctx.staff = StaffContext(handoffs, hub, gate)
+    return gate
+
+
+def staff_blueprints() -> List:
+    from bot.staff.api import staff_blueprint
+    from bot.staff.page import staff_page_blueprint
+
+    return [staff_blueprint(), staff_page_blueprint()]
+
+
 def extra_blueprints(settings: Settings) -> List:
     """Our own pages and APIs beside Rasa's (web chat page, staff and admin consoles)."""
-    return []
+    from channels.web import root_page_blueprint
+
+    # The web channel lives at /webhooks/web/; this also puts its page at `/` (in place
+    # of Rasa's "Hello from Rasa", see root_page_blueprint for how).
+    return [root_page_blueprint()]
 
 
 def serve(settings: Optional[Settings] = None, model_path: Optional[Path] = None) -> None:

@@ -4,6 +4,7 @@ Training is cached by catalog fingerprint in models/, so a second `make test` re
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -17,6 +18,11 @@ from bot.devserver import running_server
 from bot.settings import Settings
 
 API_TOKEN = "test-token-madoguchi"
+# The test server lives on the 2nd Saturday of November 2026, 09:05 in Japan: 市民課 is open
+# (Saturday morning hours) while the other counters are closed, so one server shows both the
+# staffed path and the after-hours path whatever the real time is. The clock runs from there.
+FAKE_NOW = "2026-11-14T09:05:00+09:00"
+os.environ["MADOGUCHI_FAKE_NOW"] = FAKE_NOW
 
 
 @pytest.fixture(scope="session")
@@ -61,7 +67,7 @@ class Server:
 @pytest.fixture(scope="session")
 def server(trained_model: Path, tmp_path_factory) -> Server:
     """`madoguchi serve` as a real process on a free port, with its own SQLite database."""
-    with running_server(tmp_path_factory.mktemp("var"), API_TOKEN) as running:
+    with running_server(tmp_path_factory.mktemp("var"), API_TOKEN, {"MADOGUCHI_FAKE_NOW": FAKE_NOW}) as running:
         yield Server(running.base_url, running.token, running.var_dir, running.process)
 
 

@@ -16,6 +16,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.actions import handoff_turns
 from bot.actions.replies import ASPECTS, INTENT_ASPECT, Reply, ReplyBuilder, to_message
 from bot.catalog import Catalog, load_catalog
 from bot.catalog.model import LANGUAGES
@@ -110,12 +111,17 @@ class ActionMadoguchi(Action):
         pin_topic = bool(PIN_WORDS.search(text)) or "pin" in (metadata.get("redacted") or [])
 
         answer: Optional[Dict[str, Any]] = None  # what 「もう一度」 repeats
-        if intent == "nlu_fallback":
+        handoff_reason: Optional[str] = None
+        if metadata.get("callback"):
+            # The gate took a callback phone number (or its absence) out of this message.
+            replies += handoff_turns.callback_outcome(builder, metadata["callback"], procedure_id)
+        elif intent == "nlu_fallback":
             streak += 1
             ranking = [r.get("name") for r in (message.get("intent_ranking") or [])]
             candidates = [n for n in ranking if n in catalog.procedures or n in catalog.life_events][:3]
             if streak >= 2:
                 replies.append(builder.fallback_human())
+                handoff_reason = "fallback"
             else:
                 replies.append(builder.fallback_candidates(candidates))
             events.append(SlotSet("fallback_streak", float(streak)))
@@ -140,6 +146,8 @@ class ActionMadoguchi(Action):
                 events.append(SlotSet("procedure", procedure_id))
                 aspect = asked_aspect(text) if not text.startswith("/") else None
                 answer = {"kind": "aspect" if aspect else "procedure", "procedure": procedure_id, "aspect": aspect}
+                if catalog.procedures[intent].human_only:
+                    handoff_reason = "sensitive"
             elif intent in INTENT_ASPECT:
                 if procedure_id and procedure_id != tracker.get_slot("procedure"):
                     events.append(SlotSet("procedure", procedure_id))
@@ -147,16 +155,38 @@ class ActionMadoguchi(Action):
             elif intent in catalog.life_events:
                 answer = {"kind": "checklist", "event": intent}
             elif intent == "request_human":
-                answer = {"kind": "human"}
+                handoff_reason = "request"
+            elif intent == "cancel_handoff":
+                key = "handoff_cancelled" if metadata.get("handoff") == "cancelled" else "nothing_to_cancel"
+                replies.append(Reply([builder.phrase(key)]))
+            elif intent == "callback_request":
+                replies += handoff_turns.callback_request(builder)
+            elif intent == "callback_consent":
+                replies += handoff_turns.callback_consent(builder, tracker, procedure_id)
+            elif intent == "visit_slip":
+                replies += handoff_turns.visit_slip(builder, tracker, procedure_id)
+            elif intent == "satisfaction":
+                score = next((e.get("value") for e in entities if e.get("entity") == "score"), None)
+                if handoff_turns.record_satisfaction(tracker, score):
+                    replies.append(Reply([builder.phrase("satisfaction_thanks")]))
+            elif metadata.get("handoff") == "cancelled":
+                replies.append(Reply([builder.phrase("handoff_cancelled")]))
             elif intent in ("affirm", "deny"):
                 replies.append(Reply([builder.phrase(f"{intent}_reply")]))
             elif intent in catalog.conversation:
                 replies += builder.fixed(intent)
+                if catalog.conversation[intent].human_only:
+                    handoff_reason = "sensitive"
             if answer is not None:
                 replies += self.render(builder, answer, pin_topic)
                 events.append(SlotSet("last_answer", answer))
             if pin_topic and not any(builder.phrase("pin_never_asked") in r.lines for r in replies):
                 replies.append(Reply([builder.phrase("pin_never_asked")]))
+
+        if handoff_reason is not None:
+            handoff_replies, handoff_events = handoff_turns.start_handoff(builder, tracker, procedure_id, handoff_reason)
+            replies += handoff_replies
+            events += handoff_events
 
         for reply in replies:
             dispatcher.utter_message(**to_message(reply, language))

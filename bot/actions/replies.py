@@ -9,7 +9,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
-from bot import calendar
+from bot import calendar, clock
 from bot.catalog import furigana
 from bot.catalog.model import Catalog, Counter, HoursRule, Procedure
 
@@ -41,6 +41,7 @@ class Reply:
 
     lines: List[str] = field(default_factory=list)
     buttons: List[Button] = field(default_factory=list)
+    image: Optional[str] = None  # e.g. a visit slip's QR code as a data URL
 
     def text(self) -> str:
         return "\n".join(line for line in self.lines if line)
@@ -57,6 +58,8 @@ def to_message(reply: Reply, language: str) -> Dict:
     }
     if language == "easy" or furigana.RUBY_PATTERN.search(source):
         message["ruby"] = source
+    if reply.image:
+        message["image"] = reply.image
     if reply.buttons:
         message["buttons"] = [
             {"title": furigana.plain(b.title) if language != "easy" else furigana.kana(b.title),
@@ -72,7 +75,7 @@ class ReplyBuilder:
     def __init__(self, catalog: Catalog, language: str, now: Optional[dt.datetime] = None):
         self.catalog = catalog
         self.language = language
-        self.now = now or dt.datetime.now(dt.timezone.utc)
+        self.now = now or clock.now()
 
     def phrase(self, key: str, **values: str) -> str:
         return self.catalog.phrase(key, self.language, **values)
@@ -87,6 +90,9 @@ class ReplyBuilder:
     # --- buttons -----------------------------------------------------------------
     def human_button(self) -> Button:
         return Button(self.phrase("label_human"), "/request_human")
+
+    def cancel_button(self) -> Button:
+        return Button(self.phrase("label_cancel"), "/cancel_handoff")
 
     def followup_buttons(self, procedure: Procedure) -> List[Button]:
         slot = f'{{"procedure":"{procedure.id}"}}'
@@ -246,6 +252,29 @@ class ReplyBuilder:
                 buttons.append(Button(self.t(self.catalog.life_events[name].title), f"/{name}"))
         buttons.append(Button(self.phrase("label_none_of_these"), "/nlu_fallback"))
         return Reply([self.phrase("fallback_candidates")], buttons)
+
+    # --- handoff ---------------------------------------------------------------------
+    def queue_joined(self, counter: Counter, position: Optional[tuple]) -> Reply:
+        lines = [self.phrase("queue_joined", section=self.t(counter.name))]
+        if position:
+            lines.append(self.phrase("queue_position", position=str(position[0]), minutes=str(position[1])))
+        return Reply(lines, [self.cancel_button()])
+
+    def after_hours(self, counter: Counter) -> Reply:
+        _, upcoming = calendar.status(self.catalog.city, counter, self.now)
+        when = self.format_when(upcoming.start) if upcoming else "—"
+        lines = [self.phrase("after_hours", section=self.t(counter.name), next=when),
+                 self.phrase("phone_line", phone=counter.phone)]
+        return Reply(lines, [Button(self.phrase("label_callback"), "/callback_request"),
+                             Button(self.phrase("label_visit_slip"), "/visit_slip")])
+
+    def next_opening(self, counter: Counter) -> str:
+        _, upcoming = calendar.status(self.catalog.city, counter, self.now)
+        return self.format_when(upcoming.start) if upcoming else "—"
+
+    def satisfaction_question(self) -> Reply:
+        return Reply([self.phrase("satisfaction_question")],
+                     [Button(str(score), f'/satisfaction{{"score":"{score}"}}') for score in range(5, 0, -1)])
 
     def fallback_human(self) -> Reply:
         counter = self.counter_for(None)

@@ -392,12 +392,16 @@ def _load_conversation(reader: _Reader, doc: Any) -> Dict[str, ConversationInten
         inode = reader.mapping(inode, field, reader.line_of(intents_node, name))
         if inode is None:
             continue
-        for extra in sorted(set(inode) - {"examples", "reply"}, key=str):
+        for extra in sorted(set(inode) - {"examples", "reply", "human_only"}, key=str):
             reader.error(reader.line_of(inode, extra), f"{field}.{extra}", "unknown field")
         examples = reader.examples(inode, f"{field}.examples", {"ja": 5, "en": 2})
         reply = reader.localized(inode, "reply", f"{field}.reply") if "reply" in inode else None
+        human_only = inode.get("human_only", False)
+        if not isinstance(human_only, bool):
+            reader.error(reader.line_of(inode, "human_only"), f"{field}.human_only", "must be true or false")
+            human_only = False
         if examples:
-            result[str(name)] = ConversationIntent(str(name), examples, reply)
+            result[str(name)] = ConversationIntent(str(name), examples, reply, human_only)
     return result
 
 

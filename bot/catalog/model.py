@@ -105,6 +105,7 @@ class ConversationIntent:
     name: str
     examples: Dict[str, Tuple[str, ...]]
     reply: Optional[Localized]
+    human_only: bool = False
 
 
 @dataclass(frozen=True)

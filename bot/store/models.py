@@ -50,6 +50,7 @@ class Handoff(Base):
     assigned_at = Column(DateTime, nullable=True)
     ended_at = Column(DateTime, nullable=True)
     close_note = Column(Text, nullable=True)
+    awaiting = Column(String(32), nullable=True)  # input the bot waits for, e.g. callback_phone
     updated_at = Column(DateTime, nullable=False, default=utcnow)
 
 

@@ -2,7 +2,7 @@
 import datetime as dt
 import uuid
 
-from bot import calendar
+from bot import calendar, clock
 from bot.catalog import load_catalog
 from bot.settings import PROJECT_ROOT
 from tests.conftest import buttons, texts
@@ -109,7 +109,7 @@ def test_two_stage_fallback(server):
 def test_counter_hours_know_the_calendar(server):
     reply = texts(server.say(new_sender(), "市役所は何時まで開いていますか"))
     assert "8:30" in reply.replace("08:30", "8:30") and "17:15" in reply
-    current, upcoming = calendar.status(CATALOG.city, CATALOG.counters["shimin"], dt.datetime.now(dt.timezone.utc))
+    current, upcoming = calendar.status(CATALOG.city, CATALOG.counters["shimin"], clock.now())
     if current is not None:
         assert "今は開いています" in reply
     else:
@@ -163,6 +163,9 @@ def test_greeting_offers_languages_and_a_person(server):
     assert '/change_language{"language":"en"}' in payloads and "/request_human" in payloads
 
 
-def test_request_human_gives_the_counter_and_phone(server):
-    reply = texts(server.say(new_sender(), "人と話したい"))
-    assert CATALOG.counters["shimin"].phone in reply
+def test_request_human_when_the_counter_is_closed_offers_callback_and_visit_slip(server):
+    sender = new_sender()
+    server.say(sender, "児童手当の申請をしたい")          # こども家庭課: closed on Saturdays
+    reply = server.say(sender, "人と話したい")
+    assert "こども家庭課" in texts(reply) and "閉まっています" in texts(reply)
+    assert {"/callback_request", "/visit_slip"} <= {b["payload"] for b in buttons(reply)}

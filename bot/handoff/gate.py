@@ -1,0 +1,122 @@
+"""The one place where inbound messages meet the handoff state, for every channel.
+
+Wraps `Agent.handle_message`: while a conversation is queued or assigned, Rasa is paused
+(the message is still recorded) and the staff console is told; a resident can cancel
+waiting; an awaited callback phone number is taken out of the text before Rasa stores it.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, Awaitable, Callable, Dict, Optional
+
+from rasa.core.channels.channel import UserMessage
+
+from bot.actions.replies import Reply, ReplyBuilder, to_message
+from bot.handoff import tracker as conversation
+from bot.handoff.hub import EventHub
+from bot.handoff.machine import PAUSED_STATES, QUEUED, HandoffService
+
+logger = logging.getLogger(__name__)
+
+CANCEL_WORDS = re.compile(r"^/cancel_handoff$|キャンセル|やめ(る|ます)|取り消|とりけし|待つのをやめ|\bcancel\b", re.I)
+PHONE = re.compile(r"(?<!\d)(0\d{1,4})-?(\d{1,4})-?(\d{3,4})(?!\d)")
+PHONE_MASK = "[電話番号]"
+
+
+def extract_phone(text: str) -> Optional[str]:
+    """A Japanese phone number (10 or 11 digits, hyphens optional), or None."""
+    match = PHONE.search(text)
+    if not match:
+        return None
+    digits = "".join(match.groups())
+    return digits if len(digits) in (10, 11) else None
+
+
+class HandoffGate:
+    def __init__(self, service: HandoffService, hub: EventHub, app: Any, catalog_fn: Callable[[], Any]) -> None:
+        self.service = service
+        self.hub = hub
+        self.app = app
+        self.catalog_fn = catalog_fn
+
+    def wrap(self, handle: Callable[[UserMessage], Awaitable[Any]]) -> Callable[[UserMessage], Awaitable[Any]]:
+        async def handle_with_handoff(message: UserMessage) -> Any:
+            return await self.handle(handle, message)
+
+        return handle_with_handoff
+
+    async def handle(self, handle: Callable[[UserMessage], Awaitable[Any]], message: UserMessage) -> Any:
+        cid = message.sender_id
+        before = self.service.get(cid)
+        state = before.state if before else "bot"
+        metadata: Dict[str, Any] = message.metadata if isinstance(message.metadata, dict) else {}
+        message.metadata = metadata
+        agent = self.app.ctx.agent
+
+        if before is not None and before.awaiting == "callback_phone" and state not in PAUSED_STATES:
+            phone = extract_phone(message.text or "")
+            if phone:
+                self.service.request_callback(cid, message.input_channel or before.channel, before.section,
+                                              before.language, phone, before.summary)
+                message.text = PHONE.sub(PHONE_MASK, message.text)
+                metadata["callback"] = "registered"
+            elif CANCEL_WORDS.search(message.text or ""):
+                self.service.await_input(cid, before.channel, before.section, before.language, None)
+                metadata["callback"] = "cancelled"
+            else:
+                metadata["callback"] = "invalid_phone"
+
+        cancelled = False
+        if state == QUEUED and CANCEL_WORDS.search(message.text or ""):
+            self.service.cancel(cid)
+            await conversation.resume(agent, cid)
+            metadata["handoff"] = "cancelled"
+            cancelled = True
+
+        result = await handle(message)
+
+        after = self.service.get(cid)
+        if cancelled:
+            self.hub.publish({"type": "queue_changed", "conversation_id": cid})
+            await self.notify_positions(before.section)
+        elif state in PAUSED_STATES:
+            self.hub.publish({"type": "message", "conversation_id": cid, "text": message.text})
+            if state == QUEUED:
+                await self.acknowledge_waiting(message)
+        elif after is not None and after.state != state:
+            self.hub.publish({"type": "queue_changed", "conversation_id": cid, "state": after.state})
+        return result
+
+    def builder(self, language: str) -> ReplyBuilder:
+        return ReplyBuilder(self.catalog_fn(), language)
+
+    def position_message(self, conversation_id: str, language: str) -> Optional[Dict[str, Any]]:
+        position = self.service.position(conversation_id)
+        if position is None:
+            return None
+        builder = self.builder(language)
+        place, minutes = position
+        reply = Reply([builder.phrase("queue_position", position=str(place), minutes=str(minutes))],
+                      [builder.cancel_button()])
+        return to_message(reply, language)
+
+    async def acknowledge_waiting(self, message: UserMessage) -> None:
+        entry = self.service.get(message.sender_id)
+        if entry is None:
+            return
+        reply = self.position_message(message.sender_id, entry.language)
+        if reply is not None:
+            await message.output_channel.send_response(message.sender_id, dict(reply))
+
+    async def notify_positions(self, section: Optional[str] = None) -> None:
+        """Tell every waiting resident their new place in the queue, on their own channel."""
+        delivery = getattr(self.app.ctx, "delivery", None)
+        if delivery is None:
+            return
+        for entry in self.service.queue(section):
+            if entry.state != QUEUED or not delivery.supports(entry.channel):
+                continue
+            reply = self.position_message(entry.conversation_id, entry.language)
+            if reply is not None:
+                await delivery.deliver(entry.channel, entry.conversation_id, reply)

@@ -1,0 +1,223 @@
+"""The handoff state machine, persisted with SQLAlchemy.
+
+    bot ──request──► queued ──claim──► assigned ──handback──► bot
+     │                 │  ▲               │  └──close──► closed
+     │                 │  └──transfer─────┘
+     │                 └──cancel (resident)──► bot
+     ├──pull (staff)──────────────► assigned
+     └──callback (after hours)──► callback_requested ──callback done──► closed
+
+`closed` behaves like `bot` for a new request. Every change is one conditional UPDATE,
+so two clerks claiming at once cannot both win.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
+
+from sqlalchemy import func, select, update
+
+from bot.store import Database
+from bot.store.models import CallbackRequest, Handoff, utcnow
+
+BOT, QUEUED, ASSIGNED, CLOSED, CALLBACK = "bot", "queued", "assigned", "closed", "callback_requested"
+PAUSED_STATES = (QUEUED, ASSIGNED)
+REASONS = ("request", "fallback", "sensitive", "staff_pull", "callback")
+DEFAULT_HANDLING_MINUTES = 6.0  # expected minutes per waiting resident before history exists
+
+
+class HandoffError(Exception):
+    status = 400
+
+
+class InvalidTransition(HandoffError):
+    """The conversation is not in a state that allows this (e.g. already claimed): HTTP 409."""
+
+    status = 409
+
+
+class NotFound(HandoffError):
+    status = 404
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    conversation_id: str
+    channel: str
+    state: str
+    section: str
+    language: str
+    reason: str
+    summary: Dict[str, Any]
+    queued_at: Optional[dt.datetime]
+    assigned_to: Optional[int]
+    waiting_seconds: int
+    awaiting: Optional[str] = None
+
+    @classmethod
+    def of(cls, row: Handoff, now: dt.datetime) -> "QueueEntry":
+        waiting = int((now - row.queued_at).total_seconds()) if row.queued_at else 0
+        return cls(row.conversation_id, row.channel, row.state, row.section, row.language, row.reason,
+                   json.loads(row.summary or "{}"), row.queued_at, row.assigned_to, max(0, waiting), row.awaiting)
+
+
+class HandoffService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # --- reading -----------------------------------------------------------------------
+    def get(self, conversation_id: str) -> Optional[QueueEntry]:
+        with self.db.session() as session:
+            row = session.get(Handoff, conversation_id)
+            return QueueEntry.of(row, utcnow()) if row else None
+
+    def state(self, conversation_id: str) -> str:
+        entry = self.get(conversation_id)
+        return entry.state if entry else BOT
+
+    def queue(self, section: Optional[str] = None) -> List[QueueEntry]:
+        """Queued and assigned conversations, oldest first (optionally one section)."""
+        with self.db.session() as session:
+            query = select(Handoff).where(Handoff.state.in_(PAUSED_STATES + (CALLBACK,)))
+            if section:
+                query = query.where(Handoff.section == section)
+            rows = session.scalars(query.order_by(Handoff.queued_at, Handoff.conversation_id)).all()
+            now = utcnow()
+            return [QueueEntry.of(row, now) for row in rows]
+
+    def position(self, conversation_id: str) -> Optional[tuple]:
+        """(1-based place among queued residents of the same section, expected wait in minutes)."""
+        with self.db.session() as session:
+            row = session.get(Handoff, conversation_id)
+            if row is None or row.state != QUEUED:
+                return None
+            ahead = session.scalar(select(func.count()).select_from(Handoff).where(
+                Handoff.state == QUEUED, Handoff.section == row.section, Handoff.queued_at < row.queued_at))
+            place = int(ahead or 0) + 1
+            return place, round(place * DEFAULT_HANDLING_MINUTES)
+
+    # --- transitions ---------------------------------------------------------------------
+    def request(self, conversation_id: str, channel: str, section: str, language: str, reason: str,
+                summary: Dict[str, Any]) -> QueueEntry:
+        """Put the conversation in the queue (idempotent while already queued or assigned)."""
+        if reason not in REASONS:
+            raise HandoffError(f"unknown reason {reason!r}")
+        now = utcnow()
+        with self.db.session() as session:
+            row = session.get(Handoff, conversation_id, with_for_update=True)
+            if row is not None and row.state in PAUSED_STATES:
+                return QueueEntry.of(row, now)
+            if row is None:
+                row = Handoff(conversation_id=conversation_id)
+                session.add(row)
+            row.channel, row.section, row.language, row.reason = channel, section, language, reason
+            row.state, row.summary, row.queued_at = QUEUED, json.dumps(summary, ensure_ascii=False), now
+            row.assigned_to = row.assigned_at = row.ended_at = row.close_note = None
+            row.updated_at = now
+            session.flush()
+            return QueueEntry.of(row, now)
+
+    def _transition(self, conversation_id: str, allowed: tuple, values: Dict[str, Any],
+                    extra_where=None) -> QueueEntry:
+        values = dict(values, updated_at=utcnow())
+        with self.db.session() as session:
+            query = update(Handoff).where(Handoff.conversation_id == conversation_id, Handoff.state.in_(allowed))
+            if extra_where is not None:
+                query = query.where(extra_where)
+            result = session.execute(query.values(**values).execution_options(synchronize_session=False))
+            if result.rowcount != 1:
+                row = session.get(Handoff, conversation_id)
+                if row is None:
+                    raise NotFound(f"no handoff for conversation {conversation_id}")
+                raise InvalidTransition(f"conversation is {row.state}; needs {' or '.join(allowed)}")
+            row = session.get(Handoff, conversation_id)
+            session.refresh(row)
+            return QueueEntry.of(row, utcnow())
+
+    def claim(self, conversation_id: str, account_id: int) -> QueueEntry:
+        return self._transition(conversation_id, (QUEUED,),
+                                {"state": ASSIGNED, "assigned_to": account_id, "assigned_at": utcnow()})
+
+    def pull(self, conversation_id: str, channel: str, account_id: int, section: str, language: str,
+             summary: Dict[str, Any]) -> QueueEntry:
+        """A clerk takes over a conversation the bot is handling (e.g. seen in the transcript list)."""
+        now = utcnow()
+        with self.db.session() as session:
+            row = session.get(Handoff, conversation_id, with_for_update=True)
+            if row is not None and row.state in PAUSED_STATES + (CALLBACK,):
+                raise InvalidTransition(f"conversation is {row.state}")
+            if row is None:
+                row = Handoff(conversation_id=conversation_id)
+                session.add(row)
+            row.channel, row.section, row.language, row.reason = channel, section, language, "staff_pull"
+            row.state, row.summary, row.queued_at = ASSIGNED, json.dumps(summary, ensure_ascii=False), now
+            row.assigned_to, row.assigned_at, row.ended_at, row.close_note, row.updated_at = account_id, now, None, None, now
+            session.flush()
+            return QueueEntry.of(row, now)
+
+    def _owned_by(self, account_id: Optional[int]):
+        return None if account_id is None else (Handoff.assigned_to == account_id)
+
+    def handback(self, conversation_id: str, account_id: Optional[int] = None) -> QueueEntry:
+        """Back to the bot; `account_id` None means any clerk (an admin)."""
+        return self._transition(conversation_id, (ASSIGNED,), {"state": BOT, "ended_at": utcnow()},
+                                self._owned_by(account_id))
+
+    def close(self, conversation_id: str, note: str, account_id: Optional[int] = None) -> QueueEntry:
+        return self._transition(conversation_id, (ASSIGNED,), {"state": CLOSED, "ended_at": utcnow(),
+                                                               "close_note": note}, self._owned_by(account_id))
+
+    def transfer(self, conversation_id: str, section: str, account_id: Optional[int] = None) -> QueueEntry:
+        """To another section's queue, keeping the original waiting time."""
+        return self._transition(conversation_id, (ASSIGNED, QUEUED),
+                                {"state": QUEUED, "section": section, "assigned_to": None, "assigned_at": None},
+                                None if account_id is None else ((Handoff.assigned_to == account_id) | (Handoff.state == QUEUED)))
+
+    def cancel(self, conversation_id: str) -> QueueEntry:
+        """The resident no longer wants to wait."""
+        return self._transition(conversation_id, (QUEUED,), {"state": BOT, "ended_at": utcnow()})
+
+    def await_input(self, conversation_id: str, channel: str, section: str, language: str,
+                    awaiting: Optional[str]) -> None:
+        """Remember that the next message answers a question (e.g. the callback phone number)."""
+        with self.db.session() as session:
+            row = session.get(Handoff, conversation_id, with_for_update=True)
+            if row is None:
+                row = Handoff(conversation_id=conversation_id, channel=channel, section=section,
+                              language=language, state=BOT, reason="callback")
+                session.add(row)
+            row.awaiting, row.updated_at = awaiting, utcnow()
+
+    def request_callback(self, conversation_id: str, channel: str, section: str, language: str, phone: str,
+                         summary: Dict[str, Any]) -> int:
+        now = utcnow()
+        with self.db.session() as session:
+            row = session.get(Handoff, conversation_id, with_for_update=True)
+            if row is None:
+                row = Handoff(conversation_id=conversation_id)
+                session.add(row)
+            row.channel, row.section, row.language, row.reason = channel, section, language, "callback"
+            row.state, row.summary, row.queued_at, row.updated_at = CALLBACK, json.dumps(summary, ensure_ascii=False), now, now
+            row.awaiting = None
+            row.assigned_to = row.assigned_at = row.ended_at = row.close_note = None
+            callback = CallbackRequest(conversation_id=conversation_id, phone=phone, consent_at=now, section=section)
+            session.add(callback)
+            session.flush()
+            return callback.id
+
+    def callback_phone(self, conversation_id: str) -> Optional[str]:
+        with self.db.session() as session:
+            row = session.scalar(select(CallbackRequest).where(CallbackRequest.conversation_id == conversation_id)
+                                 .order_by(CallbackRequest.id.desc()))
+            return row.phone if row else None
+
+    def complete_callback(self, conversation_id: str, note: str) -> QueueEntry:
+        """The clerk has called back: the phone number is deleted, the conversation closed."""
+        entry = self._transition(conversation_id, (CALLBACK,), {"state": CLOSED, "ended_at": utcnow(),
+                                                                "close_note": note})
+        with self.db.session() as session:
+            for row in session.scalars(select(CallbackRequest).where(CallbackRequest.conversation_id == conversation_id)):
+                session.delete(row)
+        return entry

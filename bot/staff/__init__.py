@@ -1,0 +1,1 @@
+"""The staff console: accounts, sessions, the JSON API and the page."""

@@ -1,0 +1,50 @@
+"""Everything the staff API needs, built once per server (`app.ctx.staff`)."""
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+from sqlalchemy import select
+
+from bot.actions.dialogue import current_catalog
+from bot.actions.replies import Reply, ReplyBuilder, to_message
+from bot.handoff import tracker as conversation
+from bot.handoff.gate import HandoffGate
+from bot.handoff.hub import EventHub
+from bot.handoff.machine import HandoffService, QueueEntry
+from bot.staff.accounts import Accounts
+from bot.staff.audit import AuditLog
+from bot.store.models import StaffAccount
+
+
+class StaffContext:
+    def __init__(self, handoffs: HandoffService, hub: EventHub, gate: HandoffGate) -> None:
+        self.handoffs = handoffs
+        self.hub = hub
+        self.gate = gate
+        self.accounts = Accounts(handoffs.db)
+        self.audit = AuditLog(handoffs.db)
+
+    def names(self) -> Dict[int, str]:
+        with self.handoffs.db.session() as session:
+            return {a.id: a.display_name for a in session.scalars(select(StaffAccount))}
+
+    def builder(self, language: str) -> ReplyBuilder:
+        return ReplyBuilder(current_catalog(), language)
+
+    def message(self, language: str, phrase: str, **values: str) -> Dict[str, Any]:
+        builder = self.builder(language)
+        return to_message(Reply([builder.phrase(phrase, **values)]), language)
+
+    async def deliver(self, app: Any, entry: QueueEntry, text: str, staff_name: Optional[str] = None) -> bool:
+        """Record a message in the transcript and push it on the resident's own channel."""
+        if staff_name is None:
+            message = to_message(Reply([text]), entry.language)
+        else:  # a clerk's own words: shown as typed, labelled as staff
+            message = {"text": text, "lang": "en" if entry.language == "en" else "ja", "variant": entry.language}
+            message["staff"] = {"name": staff_name}
+        await conversation.append_bot_message(app.ctx.agent, entry.conversation_id, message)
+        return await app.ctx.delivery.deliver(entry.channel, entry.conversation_id, message)
+
+    async def queue_changed(self, app: Any, section: Optional[str]) -> None:
+        self.hub.publish({"type": "queue_changed", "section": section})
+        await self.gate.notify_positions(section)
