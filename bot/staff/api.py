@@ -78,6 +78,14 @@ def entry_json(entry, names: Dict[int, str]) -> Dict[str, Any]:
     }
 
 
+async def finish(request: Request, action: str, entry, detail: Optional[Dict[str, Any]] = None) -> HTTPResponse:
+    """After a state change: audit it, refresh every console and queued resident, answer."""
+    staff = request.app.ctx.staff
+    staff.audit.record(request.ctx.principal.username, action, entry.conversation_id, detail)
+    await staff.queue_changed(request.app, entry.section)
+    return response.json(entry_json(entry, staff.names()))
+
+
 def staff_blueprint() -> Blueprint:
     bp = Blueprint("madoguchi_staff_api", url_prefix="/staff/api")
 
@@ -170,11 +178,8 @@ def staff_blueprint() -> Blueprint:
         staff = request.app.ctx.staff
         p: Principal = request.ctx.principal
         entry = staff.handoffs.claim(cid, p.account_id)
-        staff.audit.record(p.username, "conversation.claim", cid)
-        builder = staff.builder(entry.language)
-        await staff.deliver(request.app, entry, builder.phrase("staff_joined", name=p.display_name))
-        await staff.queue_changed(request.app, entry.section)
-        return response.json(entry_json(entry, staff.names()))
+        await staff.deliver(request.app, entry, staff.builder(entry.language).phrase("staff_joined", name=p.display_name))
+        return await finish(request, "conversation.claim", entry)
 
     @bp.post("/conversations/<cid>/pull")
     @authenticated()
@@ -194,10 +199,8 @@ def staff_blueprint() -> Blueprint:
                                     language, {"procedure": procedure, "language": language, "reason": "staff_pull",
                                                "last_messages": said})
         await conversation.pause(request.app.ctx.agent, cid)
-        staff.audit.record(p.username, "conversation.pull", cid)
         await staff.deliver(request.app, entry, staff.builder(language).phrase("staff_joined", name=p.display_name))
-        await staff.queue_changed(request.app, entry.section)
-        return response.json(entry_json(entry, staff.names()))
+        return await finish(request, "conversation.pull", entry)
 
     @bp.post("/conversations/<cid>/messages")
     @authenticated()
@@ -227,9 +230,7 @@ def staff_blueprint() -> Blueprint:
         message = staff.message(entry.language, "staff_handback")
         await conversation.resume(request.app.ctx.agent, cid, message)
         await request.app.ctx.delivery.deliver(entry.channel, cid, message)
-        staff.audit.record(p.username, "conversation.handback", cid)
-        await staff.queue_changed(request.app, entry.section)
-        return response.json(entry_json(entry, staff.names()))
+        return await finish(request, "conversation.handback", entry)
 
     @bp.post("/conversations/<cid>/close")
     @authenticated()
@@ -246,9 +247,7 @@ def staff_blueprint() -> Blueprint:
         await conversation.append_bot_message(request.app.ctx.agent, cid, question)
         for message in (goodbye, question):
             await request.app.ctx.delivery.deliver(entry.channel, cid, message)
-        staff.audit.record(p.username, "conversation.close", cid, {"note_chars": len(note)})
-        await staff.queue_changed(request.app, entry.section)
-        return response.json(entry_json(entry, staff.names()))
+        return await finish(request, "conversation.close", entry, {"note_chars": len(note)})
 
     @bp.post("/conversations/<cid>/transfer")
     @authenticated()
@@ -260,14 +259,12 @@ def staff_blueprint() -> Blueprint:
             return error(400, "unknown_section", f"section must be one of {', '.join(current_catalog().counters)}")
         before = staff.handoffs.get(cid)
         entry = staff.handoffs.transfer(cid, section, None if p.is_admin else p.account_id)
-        staff.audit.record(p.username, "conversation.transfer", cid, {"to": section})
         counter = current_catalog().counters[section]
         builder = staff.builder(entry.language)
         await staff.deliver(request.app, entry, builder.phrase("queue_joined", section=builder.t(counter.name)))
-        await staff.queue_changed(request.app, section)
         if before is not None and before.section != section:
             await staff.queue_changed(request.app, before.section)
-        return response.json(entry_json(entry, staff.names()))
+        return await finish(request, "conversation.transfer", entry, {"to": section})
 
     @bp.get("/conversations/<cid>/callback")
     @authenticated()
@@ -285,9 +282,7 @@ def staff_blueprint() -> Blueprint:
         staff = request.app.ctx.staff
         note = body_of(request).get("note") or "callback done"
         entry = staff.handoffs.complete_callback(cid, clean(str(note))[:2000])
-        staff.audit.record(request.ctx.principal.username, "callback.done", cid)
-        await staff.queue_changed(request.app, entry.section)
-        return response.json(entry_json(entry, staff.names()))
+        return await finish(request, "callback.done", entry)
 
     @bp.get("/canned")
     @authenticated()
