@@ -111,6 +111,7 @@ VARIANTS: Dict[str, str] = {
     "lr": _HEAD + _FEATURES + _lr() + _TAIL,
     "diet80": _HEAD + _FEATURES + _diet(80) + _TAIL,
     "lr_reading_guard": _HEAD + _FEATURES + _READINGS + _lr() + _GUARD + _TAIL,
+    # chosen 2026-11-23 (= PIPELINE_CONFIG in bot/catalog/compile.py)
     "diet60_small_reading_guard": _HEAD + _FEATURES + _READINGS + _diet(60, 1, 128) + _GUARD + _TAIL,
 }
 

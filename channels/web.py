@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import json
 import logging
 import re
@@ -28,7 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Text
 
-from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.shared.core.constants import EXTERNAL_MESSAGE_PREFIX
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -62,7 +64,8 @@ def message_from_event(event: Any) -> Optional[Dict[str, Any]]:
     """One transcript entry from a tracker event; None for events the page does not show."""
     type_name = getattr(event, "type_name", None)
     if type_name == "user":
-        if not event.text:
+        # "EXTERNAL: …" events are intents triggered by the server (reminders, APIs), not the resident.
+        if not event.text or event.text.startswith(EXTERNAL_MESSAGE_PREFIX):
             return None
         entry = {"id": f"u{event.timestamp!r}", "ts": event.timestamp, "role": "user", "text": event.text}
         metadata = event.metadata or {}
@@ -87,6 +90,12 @@ def shape_message(message: Dict[str, Any]) -> Dict[str, Any]:
     for key in ("lang", "variant", "ruby"):
         if isinstance(message.get(key), str) and message[key]:
             shaped[key] = message[key]
+    if "ruby" not in shaped and shaped.get("lang") == "ja" and shaped.get("variant", "ja") == "ja":
+        # Standard Japanese has no furigana in the catalog; readings from the dictionary
+        # let the page's furigana toggle help a reader who knows kana but few kanji.
+        ruby = auto_ruby(shaped["text"])
+        if ruby:
+            shaped["ruby"] = ruby
     buttons = [
         {"title": str(b.get("title") or ""), "payload": str(b.get("payload") or "")}
         for b in (message.get("buttons") or []) if isinstance(b, dict) and b.get("payload")
@@ -96,6 +105,54 @@ def shape_message(message: Dict[str, Any]) -> Dict[str, Any]:
     if staff:
         shaped["staff"] = {"name": str(staff.get("name") or "")} if isinstance(staff, dict) else {"name": ""}
     return shaped
+
+
+_KATAKANA_TO_HIRAGANA = {code: code - 0x60 for code in range(0x30A1, 0x30F7)}
+
+
+@functools.lru_cache(maxsize=1)
+def _tagger() -> Any:
+    import fugashi
+
+    return fugashi.Tagger()
+
+
+def _align(surface: str, reading: str) -> str:
+    """{漢字|かんじ} markup for one word, kana outside the braces (受け取り → {受|う}け{取|と}り)."""
+    from bot.catalog.furigana import KANJI_PATTERN
+
+    parts = re.findall(r"(?:%s)+|(?:(?!%s).)+" % (KANJI_PATTERN.pattern, KANJI_PATTERN.pattern), surface)
+    pattern = "".join("(.+?)" if KANJI_PATTERN.match(p) else re.escape(p.translate(_KATAKANA_TO_HIRAGANA))
+                      for p in parts)
+    match = re.fullmatch(pattern, reading)
+    if not match:
+        return f"{{{surface}|{reading}}}"
+    groups = iter(match.groups())
+    return "".join(f"{{{p}|{next(groups)}}}" if KANJI_PATTERN.match(p) else p for p in parts)
+
+
+@functools.lru_cache(maxsize=4096)
+def auto_ruby(text: str) -> Optional[str]:
+    """Furigana markup for standard Japanese from the dictionary (unidic-lite); None if
+    there is no kanji or the result would not reproduce the text exactly."""
+    from bot.catalog.furigana import KANJI_PATTERN, plain
+
+    if not KANJI_PATTERN.search(text):
+        return None
+    try:
+        out = []
+        for word in _tagger()(text):
+            out.append(word.white_space)
+            kana = getattr(word.feature, "kana", None)
+            if KANJI_PATTERN.search(word.surface) and kana and kana != "*":
+                out.append(_align(word.surface, kana.translate(_KATAKANA_TO_HIRAGANA)))
+            else:
+                out.append(word.surface)
+        ruby = "".join(out)
+    except Exception:  # furigana is a reading aid: never fail a message for it
+        logger.exception("furigana: could not annotate a message")
+        return None
+    return ruby if plain(ruby) == text else None
 
 
 def transcript(events: Iterable[Any], after: float = 0.0) -> List[Dict[str, Any]]:
@@ -142,6 +199,29 @@ class PageStream:
         self.queue.put_nowait(f"{event_id}event: messages\ndata: {payload}\n\n")
 
 
+class WebPushOutputChannel(OutputChannel):
+    """Bot messages produced outside a page's request, sent to the conversation's open tabs.
+
+    They go out before Rasa saves the tracker, so without an id; the page matches them
+    with the stored copy when that arrives later (by text), so nothing shows twice.
+    """
+
+    def __init__(self, channel: "WebInput") -> None:
+        self.channel = channel
+
+    @classmethod
+    def name(cls) -> Text:
+        return "web"
+
+    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+        shaped = shape_message(message)
+        if shaped["text"] or shaped.get("buttons"):
+            self.channel.push_transient(recipient_id, shaped)
+
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        await self.send_response(recipient_id, dict(kwargs, text=text))
+
+
 class WebInput(InputChannel):
     """Rasa input channel `web`: the accessible chat page and its live transport."""
 
@@ -183,6 +263,18 @@ class WebInput(InputChannel):
             newer = transcript(events, page.cursor)
             page.send(newer, [] if persisted else [shaped])
         return True
+
+    def push_transient(self, recipient_id: str, message: Dict[str, Any]) -> bool:
+        """Send a message as is, without reading the tracker (it may not be saved yet)."""
+        pages = list(self._pages.get(recipient_id, ()))
+        for page in pages:
+            page.send([], [message])
+        return bool(pages)
+
+    def get_output_channel(self) -> Optional[OutputChannel]:
+        """Where Rasa sends bot messages that no request waits for (reminders,
+        `trigger_intent?output_channel=latest`): straight to the open tabs."""
+        return WebPushOutputChannel(self)
 
     async def _events(self, sender: str) -> List[Any]:
         agent = getattr(self._app.ctx, "agent", None) if self._app is not None else None

@@ -1,0 +1,780 @@
+/* madoguchi web chat. Plain JavaScript, no build step, no dependencies.
+ *
+ * Safety rule: every text from a resident or the bot becomes DOM text nodes (or <ruby>
+ * built from the catalog's {漢字|かんじ} markup); nothing is ever parsed as HTML.
+ * The tracker is the source of truth: each message has an id (its tracker timestamp),
+ * so replies, staff pushes, reconnects and reloads never show a message twice. */
+(function () {
+  'use strict';
+
+  var API = '/webhooks/web';
+  var CONFIG = Object.assign({ replyTimeoutMs: 45000, slowNoticeMs: 8000, offlineNoticeMs: 2500 },
+    window.MADOGUCHI || {});
+  var TEXTS = window.MADOGUCHI_TEXTS;
+  var VARIANTS = ['ja', 'en', 'easy'];
+  var RUBY = /\{([^{}|]+)\|([^{}|]+)\}/g;
+  var PLACEHOLDER = /\{([a-z_]+)\}/g;
+  var KEY = 'madoguchi.';
+
+  // ---- small helpers -------------------------------------------------------------
+  var storage = {
+    get: function (name) { try { return window.localStorage.getItem(KEY + name); } catch (e) { return null; } },
+    set: function (name, value) { try { window.localStorage.setItem(KEY + name, value); } catch (e) { /* private mode */ } },
+    remove: function (name) { try { window.localStorage.removeItem(KEY + name); } catch (e) { /* ignore */ } }
+  };
+
+  function $(id) { return document.getElementById(id); }
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (name) {
+      if (name === 'className') node.className = attrs[name];
+      else if (attrs[name] !== undefined && attrs[name] !== null) node.setAttribute(name, attrs[name]);
+    });
+    (children || []).forEach(function (child) {
+      node.append(typeof child === 'string' ? document.createTextNode(child) : child);
+    });
+    return node;
+  }
+
+  function randomHex(bytes) {
+    var values = new Uint8Array(bytes);
+    window.crypto.getRandomValues(values);
+    return Array.prototype.map.call(values, function (b) { return ('0' + b.toString(16)).slice(-2); }).join('');
+  }
+
+  function codePoints(text) { return Array.from(text).length; }
+
+  function fill(template, values) {
+    return template.replace(PLACEHOLDER, function (match, name) {
+      return Object.prototype.hasOwnProperty.call(values || {}, name) ? String(values[name]) : match;
+    });
+  }
+
+  /* Text with {漢字|かんじ} markup → text nodes and <ruby> elements. */
+  function appendMarkup(parent, source) {
+    var last = 0;
+    var match;
+    RUBY.lastIndex = 0;
+    while ((match = RUBY.exec(source)) !== null) {
+      if (match.index > last) parent.append(document.createTextNode(source.slice(last, match.index)));
+      parent.append(el('ruby', {}, [match[1], el('rp', {}, ['(']), el('rt', {}, [match[2]]), el('rp', {}, [')'])]));
+      last = RUBY.lastIndex;
+    }
+    if (last < source.length) parent.append(document.createTextNode(source.slice(last)));
+    return parent;
+  }
+
+  function plain(source) { return source.replace(RUBY, '$1'); }
+  function kana(source) { return source.replace(RUBY, '$2'); }
+
+  function setMarkup(node, source) {
+    node.textContent = '';
+    appendMarkup(node, source);
+  }
+
+  // ---- state -----------------------------------------------------------------------
+  var state = {
+    sender: storage.get('sender'),
+    page: randomHex(16),
+    cursor: 0,
+    variant: storage.get('variant'),
+    seen: new Set(),
+    pending: new Map(),    // message_id -> bubble of a message not confirmed yet
+    transient: [],         // bubbles of messages that are not in the tracker (queue updates)
+    info: null,
+    maxChars: 2000,
+    stream: null,
+    reconnectTimer: null,
+    reconnectDelay: 2000,
+    offlineTimer: null,
+    offline: false,
+    speaking: null,
+    recognition: null,
+    lastFailed: null
+  };
+  if (!state.sender || !/^web-[0-9a-f]{32}$/.test(state.sender)) {
+    state.sender = 'web-' + randomHex(16);
+    storage.set('sender', state.sender);
+  }
+  if (VARIANTS.indexOf(state.variant) < 0) {
+    state.variant = /^en\b/i.test(navigator.language || '') ? 'en' : 'ja';
+  }
+
+  var transcript, input, statusBox, alertBox, charCount;
+
+  function t(key, values) {
+    var table = TEXTS[state.variant] || TEXTS.ja;
+    return fill(table[key] !== undefined ? table[key] : TEXTS.ja[key], values);
+  }
+
+  function infoText(key) {
+    return state.info && state.info.texts[state.variant] ? state.info.texts[state.variant][key] : '';
+  }
+
+  // ---- language, text size, contrast, furigana ------------------------------------
+  function htmlLang(variant) { return variant === 'en' ? 'en' : 'ja'; }
+
+  function setVariant(variant) {
+    if (VARIANTS.indexOf(variant) < 0) return;
+    state.variant = variant;
+    storage.set('variant', variant);
+    localize();
+  }
+
+  function localize() {
+    var root = document.documentElement;
+    root.lang = htmlLang(state.variant);
+    root.dataset.variant = state.variant;
+    document.querySelectorAll('[data-i18n]').forEach(function (node) {
+      setMarkup(node, t(node.dataset.i18n));
+    });
+    document.querySelectorAll('[data-language]').forEach(function (button) {
+      button.setAttribute('aria-pressed', String(button.dataset.language === state.variant));
+    });
+    // Language names stay in their own language; in やさしい日本語 even 日本語 gets furigana.
+    setMarkup(document.querySelector('[data-language="ja"]'), state.variant === 'easy' ? '{日本語|にほんご}' : '日本語');
+    document.querySelectorAll('[data-example]').forEach(function (button) {
+      setMarkup(button, t('example_' + button.dataset.example));
+    });
+    $('furigana-toggle').hidden = state.variant !== 'ja';
+    setMarkup($('human-label'), infoText('human') || t('human'));
+    document.title = plain(t('page_title', { city: plain(infoText('city') || 'サンプル市') }));
+    renderInfo();
+    updateCount();
+    document.querySelectorAll('.msg').forEach(labelMessage);
+    if (state.recognition) state.recognition.lang = speechLang(state.variant);
+  }
+
+  function applyTextSize(step) {
+    step = ['1', '2', '3'].indexOf(String(step)) >= 0 ? String(step) : '1';
+    document.documentElement.dataset.textSize = step;
+    storage.set('textSize', step);
+    document.querySelectorAll('button[data-text-size]').forEach(function (button) {
+      button.setAttribute('aria-pressed', String(button.dataset.textSize === step));
+    });
+  }
+
+  function applyContrast(on) {
+    if (on) document.documentElement.dataset.theme = 'high-contrast';
+    else delete document.documentElement.dataset.theme;
+    storage.set('contrast', on ? '1' : '0');
+    $('contrast-toggle').setAttribute('aria-pressed', String(on));
+  }
+
+  function applyFurigana(on) {
+    document.documentElement.classList.toggle('furigana-on', on);
+    storage.set('furigana', on ? '1' : '0');
+    $('furigana-toggle').setAttribute('aria-pressed', String(on));
+  }
+
+  // ---- counter information ----------------------------------------------------------
+  function renderInfo() {
+    if (!state.info) return;
+    var texts = state.info.texts[state.variant] || state.info.texts.ja;
+    setMarkup($('city-name'), texts.city);
+    var counter = el('span', { className: 'ruby-text' });
+    appendMarkup(counter, texts.counter + '（' + texts.place + '）');
+    $('info-counter').replaceChildren(counter);
+    setMarkup($('info-address'), texts.address);
+    setMarkup($('info-access'), texts.access);
+    $('info-hours').replaceChildren.apply($('info-hours'), texts.hours.map(function (line) {
+      return appendMarkup(el('li'), line);
+    }));
+    setMarkup($('info-closed'), texts.closed_days);
+    setMarkup($('info-status'), texts.status || '');
+    var phone = $('info-phone');
+    phone.textContent = state.info.phone;
+    phone.href = 'tel:' + state.info.phone.replace(/[^0-9+]/g, '');
+  }
+
+  function loadInfo() {
+    return fetch(API + '/info', { cache: 'no-store' })
+      .then(function (reply) { return reply.ok ? reply.json() : null; })
+      .then(function (info) {
+        if (!info) return;
+        state.info = info;
+        state.maxChars = info.max_chars || state.maxChars;
+        localize();
+      })
+      .catch(function () { /* the page works without it; the bot also answers where and when */ });
+  }
+
+  // ---- transcript rendering ------------------------------------------------------------
+  function who(message) {
+    if (message.role === 'user') return t('who_you');
+    if (message.role === 'staff') {
+      var label = infoText('staff') || t('who_staff');
+      var name = message.staff && message.staff.name;
+      return name ? label + '（' + name + '）' : label;
+    }
+    return t('who_bot');
+  }
+
+  function labelMessage(node) {
+    var message = node._message;
+    if (!message) return;
+    setMarkup(node.querySelector('.msg__who'), who(message));
+    var speak = node.querySelector('.msg__speak span');
+    if (speak) setMarkup(speak, t(state.speaking && state.speaking.node === node ? 'stop_reading' : 'read_aloud'));
+    var group = node.querySelector('.msg__buttons');
+    if (group) group.setAttribute('aria-label', plain(t('choices')));
+    var pending = node.querySelector('.msg__state');
+    if (pending) setMarkup(pending, t('sending'));
+  }
+
+  function timeLabel(ts) {
+    if (!ts) return null;
+    var date = new Date(ts * 1000);
+    return el('time', { datetime: date.toISOString() },
+      [('0' + date.getHours()).slice(-2) + ':' + ('0' + date.getMinutes()).slice(-2)]);
+  }
+
+  function guessLang(text) {
+    if (/[\u3040-\u30ff\u3400-\u9fff]/.test(text)) return 'ja';
+    if (/[A-Za-z]{2,}/.test(text)) return 'en';
+    return null;
+  }
+
+  function buildBody(message) {
+    var body = el('p', { className: 'msg__body' });
+    if (message.role === 'user') {
+      var shown = message.title || message.text;
+      body.textContent = shown;
+      var lang = guessLang(shown);
+      if (lang) body.lang = lang;
+    } else {
+      if (message.lang) body.lang = message.lang;
+      if (message.ruby) {
+        appendMarkup(body, message.ruby);
+        if (message.variant !== 'easy') body.classList.add('ruby-optional');
+      } else {
+        body.textContent = message.text;
+      }
+    }
+    return body;
+  }
+
+  function buildMessage(message) {
+    var node = el('div', { className: 'msg msg--' + message.role });
+    node._message = message;
+    if (message.id) node.dataset.id = message.id;
+    var meta = el('p', { className: 'msg__meta' }, [el('span', { className: 'msg__who' })]);
+    var time = timeLabel(message.ts);
+    if (time) meta.append(time);
+    if (message.pendingState) meta.append(el('span', { className: 'msg__state' }));
+    var bubble = el('div', { className: 'msg__bubble' }, [buildBody(message)]);
+    node.append(meta, bubble);
+    if (message.role !== 'user' && 'speechSynthesis' in window) {
+      var speak = el('button', { type: 'button', className: 'msg__speak', 'aria-pressed': 'false' }, [
+        svgIcon('M4 9v6h4l5 4V5L8 9zM16 8.5a5 5 0 0 1 0 7M18.5 6a8.5 8.5 0 0 1 0 12'), el('span')]);
+      speak.addEventListener('click', function () { toggleSpeech(node, speak); });
+      bubble.append(el('div', { className: 'msg__tools' }, [speak]));
+    }
+    if (message.buttons && message.buttons.length) {
+      var group = el('div', { className: 'msg__buttons', role: 'group' });
+      message.buttons.forEach(function (b) {
+        var button = el('button', { type: 'button', lang: message.lang || null });
+        appendMarkup(button, b.title);
+        button.addEventListener('click', function () {
+          send(b.payload, plain(b.title));
+        });
+        group.append(button);
+      });
+      bubble.append(group);
+    }
+    labelMessage(node);
+    return node;
+  }
+
+  function svgIcon(path) {
+    var ns = 'http://www.w3.org/2000/svg';
+    var svg = document.createElementNS(ns, 'svg');
+    svg.setAttribute('class', 'icon');
+    svg.setAttribute('viewBox', '0 0 24 24');
+    svg.setAttribute('aria-hidden', 'true');
+    svg.setAttribute('focusable', 'false');
+    var line = document.createElementNS(ns, 'path');
+    line.setAttribute('d', path);
+    line.setAttribute('fill', 'none');
+    line.setAttribute('stroke', 'currentColor');
+    line.setAttribute('stroke-width', '2');
+    line.setAttribute('stroke-linejoin', 'round');
+    line.setAttribute('stroke-linecap', 'round');
+    svg.append(line);
+    return svg;
+  }
+
+  /* Only the newest bot turn keeps its buttons: older choices are history, and a long
+   * trail of stale buttons would make keyboard users tab through all of them. */
+  function dropOldButtons() {
+    transcript.querySelectorAll('.msg__buttons').forEach(function (group) { group.remove(); });
+  }
+
+  function addMessages(messages, transient) {
+    var added = [];
+    (messages || []).forEach(function (message) {
+      if (message.id && state.seen.has(message.id)) return;
+      if (message.id) state.seen.add(message.id);
+      if (message.ts && message.ts > state.cursor) state.cursor = message.ts;
+      if (message.role === 'user') {
+        var bubble = message.client_id && state.pending.get(message.client_id);
+        if (bubble) {   // our own message, now stored (its text may be redacted)
+          state.pending.delete(message.client_id);
+          confirmBubble(bubble, message);
+          return;
+        }
+        dropOldButtons();
+      } else {
+        var echo = state.transient.findIndex(function (node) { return node._message.text === message.text; });
+        if (echo >= 0) {   // a pushed message we already show, now stored
+          var node = state.transient.splice(echo, 1)[0];
+          node.dataset.id = message.id;
+          return;
+        }
+      }
+      var built = buildMessage(message);
+      transcript.append(built);
+      added.push(built);
+    });
+    (transient || []).forEach(function (message) {
+      var built = buildMessage(message);
+      state.transient.push(built);
+      transcript.append(built);
+      added.push(built);
+    });
+    var last = null;
+    (messages || []).concat(transient || []).forEach(function (m) {
+      if (m.role !== 'user' && m.variant) last = m.variant;
+    });
+    if (last && last !== state.variant) setVariant(last);
+    if (added.length) {
+      $('intro').hidden = true;
+      reveal(added[0]);
+    }
+    return added;
+  }
+
+  function confirmBubble(bubble, message) {
+    var fresh = buildMessage(message);
+    bubble._message = message;
+    bubble.dataset.id = message.id;
+    bubble.classList.remove('msg--pending');
+    bubble.replaceChildren.apply(bubble, Array.from(fresh.childNodes));
+    labelMessage(bubble);
+  }
+
+  function addPending(text, title, messageId) {
+    dropOldButtons();
+    var message = { role: 'user', text: text, title: title, pendingState: true };
+    var node = buildMessage(message);
+    node.classList.add('msg--pending');
+    state.pending.set(messageId, node);
+    transcript.append(node);
+    $('intro').hidden = true;
+    reveal(node);
+    return node;
+  }
+
+  var reducedMotion = window.matchMedia && window.matchMedia('(prefers-reduced-motion: reduce)');
+
+  /* Keep the new message and the message box in view; never steal focus. */
+  function reveal(first) {
+    var behavior = reducedMotion && reducedMotion.matches ? 'auto' : 'smooth';
+    var composer = $('composer');
+    var span = composer.getBoundingClientRect().bottom - first.getBoundingClientRect().top;
+    if (span < window.innerHeight) composer.scrollIntoView({ block: 'end', behavior: behavior });
+    else first.scrollIntoView({ block: 'start', behavior: behavior });
+  }
+
+  // ---- status and alerts -------------------------------------------------------------
+  function setStatus(key, busy) {
+    setMarkup(statusBox, key ? t(key) : '');
+    statusBox.classList.toggle('status--busy', !!busy);
+  }
+
+  /* `message` and `actionLabel` are page texts with furigana markup, never user text. */
+  function showAlert(message, actionLabel, action, kind) {
+    alertBox.dataset.kind = kind || 'notice';
+    alertBox.replaceChildren(appendMarkup(el('p'), message));
+    if (actionLabel) {
+      var button = appendMarkup(el('button', { type: 'button' }), actionLabel);
+      button.addEventListener('click', action);
+      alertBox.append(button);
+    }
+  }
+
+  function clearAlert() { alertBox.replaceChildren(); delete alertBox.dataset.kind; }
+
+  // ---- sending ------------------------------------------------------------------------
+  function updateCount() {
+    if (!input) return;
+    var count = codePoints(input.value);
+    var over = count - state.maxChars;
+    setMarkup(charCount, t(over > 0 ? 'char_over' : 'char_count', { count: count, max: state.maxChars, over: over }));
+    charCount.classList.toggle('is-over', over > 0);
+  }
+
+  function send(text, title) {
+    var fromInput = text === undefined;
+    if (fromInput) text = input.value;
+    if (!text.trim()) { input.focus(); return; }
+    var count = codePoints(text);
+    if (count > state.maxChars) {
+      showAlert(t('too_long', { count: count, max: state.maxChars }));
+      input.focus();
+      return;
+    }
+    clearAlert();
+    var messageId = randomHex(16);
+    var bubble = addPending(text, title, messageId);
+    if (fromInput) {
+      input.value = '';
+      storage.remove('draft');
+      updateCount();
+    }
+    input.focus();
+    setStatus('waiting', true);
+    var slow = window.setTimeout(function () { setStatus('slow', true); }, CONFIG.slowNoticeMs);
+    var controller = new AbortController();
+    var timedOut = false;
+    var deadline = window.setTimeout(function () { timedOut = true; controller.abort(); }, CONFIG.replyTimeoutMs);
+    var body = { sender: state.sender, message: text, message_id: messageId, page: state.page, after: state.cursor };
+    if (title) body.title = title;
+    return fetch(API + '/message', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: controller.signal
+    }).then(function (reply) {
+      return reply.json().catch(function () { return {}; }).then(function (data) {
+        if (!reply.ok) {
+          var error = new Error(data.message || ('HTTP ' + reply.status));
+          error.code = data.error || ('http_' + reply.status);
+          throw error;
+        }
+        return data;
+      });
+    }).then(function (data) {
+      addMessages(data.messages, data.transient);
+      if (state.pending.has(messageId)) {   // stored but not returned (should not happen)
+        state.pending.delete(messageId);
+        bubble.classList.remove('msg--pending');
+        var marker = bubble.querySelector('.msg__state');
+        if (marker) marker.remove();
+      }
+      if (data.cursor > state.cursor) state.cursor = data.cursor;
+      state.lastFailed = null;
+      setStatus(null);
+    }).catch(function (error) {
+      state.pending.delete(messageId);
+      bubble.remove();
+      setStatus(null);
+      failed(text, title, error, timedOut);
+    }).finally(function () {
+      window.clearTimeout(slow);
+      window.clearTimeout(deadline);
+    });
+  }
+
+  /* Nothing typed is lost: the text goes back into the box (and the saved draft). */
+  function failed(text, title, error, timedOut) {
+    state.lastFailed = { text: text, title: title };
+    if (!title) {
+      if (!input.value.trim()) input.value = text;
+      else if (input.value.indexOf(text) < 0) input.value = text + '\n' + input.value;
+      storage.set('draft', input.value);
+      updateCount();
+    }
+    var message;
+    if (timedOut) message = t('timed_out', { seconds: Math.round(CONFIG.replyTimeoutMs / 1000) });
+    else if (error && error.code === 'message_too_long') message = t('too_long', { count: codePoints(text), max: state.maxChars });
+    else if (error && error.code) message = t('server_error', { detail: error.message });
+    else message = t('send_failed');
+    showAlert(message, t('retry_send'), retryLast);
+    input.focus();
+  }
+
+  function retryLast() {
+    var last = state.lastFailed;
+    clearAlert();
+    input.focus();
+    if (!last) return;
+    if (last.title) send(last.text, last.title);
+    else send();
+  }
+
+  // ---- history and live updates ------------------------------------------------------
+  function loadHistory() {
+    var url = API + '/history?sender=' + encodeURIComponent(state.sender) + '&after=0';
+    return fetch(url, { cache: 'no-store' })
+      .then(function (reply) { if (!reply.ok) throw new Error('HTTP ' + reply.status); return reply.json(); })
+      .then(function (data) {
+        var messages = data.messages || [];
+        var lastUser = -1;
+        messages.forEach(function (m, i) { if (m.role === 'user') lastUser = i; });
+        messages.forEach(function (m, i) { if (i < lastUser) delete m.buttons; });
+        addMessages(messages, []);
+        if (data.cursor > state.cursor) state.cursor = data.cursor;
+      })
+      .catch(function () { showAlert(t('history_failed')); });
+  }
+
+  function connect() {
+    window.clearTimeout(state.reconnectTimer);
+    if (state.stream) state.stream.close();
+    var url = API + '/events?sender=' + encodeURIComponent(state.sender) + '&page=' + state.page + '&after=' + state.cursor;
+    var stream = new EventSource(url);
+    state.stream = stream;
+    stream.addEventListener('ready', function () {
+      state.reconnectDelay = 2000;
+      window.clearTimeout(state.offlineTimer);
+      state.offlineTimer = null;
+      if (state.offline) {
+        state.offline = false;
+        if (alertBox.dataset.kind === 'offline') clearAlert();
+        setStatus('reconnected');
+      }
+    });
+    stream.addEventListener('messages', function (event) {
+      var data;
+      try { data = JSON.parse(event.data); } catch (e) { return; }
+      var added = addMessages(data.messages, data.transient);
+      if (added.length && !statusBox.classList.contains('status--busy')) setStatus('received');
+    });
+    stream.onerror = function () {
+      if (!state.offlineTimer && !state.offline) {
+        state.offlineTimer = window.setTimeout(goOffline, CONFIG.offlineNoticeMs);
+      }
+      if (stream.readyState === EventSource.CLOSED) {   // the browser gave up: we retry
+        state.reconnectTimer = window.setTimeout(connect, state.reconnectDelay);
+        state.reconnectDelay = Math.min(state.reconnectDelay * 2, 30000);
+      }
+    };
+  }
+
+  function goOffline() {
+    state.offlineTimer = null;
+    if (state.stream && state.stream.readyState === EventSource.OPEN) return;
+    state.offline = true;
+    showAlert(t('offline'), t('reconnect'), function () { clearAlert(); connect(); input.focus(); }, 'offline');
+  }
+
+  // ---- voice: read aloud and microphone ---------------------------------------------------
+  function speechLang(variant) { return variant === 'en' ? 'en-US' : 'ja-JP'; }
+
+  function spokenText(message) {
+    if (message.variant === 'easy' && message.ruby) return kana(message.ruby);
+    return message.text;
+  }
+
+  function toggleSpeech(node, button) {
+    if (state.speaking && state.speaking.node === node) { stopSpeaking(); return; }
+    stopSpeaking();
+    var message = node._message;
+    var utterance = new SpeechSynthesisUtterance(spokenText(message));
+    utterance.lang = speechLang(message.lang === 'en' ? 'en' : 'ja');
+    utterance.rate = 0.9;
+    utterance.onend = utterance.onerror = function () {
+      if (state.speaking && state.speaking.utterance === utterance) stopSpeaking();
+    };
+    state.speaking = { node: node, button: button, utterance: utterance };
+    button.setAttribute('aria-pressed', 'true');
+    labelMessage(node);
+    $('stop-speaking').hidden = false;
+    window.speechSynthesis.speak(utterance);
+  }
+
+  function stopSpeaking() {
+    var speaking = state.speaking;
+    state.speaking = null;
+    if ('speechSynthesis' in window) window.speechSynthesis.cancel();
+    $('stop-speaking').hidden = true;
+    if (speaking) {
+      speaking.button.setAttribute('aria-pressed', 'false');
+      labelMessage(speaking.node);
+    }
+  }
+
+  function setupMicrophone() {
+    var Recognition = window.SpeechRecognition || window.webkitSpeechRecognition;
+    var button = $('mic-button');
+    if (!Recognition) { button.hidden = true; return; }
+    button.hidden = false;
+    var listening = false;
+    var base = '';
+    button.addEventListener('click', function () {
+      if (listening) { state.recognition && state.recognition.stop(); return; }
+      var recognition = new Recognition();
+      recognition.lang = speechLang(state.variant);
+      recognition.interimResults = true;
+      recognition.continuous = false;
+      base = input.value ? input.value.replace(/\s*$/, ' ') : '';
+      recognition.onresult = function (event) {
+        var heard = '';
+        for (var i = 0; i < event.results.length; i += 1) heard += event.results[i][0].transcript;
+        input.value = base + heard;
+        updateCount();
+      };
+      recognition.onerror = function (event) {
+        if (event.error !== 'no-speech' && event.error !== 'aborted') showAlert(t('mic_error'));
+      };
+      recognition.onend = function () {
+        listening = false;
+        state.recognition = null;
+        button.setAttribute('aria-pressed', 'false');
+        setMarkup($('mic-label'), t('mic'));
+        $('mic-label').dataset.i18n = 'mic';
+        setStatus(null);
+        storage.set('draft', input.value);
+        input.focus();
+      };
+      try {
+        recognition.start();
+      } catch (e) {
+        showAlert(t('mic_error'));
+        return;
+      }
+      listening = true;
+      state.recognition = recognition;
+      button.setAttribute('aria-pressed', 'true');
+      $('mic-label').dataset.i18n = 'mic_stop';
+      setMarkup($('mic-label'), t('mic_stop'));
+      setStatus('listening');
+    });
+  }
+
+  // ---- print, save, new conversation ---------------------------------------------------------
+  function now() {
+    var d = new Date();
+    var pad = function (n) { return ('0' + n).slice(-2); };
+    return d.getFullYear() + '-' + pad(d.getMonth() + 1) + '-' + pad(d.getDate()) + ' ' + pad(d.getHours()) + ':' + pad(d.getMinutes());
+  }
+
+  function transcriptText() {
+    var lines = [plain(t('saved_title', { city: plain(infoText('city') || '') })), plain(t('saved_at', { when: now() }))];
+    if (state.info) {
+      var texts = state.info.texts[state.variant] || state.info.texts.ja;
+      lines.push(plain(t('counter')) + ': ' + plain(texts.counter + '（' + texts.place + '）'));
+      lines.push(plain(t('address')) + ': ' + plain(texts.address));
+      lines.push(plain(t('hours')) + ': ' + texts.hours.map(plain).join(' / '));
+      lines.push(plain(t('phone')) + ': ' + state.info.phone);
+    }
+    lines.push('');
+    transcript.querySelectorAll('.msg').forEach(function (node) {
+      var message = node._message;
+      var time = node.querySelector('time');
+      var text = message.role === 'user' ? (message.title || message.text)
+        : (message.variant === 'easy' && message.ruby ? message.text : plain(message.ruby || message.text));
+      lines.push('[' + (time ? time.textContent : '--:--') + '] ' + plain(who(message)));
+      lines.push(text.replace(/\r?\n/g, '\r\n'));
+      lines.push('');
+    });
+    return lines.join('\r\n');
+  }
+
+  function saveTranscript() {
+    var blob = new Blob(['\ufeff' + transcriptText()], { type: 'text/plain;charset=utf-8' });
+    var link = el('a', { href: URL.createObjectURL(blob), download: 'madoguchi-' + now().replace(/[^0-9]/g, '').slice(0, 12) + '.txt' });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    window.setTimeout(function () { URL.revokeObjectURL(link.href); }, 10000);
+  }
+
+  var infoWasOpen = false;
+  function beforePrint() {
+    infoWasOpen = $('counter-info').open;
+    $('counter-info').open = true;
+    setMarkup($('print-stamp'), t('printed_at', { when: now() }));
+  }
+  function afterPrint() { $('counter-info').open = infoWasOpen; }
+
+  function newConversation() {
+    if (!window.confirm(plain(t('confirm_new')))) return;
+    stopSpeaking();
+    state.sender = 'web-' + randomHex(16);
+    storage.set('sender', state.sender);
+    storage.remove('draft');
+    state.cursor = 0;
+    state.seen.clear();
+    state.pending.clear();
+    state.transient = [];
+    transcript.replaceChildren();
+    $('intro').hidden = false;
+    input.value = '';
+    updateCount();
+    clearAlert();
+    setStatus(null);
+    connect();
+    input.focus();
+  }
+
+  // ---- wiring ---------------------------------------------------------------------------------
+  function start() {
+    transcript = $('transcript');
+    input = $('message-input');
+    statusBox = $('status');
+    alertBox = $('alert');
+    charCount = $('char-count');
+    if (window.self !== window.top) document.documentElement.classList.add('embedded');
+
+    applyTextSize(storage.get('textSize') || '1');
+    var contrast = storage.get('contrast');
+    applyContrast(contrast === null ? !!(window.matchMedia && window.matchMedia('(prefers-contrast: more)').matches) : contrast === '1');
+    applyFurigana(storage.get('furigana') === '1');
+    input.value = storage.get('draft') || '';
+    localize();
+
+    $('composer').addEventListener('submit', function (event) { event.preventDefault(); send(); });
+    input.addEventListener('keydown', function (event) {
+      // Enter sends; Shift+Enter is a new line; Enter that confirms a kana-kanji conversion does nothing.
+      if (event.key === 'Enter' && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
+        event.preventDefault();
+        send();
+      } else if (event.key === 'Escape') {
+        stopSpeaking();
+      }
+    });
+    input.addEventListener('input', function () { storage.set('draft', input.value); updateCount(); });
+
+    document.querySelectorAll('[data-language]').forEach(function (button) {
+      button.addEventListener('click', function () {
+        var language = button.dataset.language;
+        setVariant(language);
+        send('/change_language{"language":"' + language + '"}', button.textContent.trim());
+      });
+    });
+    $('human-button').addEventListener('click', function () {
+      send('/request_human', plain(infoText('human') || t('human')));
+    });
+    document.querySelectorAll('button[data-text-size]').forEach(function (button) {
+      button.addEventListener('click', function () { applyTextSize(button.dataset.textSize); });
+    });
+    $('contrast-toggle').addEventListener('click', function () {
+      applyContrast(document.documentElement.dataset.theme !== 'high-contrast');
+    });
+    $('furigana-toggle').addEventListener('click', function () {
+      applyFurigana(!document.documentElement.classList.contains('furigana-on'));
+    });
+    document.querySelectorAll('[data-example]').forEach(function (button) {
+      button.addEventListener('click', function () { send(plain(t('example_' + button.dataset.example))); });
+    });
+    $('stop-speaking').addEventListener('click', function () { stopSpeaking(); input.focus(); });
+    $('print-button').addEventListener('click', function () { window.print(); });
+    $('save-button').addEventListener('click', saveTranscript);
+    $('new-button').addEventListener('click', newConversation);
+    window.addEventListener('beforeprint', beforePrint);
+    window.addEventListener('afterprint', afterPrint);
+    window.addEventListener('pagehide', stopSpeaking);
+    if ('speechSynthesis' in window) window.speechSynthesis.cancel();   // nothing left playing from before
+    setupMicrophone();
+
+    loadInfo();
+    loadHistory().then(connect);
+  }
+
+  window.madoguchiChat = { state: state };   // for tests and the voice issue's hooks
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
+  else start();
+}());

@@ -1,0 +1,540 @@
+// Browser scenarios for the web chat, against the real server.
+//   node tests/web/chat.e2e.mjs <base url> <scenario> [<scenario> ...]
+// Prints {"<scenario>": {observations...}} as JSON; tests/web/test_web_chat.py asserts on them.
+import http from 'node:http';
+
+import {
+  activeId, axe, clickChoice, counts, lastBot, main, newPage, openChat, say, shot, startProxy, userTexts, waitForReply,
+} from './browser.mjs';
+
+const KANJI = /[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々〆]/;
+
+/** Kanji in the element's text that are not the base of a <ruby> with a reading. */
+function kanjiWithoutRuby(page, selector) {
+  return page.evaluate(({ selector, source }) => {
+    const kanji = new RegExp(source);
+    const bare = [];
+    document.querySelectorAll(selector).forEach((root) => {
+      const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+      for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        const parent = node.parentElement;
+        if (parent.closest('rt, rp')) continue;
+        const ruby = parent.closest('ruby');
+        if (ruby && ruby.querySelector('rt') && ruby.querySelector('rt').textContent.trim()) continue;
+        for (const ch of node.textContent) if (kanji.test(ch)) bare.push(ch);
+      }
+    });
+    return bare.join('');
+  }, { selector, source: KANJI.source });
+}
+
+const noHorizontalScroll = (page) => page.evaluate(() => ({
+  scrollWidth: document.documentElement.scrollWidth,
+  clientWidth: document.documentElement.clientWidth,
+}));
+
+/** Visible controls smaller than 44×44 CSS px. */
+const smallTargets = (page) => page.evaluate(() => {
+  const small = [];
+  document.querySelectorAll('button, a[href], summary, textarea, input').forEach((node) => {
+    const rect = node.getBoundingClientRect();
+    const style = getComputedStyle(node);
+    if (!rect.width || !rect.height || style.visibility === 'hidden') return;
+    if (node.classList.contains('skip-link')) return;   // off-screen until focused
+    if (node.id === 'info-phone') return;               // inline link in text (WCAG 2.5.8 exception)
+    if (rect.width < 44 || rect.height < 44) {
+      small.push(`${node.tagName.toLowerCase()}#${node.id || ''}.${node.className} ${Math.round(rect.width)}x${Math.round(rect.height)}`);
+    }
+  });
+  return small;
+});
+
+const scenarios = {
+  async load(browser, base) {
+    const { context, page } = await newPage(browser);
+    await openChat(page, base);
+    const facts = await page.evaluate(() => ({
+      lang: document.documentElement.lang,
+      title: document.title,
+      log: !!document.querySelector('[role="log"]#transcript'),
+      status: !!document.querySelector('[role="status"]#status'),
+      alert: !!document.querySelector('[role="alert"]#alert'),
+      languages: Array.from(document.querySelectorAll('[data-language]')).map((b) => [b.textContent.trim(), b.getAttribute('lang'), b.tagName]),
+      human: document.getElementById('human-button').textContent.trim(),
+      micHidden: document.getElementById('mic-button').hidden,
+      hasRecognition: !!(window.SpeechRecognition || window.webkitSpeechRecognition),
+      sizes: Array.from(document.querySelectorAll('button[data-text-size]')).map((b) => b.textContent.trim()),
+      contrast: document.getElementById('contrast-toggle').getAttribute('aria-pressed'),
+      sender: window.madoguchiChat.state.sender,
+    }));
+    const axeLoad = await axe(page);
+    await shot(page, '01-load');
+    await page.locator('#counter-info summary').click();
+    const info = await page.locator('#counter-details').innerText();
+    const phoneHref = await page.locator('#info-phone').getAttribute('href');
+    await shot(page, '02-counter-info');
+    const axeInfo = await axe(page);
+    const root = await (await fetch(base + '/')).text();
+    await context.close();
+    return { ...facts, axe: axeLoad, axeInfo, info, phoneHref, rootServesPage: root.includes('role="log"'), problems: page.problems };
+  },
+
+  async conversation(browser, base) {
+    const { context, page } = await newPage(browser);
+    await openChat(page, base);
+    await page.locator('#message-input').click();
+    await say(page, '住民票がほしい');
+    const first = await lastBot(page);
+    const focusAfterSend = await activeId(page);
+    const allBots = await page.evaluate(() => Array.from(document.querySelectorAll('#transcript .msg--bot .msg__body'))
+      .map((n) => n.getAttribute('lang')));
+    const buttonTags = await page.evaluate(() => Array.from(document.querySelectorAll('#transcript .msg__buttons > *'))
+      .map((n) => n.tagName));
+    await clickChoice(page, '手数料');
+    const fee = await lastBot(page);
+    const focusAfterButton = await activeId(page);
+    await say(page, '窓口は何時まで開いていますか');
+    const hours = await lastBot(page);
+    const axeThree = await axe(page);
+    await shot(page, '03-three-exchanges');
+    const facts = await page.evaluate(() => ({
+      readAloud: document.querySelectorAll('#transcript .msg--bot .msg__speak').length,
+      botMessages: document.querySelectorAll('#transcript .msg--bot').length,
+      buttonGroups: document.querySelectorAll('#transcript .msg__buttons').length,
+      times: Array.from(document.querySelectorAll('#transcript time')).length,
+    }));
+    const users = await userTexts(page);
+    await context.close();
+    return { first, fee, hours, focusAfterSend, focusAfterButton, allBots, buttonTags, users, ...facts,
+      axe: axeThree, problems: page.problems };
+  },
+
+  async languages(browser, base) {
+    const { context, page } = await newPage(browser);
+    await openChat(page, base);
+    await say(page, 'マイナンバーカードをなくした');
+    let before = (await counts(page)).bot;
+    await page.locator('[data-language="easy"]').click();
+    await waitForReply(page, before);
+    const easy = await page.evaluate(() => ({
+      lang: document.documentElement.lang,
+      variant: document.documentElement.dataset.variant,
+      pressed: document.querySelector('[data-language="easy"]').getAttribute('aria-pressed'),
+      rubyInReplies: document.querySelectorAll('#transcript .msg--bot:last-child .msg__body ruby rt').length,
+      lastUser: Array.from(document.querySelectorAll('#transcript .msg--user .msg__body')).pop().textContent,
+      furiganaToggleHidden: document.getElementById('furigana-toggle').hidden,
+      rtVisible: (() => { const rt = document.querySelector('#transcript .msg--bot:last-child rt');
+        return rt ? getComputedStyle(rt).display !== 'none' : false; })(),
+      chromeRuby: document.querySelectorAll('header ruby, .settings ruby, .composer ruby').length,
+    }));
+    // Every bot message written in やさしい日本語 (after the switch) has furigana on every kanji.
+    const bareInEasyReplies = await kanjiWithoutRuby(page, '#transcript .msg--bot .msg__body:not(.ruby-optional)[lang="ja"]');
+    const bareInChrome = await kanjiWithoutRuby(page, '.masthead, .toolbar, .settings, .counter-info, .intro, .composer, .footer');
+    const easyReply = await lastBot(page);
+    const axeEasy = await axe(page);
+    await shot(page, '04-easy-japanese');
+    await say(page, 'てすうりょうは いくら');
+    const bareAfterQuestion = await kanjiWithoutRuby(page, '#transcript .msg--bot:last-child .msg__body');
+    before = (await counts(page)).bot;
+    await page.locator('[data-language="en"]').click();
+    await waitForReply(page, before);
+    const english = await page.evaluate(() => ({
+      lang: document.documentElement.lang,
+      replyLang: Array.from(document.querySelectorAll('#transcript .msg--bot .msg__body')).pop().getAttribute('lang'),
+      send: document.querySelector('#send-button').textContent.trim(),
+      human: document.getElementById('human-button').textContent.trim(),
+      lastUser: Array.from(document.querySelectorAll('#transcript .msg--user .msg__body')).pop().textContent,
+    }));
+    const englishReply = await lastBot(page);
+    await shot(page, '05-english');
+    await context.close();
+    return { easy, easyReply, bareInEasyReplies, bareInChrome, bareAfterQuestion, axe: axeEasy, english, englishReply,
+      problems: page.problems };
+  },
+
+  async furigana(browser, base) {
+    const { context, page } = await newPage(browser);
+    await openChat(page, base);
+    await say(page, '転入届について教えて');
+    const rtDisplay = () => page.evaluate(() => {
+      const rt = document.querySelector('#transcript .msg--bot .msg__body rt');
+      return rt ? getComputedStyle(rt).display : null;
+    });
+    const toggleHidden = await page.locator('#furigana-toggle').isHidden();
+    const before = await rtDisplay();
+    await page.locator('#furigana-toggle').click();
+    const after = await rtDisplay();
+    const pressed = await page.locator('#furigana-toggle').getAttribute('aria-pressed');
+    await shot(page, '06-furigana-on');
+    const axeOn = await axe(page);
+    await page.reload();
+    await openChat(page, base.replace(/\/$/, ''), '/').catch(() => {});
+    await page.waitForSelector('#transcript .msg--bot');
+    const persisted = await page.locator('#furigana-toggle').getAttribute('aria-pressed');
+    const afterReload = await rtDisplay();
+    await page.locator('#furigana-toggle').click();
+    const offAgain = await rtDisplay();
+    await context.close();
+    return { toggleHidden, before, after, pressed, persisted, afterReload, offAgain, axe: axeOn, problems: page.problems };
+  },
+
+  async keyboard(browser, base) {
+    const { context, page } = await newPage(browser);
+    await openChat(page, base);
+    const steps = [];
+    const focused = () => page.evaluate(() => {
+      const a = document.activeElement;
+      const style = getComputedStyle(a);
+      return { id: a.id, tag: a.tagName, text: (a.textContent || '').trim().slice(0, 40),
+        ring: style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2 };
+    });
+    await page.keyboard.press('Tab');
+    steps.push(await focused());                   // skip link
+    await page.keyboard.press('Tab');
+    steps.push(await focused());                   // 日本語
+    await page.keyboard.press('Tab');
+    steps.push(await focused());                   // English
+    await page.keyboard.press('Tab');
+    steps.push(await focused());                   // やさしい にほんご
+    await page.keyboard.press('Tab');
+    steps.push(await focused());                   // 人と話す
+    // Back to the top and through the skip link to the message box.
+    await page.keyboard.press('Shift+Tab');
+    await page.keyboard.press('Shift+Tab');
+    await page.keyboard.press('Shift+Tab');
+    await page.keyboard.press('Shift+Tab');
+    const skip = await focused();
+    await page.keyboard.press('Enter');
+    const afterSkip = await focused();
+    await page.keyboard.type('住民票がほしい');
+    let before = (await counts(page)).bot;
+    await page.keyboard.press('Enter');
+    await waitForReply(page, before);
+    const afterSend = await focused();
+    // The bot's choices come just before the message box: Shift+Tab reaches the last one.
+    await page.keyboard.press('Shift+Tab');
+    const choice = await focused();
+    before = (await counts(page)).bot;
+    await page.keyboard.press('Enter');
+    await waitForReply(page, before);
+    const afterChoice = await focused();
+    const users = await userTexts(page);
+    await shot(page, '07-keyboard');
+    // Shift+Enter is a new line, not a send.
+    await page.keyboard.type('一行目');
+    await page.keyboard.press('Shift+Enter');
+    await page.keyboard.type('二行目');
+    const draft = await page.locator('#message-input').inputValue();
+    const pending = (await counts(page)).pending;
+    await context.close();
+    return { steps, skip, afterSkip, afterSend, choice, afterChoice, users, draft, pending, problems: page.problems };
+  },
+
+  async reload(browser, base) {
+    const { context, page } = await newPage(browser);
+    await openChat(page, base);
+    await say(page, '住民票がほしい');
+    await clickChoice(page, '持ち物');
+    const beforeReload = await page.evaluate(() => ({
+      ids: Array.from(document.querySelectorAll('#transcript .msg')).map((n) => n.dataset.id),
+      texts: Array.from(document.querySelectorAll('#transcript .msg__body')).map((n) => n.textContent),
+    }));
+    await page.locator('#message-input').fill('まだ送っていない文');
+    await page.reload();
+    await openChat(page, base);
+    await page.waitForSelector('#transcript .msg');
+    const afterReload = await page.evaluate(() => ({
+      ids: Array.from(document.querySelectorAll('#transcript .msg')).map((n) => n.dataset.id),
+      texts: Array.from(document.querySelectorAll('#transcript .msg__body')).map((n) => n.textContent),
+      buttonGroups: Array.from(document.querySelectorAll('#transcript .msg')).map((n) => n.querySelectorAll('.msg__buttons button').length),
+      draft: document.getElementById('message-input').value,
+      introHidden: document.getElementById('intro').hidden,
+    }));
+    // A restored button still works.
+    await clickChoice(page, '手数料');
+    const fee = await lastBot(page);
+    await shot(page, '08-after-reload');
+    await context.close();
+    return { beforeReload, afterReload, fee, problems: page.problems };
+  },
+
+  async reflow(browser, base) {
+    const { context, page } = await newPage(browser, { viewport: { width: 320, height: 640 } });
+    await openChat(page, base);
+    const atLoad = await noHorizontalScroll(page);
+    const small = await smallTargets(page);
+    await shot(page, '09-320px-load');
+    await say(page, '住民票がほしい');
+    await say(page, 'https://example.jp/a/very/long/address/without/any/spaces/' + 'x'.repeat(120));
+    const afterChat = await noHorizontalScroll(page);
+    await page.locator('button[data-text-size="3"]').click();
+    await page.locator('#counter-info summary').click();
+    const largest = await noHorizontalScroll(page);
+    const smallLargest = await smallTargets(page);
+    await shot(page, '10-320px-largest-text');
+    const axeNarrow = await axe(page);
+    await page.reload();
+    await openChat(page, base);
+    const sizeKept = await page.evaluate(() => document.documentElement.dataset.textSize);
+    const sizePressed = await page.locator('button[data-text-size="3"]').getAttribute('aria-pressed');
+    const rootSize = await page.evaluate(() => getComputedStyle(document.documentElement).fontSize);
+    await context.close();
+    return { atLoad, afterChat, largest, small, smallLargest, sizeKept, sizePressed, rootSize, axe: axeNarrow, problems: page.problems };
+  },
+
+  async xss(browser, base) {
+    const { context, page } = await newPage(browser);
+    await openChat(page, base);
+    const attack = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>{漢字|かんじ}<b>太字</b>';
+    await say(page, attack);
+    const shown = await page.evaluate(() => {
+      const bodies = document.querySelectorAll('#transcript .msg--user .msg__body');
+      const body = bodies[bodies.length - 1];
+      return { text: body.textContent, children: body.children.length };
+    });
+    const live = await page.evaluate(() => ({
+      xss: window.__xss === undefined ? null : window.__xss,
+      injected: document.querySelectorAll('#transcript img, #transcript script, #transcript b').length,
+      ruby: document.querySelectorAll('#transcript .msg--user ruby').length,
+    }));
+    await page.reload();
+    await openChat(page, base);
+    await page.waitForSelector('#transcript .msg--user');
+    const restored = await page.evaluate(() => ({
+      text: document.querySelector('#transcript .msg--user .msg__body').textContent,
+      xss: window.__xss === undefined ? null : window.__xss,
+      injected: document.querySelectorAll('#transcript img, #transcript script, #transcript b').length,
+    }));
+    await shot(page, '11-xss-as-text');
+    await context.close();
+    return { attack, shown, live, restored, problems: page.problems };
+  },
+
+  async limits(browser, base) {
+    const { context, page } = await newPage(browser, { init: () => { window.MADOGUCHI = { replyTimeoutMs: 2000, offlineNoticeMs: 500 }; } });
+    await openChat(page, base);
+    const posts = [];
+    page.on('request', (r) => { if (r.url().endsWith('/webhooks/web/message')) posts.push(r.method()); });
+    const long = 'あ'.repeat(5000);
+    await page.locator('#message-input').fill(long);
+    await page.locator('#send-button').click();
+    await page.waitForFunction(() => document.getElementById('alert').textContent.length > 0);
+    const tooLong = {
+      alert: await page.locator('#alert').innerText(),
+      kept: (await page.locator('#message-input').inputValue()).length,
+      count: await page.locator('#char-count').innerText(),
+      posts: posts.length,
+      focus: await activeId(page),
+      userBubbles: (await counts(page)).user,
+    };
+    await shot(page, '12-too-long');
+
+    // No silent timeout: a reply that never comes is reported, and the text is kept.
+    await page.route('**/webhooks/web/message', () => { /* never answered */ });
+    await page.locator('#message-input').fill('窓口はどこですか');
+    await page.locator('#message-input').press('Enter');
+    await page.waitForFunction(() => document.querySelector('#alert button'), null, { timeout: 10000 });
+    const timeout = { alert: await page.locator('#alert').innerText(), kept: await page.locator('#message-input').inputValue(),
+      pending: (await counts(page)).pending };
+    await page.unroute('**/webhooks/web/message');
+    await context.close();
+    return { tooLong, timeout, problems: page.problems };
+  },
+
+  async outage(browser, base) {
+    // The page talks to the server through a proxy that the test can cut, like a real outage.
+    const proxy = await startProxy(base);
+    const { context, page } = await newPage(browser, { init: () => { window.MADOGUCHI = { offlineNoticeMs: 1000 }; } });
+    try {
+      await openChat(page, proxy.base);
+      await say(page, 'こんにちは');
+      const sender = await page.evaluate(() => window.madoguchiChat.state.sender);
+      await proxy.down();
+      await page.waitForFunction(() => document.getElementById('alert').dataset.kind === 'offline', null, { timeout: 15000 });
+      const lost = { alert: await page.locator('#alert').innerText(), button: await page.locator('#alert button').innerText() };
+      await shot(page, '13-connection-lost');
+      // Typing and sending during the outage: the text is not lost.
+      await page.locator('#message-input').fill('手数料はいくらですか');
+      await page.locator('#message-input').press('Enter');
+      await page.waitForFunction(() => document.getElementById('alert').textContent.includes('送信できません'), null, { timeout: 15000 });
+      const failedSend = { alert: await page.locator('#alert').innerText(), kept: await page.locator('#message-input').inputValue(),
+        pending: (await counts(page)).pending, users: (await counts(page)).user };
+      await shot(page, '14-send-failed');
+      // Meanwhile the conversation goes on at the server (e.g. another tab): the page must catch up.
+      const direct = await fetch(`${base}/webhooks/web/message`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ sender, message: '住民票がほしい' }) });
+      await proxy.up();
+      await page.waitForFunction(() => Array.from(document.querySelectorAll('#transcript .msg--user .msg__body'))
+        .some((n) => n.textContent === '住民票がほしい'), null, { timeout: 20000 });
+      await page.waitForTimeout(300);
+      const caughtUp = { users: await userTexts(page), ids: await page.evaluate(() =>
+        Array.from(document.querySelectorAll('#transcript .msg')).map((n) => n.dataset.id)) };
+      // The retry button sends what was kept in the box.
+      const before = (await counts(page)).bot;
+      await page.locator('#alert button').click();
+      await waitForReply(page, before);
+      const recovered = { alert: await page.locator('#alert').innerText(), input: await page.locator('#message-input').inputValue(),
+        users: await userTexts(page), reply: (await lastBot(page)).text, focus: await activeId(page) };
+      return { lost, failedSend, directStatus: direct.status, caughtUp, recovered, problems: page.problems };
+    } finally {
+      await context.close();
+      await proxy.stop();
+    }
+  },
+
+  async contrast(browser, base) {
+    const { context, page } = await newPage(browser);
+    await openChat(page, base);
+    await page.locator('#contrast-toggle').click();
+    await say(page, '引っ越しをします');
+    await say(page, '人と話したい');
+    const facts = await page.evaluate(() => ({
+      theme: document.documentElement.dataset.theme,
+      pressed: document.getElementById('contrast-toggle').getAttribute('aria-pressed'),
+      background: getComputedStyle(document.body).backgroundColor,
+      color: getComputedStyle(document.body).color,
+    }));
+    const axeHigh = await axe(page);
+    await page.locator('#counter-info summary').click();
+    await shot(page, '15-high-contrast');
+    await page.reload();
+    await openChat(page, base);
+    const kept = await page.evaluate(() => document.documentElement.dataset.theme);
+    await context.close();
+    return { ...facts, kept, axe: axeHigh, problems: page.problems };
+  },
+
+  async live(browser, base) {
+    const token = process.env.MADOGUCHI_API_TOKEN;
+    const first = await newPage(browser);
+    await openChat(first.page, base);
+    await say(first.page, 'こんにちは');
+    const sender = await first.page.evaluate(() => window.madoguchiChat.state.sender);
+    // A second tab of the same conversation (same browser storage) sees what the first one sends.
+    const second = await first.context.newPage();
+    await openChat(second, base);
+    const secondBefore = await counts(second);
+    await say(first.page, '住民票がほしい');
+    await second.waitForFunction((n) => document.querySelectorAll('#transcript .msg--bot').length > n, secondBefore.bot);
+    await second.waitForTimeout(300);
+    const secondAfter = await counts(second);
+    // A message the server sends on its own (Rasa's trigger_intent → the channel's output) appears live.
+    const before = (await counts(first.page)).bot;
+    const triggered = await fetch(`${base}/conversations/${sender}/trigger_intent?output_channel=latest&token=${token}`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'counter_hours' }),
+    });
+    await waitForReply(first.page, before);
+    const pushed = await lastBot(first.page);
+    const status = await first.page.locator('#status').innerText();
+    // Reload: the pushed message is in the history exactly once.
+    await first.page.reload();
+    await openChat(first.page, base);
+    await first.page.waitForSelector('#transcript .msg--bot');
+    const afterReload = await first.page.evaluate(() => Array.from(document.querySelectorAll('#transcript .msg--bot .msg__body')).map((n) => n.textContent));
+    await first.context.close();
+    return { triggered: triggered.status, secondBefore, secondAfter, pushed, status, afterReload,
+      problems: first.page.problems.concat(second.problems || []) };
+  },
+
+  async voice(browser, base) {
+    // A stand-in speechSynthesis records what would be spoken; no sound in tests.
+    const init = () => {
+      window.__spoken = [];
+      window.__cancelled = 0;
+      const fake = {
+        speak: (u) => window.__spoken.push({ text: u.text, lang: u.lang }),
+        cancel: () => { window.__cancelled += 1; },
+        getVoices: () => [], speaking: false, pending: false, paused: false,
+      };
+      Object.defineProperty(window, 'speechSynthesis', { value: fake, configurable: true });
+    };
+    const { context, page } = await newPage(browser, { init });
+    await openChat(page, base);
+    await say(page, '住民票がほしい');
+    const autoplayed = await page.evaluate(() => window.__spoken.length);
+    const speak = page.locator('#transcript .msg--bot .msg__speak').first();
+    await speak.click();
+    const speaking = {
+      spoken: await page.evaluate(() => window.__spoken),
+      pressed: await speak.getAttribute('aria-pressed'),
+      label: await speak.innerText(),
+      stopVisible: await page.locator('#stop-speaking').isVisible(),
+    };
+    await shot(page, '16-reading-aloud');
+    await page.locator('#stop-speaking').click();
+    const stopped = {
+      cancelled: await page.evaluate(() => window.__cancelled),
+      pressed: await speak.getAttribute('aria-pressed'),
+      stopVisible: await page.locator('#stop-speaking').isVisible(),
+    };
+    const mic = { visible: await page.locator('#mic-button').isVisible(),
+      supported: await page.evaluate(() => !!(window.SpeechRecognition || window.webkitSpeechRecognition)) };
+    await context.close();
+    // Without speech recognition the microphone button is not offered.
+    const without = await newPage(browser, { init: () => { delete window.webkitSpeechRecognition; delete window.SpeechRecognition; } });
+    await openChat(without.page, base);
+    const micWithout = await without.page.locator('#mic-button').isVisible();
+    await without.context.close();
+    return { autoplayed, speaking, stopped, mic, micWithout, problems: page.problems };
+  },
+
+  async print(browser, base) {
+    const { context, page } = await newPage(browser);
+    await openChat(page, base);
+    await say(page, 'マイナンバーカードを受け取りたい');
+    const downloadPromise = page.waitForEvent('download');
+    await page.locator('#save-button').click();
+    const download = await downloadPromise;
+    const stream = await download.createReadStream();
+    const chunks = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    const saved = Buffer.concat(chunks).toString('utf8');
+    await page.emulateMedia({ media: 'print' });
+    await page.evaluate(() => window.dispatchEvent(new Event('beforeprint')));
+    const printed = await page.evaluate(() => ({
+      composer: getComputedStyle(document.getElementById('composer')).display,
+      toolbar: getComputedStyle(document.getElementById('toolbar')).display,
+      infoOpen: document.getElementById('counter-info').open,
+      transcript: getComputedStyle(document.getElementById('transcript')).display,
+      stamp: document.getElementById('print-stamp').textContent,
+    }));
+    await shot(page, '17-print');
+    const pdf = await page.pdf({ format: 'A4' });
+    await context.close();
+    return { filename: download.suggestedFilename(), saved, printed, pdfBytes: pdf.length, problems: page.problems };
+  },
+
+  async widget(browser, base) {
+    const { context, page } = await newPage(browser, { viewport: { width: 900, height: 900 } });
+    // The city's own site: another origin (another port), one <script> tag.
+    const site = http.createServer((request, response) => {
+      response.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+      response.end(`<!doctype html><html lang="ja"><head><meta charset="utf-8"><title>サンプル市公式サイト</title></head>
+        <body style="font-family: sans-serif; margin: 2rem"><h1>サンプル市公式サイト</h1><p>くらしの情報・手続きの案内</p>
+        <script src="${base}/webhooks/web/widget.js" defer></script></body></html>`);
+    });
+    await new Promise((resolve) => site.listen(0, '127.0.0.1', resolve));
+    await page.goto(`http://localhost:${site.address().port}/`);
+    const opener = page.locator('button[aria-controls="madoguchi-widget-panel"]');
+    await opener.waitFor();
+    const closedState = await opener.getAttribute('aria-expanded');
+    await opener.click();
+    const frame = page.frameLocator('#madoguchi-widget-panel iframe');
+    await frame.locator('#message-input').waitFor();
+    await frame.locator('#info-phone:not(:empty)').waitFor();
+    const openState = await opener.getAttribute('aria-expanded');
+    await frame.locator('#message-input').fill('こんにちは');
+    await frame.locator('#message-input').press('Enter');
+    await frame.locator('#transcript .msg--bot').first().waitFor();
+    await shot(page, '18-widget', { fullPage: false });
+    const frameTitle = await page.locator('#madoguchi-widget-panel iframe').getAttribute('title');
+    await page.locator('#madoguchi-widget-panel > button').click();
+    const afterClose = { expanded: await opener.getAttribute('aria-expanded'),
+      focus: await page.evaluate(() => document.activeElement.getAttribute('aria-controls')) };
+    await context.close();
+    site.close();
+    return { closedState, openState, frameTitle, afterClose, problems: page.problems };
+  },
+};
+
+await main(scenarios);
