@@ -101,7 +101,10 @@ def test_two_stage_fallback(server):
     assert CATALOG.phrases["fallback_human"].ja in texts(second)
     assert any(b["payload"] == "/request_human" for b in buttons(second))
     assert CATALOG.counters["shimin"].phone in texts(second)
-    # Understanding again resets the streak.
+    # The second stage also queued the conversation for staff (市民課 is open); leave the
+    # queue, and understanding again resets the streak.
+    assert server.tracker(sender)["paused"] is True
+    server.say(sender, "/cancel_handoff")
     server.say(sender, "住民票がほしい")
     assert slot(server, sender, "fallback_streak") == 0.0
 

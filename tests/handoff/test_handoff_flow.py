@@ -204,3 +204,15 @@ def test_staff_console_page_is_served(server):
     page = httpx.get(f"{server.base_url}/staff", timeout=30)
     assert page.status_code == 200 and 'lang="ja"' in page.text and "職員コンソール" in page.text
     assert "default-src 'self'" in page.headers["content-security-policy"]
+
+
+def test_sensitive_topics_go_straight_to_staff(server, clerk):
+    dv = new_sender()
+    reply = server.say(dv, "夫から暴力を受けていて、住所を知られないようにしたいです")
+    assert CATALOG.phrases["human_only_topic"].ja in texts(reply)
+    assert queue_entry(clerk, dv)["reason"] == "sensitive"
+    assert server.tracker(dv)["paused"] is True
+
+    complaint = new_sender()
+    server.say(complaint, "窓口の職員の態度について苦情を言いたい")
+    assert queue_entry(clerk, complaint)["reason"] == "sensitive"
