@@ -25,8 +25,9 @@ def tracker_store_endpoint(settings: Settings):
         path = Path(url[len("sqlite:///"):])
         path.parent.mkdir(parents=True, exist_ok=True)
         return EndpointConfig(type="sql", dialect="sqlite", db=str(path))
-    # Rasa passes a full URL given as `host` straight to SQLAlchemy.
-    return EndpointConfig(type="sql", host=url, db="")
+    # Rasa hands an endpoint URL to SQLTrackerStore as `host`, and a host that is a full
+    # URL goes straight to SQLAlchemy.
+    return EndpointConfig(url=url, type="sql", db="")
 
 
 def lock_store_endpoint(settings: Settings):
