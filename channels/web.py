@@ -170,8 +170,9 @@ def transcript(events: Iterable[Any], after: float = 0.0) -> List[Dict[str, Any]
         if entry["role"] == "user":
             if entry["text"].startswith("/") and "title" not in entry and entry["text"] in offered:
                 entry["title"] = offered[entry["text"]]
-        elif entry.get("buttons"):
-            offered = {b["payload"]: b["title"] for b in entry["buttons"]}
+            offered = {}
+        elif entry.get("buttons"):  # the buttons of every message of the bot's last turn
+            offered.update({b["payload"]: b["title"] for b in entry["buttons"]})
         if entry["ts"] > after:
             result.append(entry)
     return result[-MAX_HISTORY:]
@@ -369,7 +370,7 @@ class WebInput(InputChannel):
         @web.route("/widget.js", methods=["GET"])
         async def widget(_: Request) -> HTTPResponse:
             return await response.file(str(self.static_dir / "widget.js"),
-                                       headers={"Cache-Control": "no-cache", "Access-Control-Allow-Origin": "*"})
+                                       headers={"Cache-Control": "no-cache"})
 
         @web.route("/info", methods=["GET"])
         async def info(_: Request) -> HTTPResponse:

@@ -34,4 +34,23 @@ else
   step "[2/3] Python packages up to date"
 fi
 
-step "[3/3] system packages: none needed yet"
+# Browser tests of the web chat: Debian's Chromium (plus Japanese fonts) and, from npm,
+# playwright-core and axe-core. No package may download a browser of its own.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+if [ ! -x /usr/bin/chromium ] || ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then
+  step "[3/3] system packages: installing chromium and fonts-noto-cjk (Debian)"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q chromium fonts-noto-cjk
+else
+  step "[3/3] system packages: chromium present ($(/usr/bin/chromium --version 2>/dev/null | head -1 | cut -d' ' -f1-2))"
+fi
+NPM_STAMP="node_modules/.installed-$(cat package.json package-lock.json 2>/dev/null | sha256sum | cut -c1-16)"
+if [ ! -f "$NPM_STAMP" ]; then
+  command -v npm >/dev/null || { echo "npm not found: install Node.js 20+ (Debian: nodejs npm)" >&2; exit 1; }
+  step "[3/3] npm packages for the browser tests (playwright-core, axe-core)"
+  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+  rm -f node_modules/.installed-* && touch "$NPM_STAMP"
+else
+  step "[3/3] npm packages up to date"
+fi

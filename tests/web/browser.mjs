@@ -62,7 +62,8 @@ export async function axe(page) {
 
 export async function shot(page, name, options = {}) {
   const file = path.join(ARTIFACTS, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: options.fullPage !== false });
+  // A full-page capture would paint the sticky toolbar in the middle of the page: pin it for the picture.
+  await page.screenshot({ path: file, fullPage: options.fullPage !== false, style: '.toolbar { position: static !important; }' });
   return file;
 }
 

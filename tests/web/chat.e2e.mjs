@@ -514,27 +514,34 @@ const scenarios = {
         <script src="${base}/webhooks/web/widget.js" defer></script></body></html>`);
     });
     await new Promise((resolve) => site.listen(0, '127.0.0.1', resolve));
-    await page.goto(`http://localhost:${site.address().port}/`);
-    const opener = page.locator('button[aria-controls="madoguchi-widget-panel"]');
-    await opener.waitFor();
-    const closedState = await opener.getAttribute('aria-expanded');
-    await opener.click();
-    const frame = page.frameLocator('#madoguchi-widget-panel iframe');
-    await frame.locator('#message-input').waitFor();
-    await frame.locator('#info-phone:not(:empty)').waitFor();
-    const openState = await opener.getAttribute('aria-expanded');
-    await frame.locator('#message-input').fill('こんにちは');
-    await frame.locator('#message-input').press('Enter');
-    await frame.locator('#transcript .msg--bot').first().waitFor();
-    await shot(page, '18-widget', { fullPage: false });
-    const frameTitle = await page.locator('#madoguchi-widget-panel iframe').getAttribute('title');
-    await page.locator('#madoguchi-widget-panel > button').click();
-    const afterClose = { expanded: await opener.getAttribute('aria-expanded'),
-      focus: await page.evaluate(() => document.activeElement.getAttribute('aria-controls')) };
-    await context.close();
-    site.close();
-    return { closedState, openState, frameTitle, afterClose, problems: page.problems };
+    try {
+      return await widgetOnSite(page, base, `http://localhost:${site.address().port}/`);
+    } finally {
+      await context.close();
+      site.close();
+    }
   },
 };
+
+async function widgetOnSite(page, base, siteUrl) {
+  await page.goto(siteUrl);
+  const opener = page.locator('button[aria-controls="madoguchi-widget-panel"]');
+  await opener.waitFor();
+  const closedState = await opener.getAttribute('aria-expanded');
+  await opener.click();
+  const frame = page.frameLocator('#madoguchi-widget-panel iframe');
+  await frame.locator('#message-input').waitFor();
+  await frame.locator('#info-phone:not(:empty)').waitFor({ state: 'attached' });
+  const openState = await opener.getAttribute('aria-expanded');
+  await frame.locator('#message-input').fill('こんにちは');
+  await frame.locator('#message-input').press('Enter');
+  await frame.locator('#transcript .msg--bot').first().waitFor();
+  await shot(page, '18-widget', { fullPage: false });
+  const frameTitle = await page.locator('#madoguchi-widget-panel iframe').getAttribute('title');
+  await page.locator('#madoguchi-widget-panel > button').click();
+  const afterClose = { expanded: await opener.getAttribute('aria-expanded'),
+    focus: await page.evaluate(() => document.activeElement.getAttribute('aria-controls')) };
+  return { closedState, openState, frameTitle, afterClose, problems: page.problems };
+}
 
 await main(scenarios);

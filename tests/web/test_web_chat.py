@@ -1,0 +1,234 @@
+"""The web chat page in a real browser (Debian's Chromium via playwright-core) against the real server.
+
+Each test runs one scenario of tests/web/chat.e2e.mjs, which drives the page like a
+resident would and reports what it saw; the assertions live here. axe-core checks
+WCAG 2.0/2.1/2.2 A and AA at load, after three exchanges, in やさしい日本語 and in the
+high-contrast theme. Screenshots of each state go to test-artifacts/web/.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+
+from bot.settings import PROJECT_ROOT
+
+SCRIPT = Path(__file__).with_name("chat.e2e.mjs")
+ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "web"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+KANJI = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々〆]")
+
+
+@pytest.fixture(scope="session")
+def browser_ready() -> None:
+    """The set-up (`make setup`) installs these; a missing one is a failure, not a skip."""
+    missing = [what for what, ok in (
+        ("node", shutil.which("node") is not None),
+        (CHROMIUM, Path(CHROMIUM).exists()),
+        ("node_modules/playwright-core", (PROJECT_ROOT / "node_modules" / "playwright-core").is_dir()),
+        ("node_modules/axe-core", (PROJECT_ROOT / "node_modules" / "axe-core" / "axe.min.js").is_file()),
+    ) if not ok]
+    assert not missing, f"browser tests need {missing}: run `make setup`"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+
+def scenario(server, name: str) -> Dict[str, Any]:
+    env = dict(os.environ, MADOGUCHI_API_TOKEN=server.token, WEB_ARTIFACTS=str(ARTIFACTS), CHROMIUM_PATH=CHROMIUM)
+    done = subprocess.run(["node", str(SCRIPT), server.base_url, name], cwd=PROJECT_ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-4000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])[name]
+    assert "error" not in result, result["error"]
+    return result
+
+
+def no_violations(violations: List[Dict[str, Any]]) -> bool:
+    if violations:
+        print(json.dumps(violations, ensure_ascii=False, indent=1))
+    return violations == []
+
+
+def script_errors(result: Dict[str, Any]) -> List[str]:
+    return [p for p in result.get("problems", []) if p.startswith("pageerror")]
+
+
+pytestmark = pytest.mark.usefixtures("browser_ready")
+
+
+def test_page_loads_with_landmarks_controls_and_no_axe_violations(server):
+    r = scenario(server, "load")
+    assert r["lang"] == "ja" and "サンプル市" in r["title"]
+    assert r["log"] and r["status"] and r["alert"]
+    assert r["languages"] == [["日本語", "ja", "BUTTON"], ["English", "en", "BUTTON"], ["やさしい にほんご", "ja", "BUTTON"]]
+    assert r["human"] == "人と話す"
+    assert r["sizes"] == ["標準", "大", "特大"] and r["contrast"] == "false"
+    assert r["micHidden"] is (not r["hasRecognition"])
+    assert "市民課" in r["info"] and "0120-000-111" in r["info"] and "平日 08:30〜17:15" in r["info"]
+    assert r["phoneHref"] == "tel:0120000111"
+    assert r["rootServesPage"]
+    assert no_violations(r["axe"]) and no_violations(r["axeInfo"])
+    assert r["problems"] == []
+
+
+def test_send_receive_click_a_button_and_three_exchanges_stay_accessible(server):
+    r = scenario(server, "conversation")
+    assert r["focusAfterSend"] == "message-input" and r["focusAfterButton"] == "message-input"
+    assert r["allBots"] and set(r["allBots"]) == {"ja"}          # lang on every reply
+    assert set(r["buttonTags"]) == {"BUTTON"}
+    assert r["users"] == ["住民票がほしい", "手数料", "窓口は何時まで開いていますか"]   # a title, not "/ask_fee{...}"
+    assert "300" in r["fee"]["text"]
+    assert "17:15" in r["hours"]["text"] and "0120-000-111" in r["hours"]["text"]
+    assert r["readAloud"] == r["botMessages"] >= 4
+    assert r["buttonGroups"] == 1                                   # only the newest turn keeps its buttons
+    assert no_violations(r["axe"])
+    assert r["problems"] == []
+
+
+def test_language_switch_easy_japanese_has_furigana_everywhere(server):
+    r = scenario(server, "languages")
+    easy = r["easy"]
+    assert easy["lang"] == "ja" and easy["variant"] == "easy" and easy["pressed"] == "true"
+    assert easy["lastUser"] == "やさしい にほんご"
+    assert easy["rtVisible"] and easy["furiganaToggleHidden"]
+    assert easy["chromeRuby"] > 5
+    assert r["bareInEasyReplies"] == "" and r["bareAfterQuestion"] == ""
+    assert r["bareInChrome"] == ""                                  # the page's own words too
+    assert no_violations(r["axe"])
+    english = r["english"]
+    assert english["lang"] == "en" and english["replyLang"] == "en"
+    assert english["send"] == "Send" and english["human"] == "Talk to a person" and english["lastUser"] == "English"
+    assert not KANJI.search(r["englishReply"]["text"])
+    assert script_errors(r) == []
+
+
+def test_furigana_toggle_in_standard_japanese(server):
+    r = scenario(server, "furigana")
+    assert r["toggleHidden"] is False
+    assert r["before"] == "none" and r["after"] not in (None, "none")
+    assert r["pressed"] == "true" and r["persisted"] == "true" and r["afterReload"] not in (None, "none")
+    assert r["offAgain"] == "none"
+    assert no_violations(r["axe"])
+
+
+def test_keyboard_only_from_start_to_a_bot_button(server):
+    r = scenario(server, "keyboard")
+    first, ja, en, easy, human = r["steps"]
+    assert first["tag"] == "A" and first["text"] == "入力欄へ移動"
+    assert [ja["text"], en["text"], easy["text"]] == ["日本語", "English", "やさしい にほんご"]
+    assert human["id"] == "human-button"
+    assert all(step["ring"] for step in r["steps"])                 # visible focus ring
+    assert r["afterSkip"]["id"] == "message-input"
+    assert r["afterSend"]["id"] == "message-input"
+    assert r["choice"]["tag"] == "BUTTON" and r["choice"]["ring"]
+    assert r["afterChoice"]["id"] == "message-input"
+    assert r["users"][0] == "住民票がほしい" and r["users"][1] == r["choice"]["text"].replace("（", "(").replace("）", ")")
+    assert r["draft"] == "一行目\n二行目" and r["pending"] == 0
+
+
+def test_reload_restores_the_conversation(server):
+    r = scenario(server, "reload")
+    before, after = r["beforeReload"], r["afterReload"]
+    assert after["ids"] == before["ids"] and after["texts"] == before["texts"]
+    assert after["texts"][3] == "持ち物"                             # the button's title survives
+    assert after["buttonGroups"][-1] > 0 and not any(after["buttonGroups"][:3])
+    assert after["draft"] == "まだ送っていない文" and after["introHidden"]
+    assert "300" in r["fee"]["text"]
+
+
+def test_320px_reflow_large_targets_and_remembered_text_size(server):
+    r = scenario(server, "reflow")
+    for state in ("atLoad", "afterChat", "largest"):
+        assert r[state]["scrollWidth"] <= r[state]["clientWidth"] == 320, state
+    assert r["small"] == [] and r["smallLargest"] == []
+    assert r["sizeKept"] == "3" and r["sizePressed"] == "true" and r["rootSize"] == "26px"
+    assert no_violations(r["axe"])
+
+
+def test_html_and_script_in_messages_are_shown_as_text(server):
+    r = scenario(server, "xss")
+    assert r["shown"] == {"text": r["attack"], "children": 0}
+    assert r["live"] == {"xss": None, "injected": 0, "ruby": 0}
+    assert r["restored"] == {"text": r["attack"], "xss": None, "injected": 0}
+
+
+def test_a_5000_character_message_and_a_silent_server_get_clear_notices(server):
+    r = scenario(server, "limits")
+    too_long = r["tooLong"]
+    assert "長すぎます" in too_long["alert"] and "5000" in too_long["alert"] and "2000" in too_long["alert"]
+    assert too_long["kept"] == 5000 and too_long["posts"] == 0 and too_long["userBubbles"] == 0
+    assert "3000文字多すぎます" in too_long["count"] and too_long["focus"] == "message-input"
+    timeout = r["timeout"]
+    assert "返信がありませんでした" in timeout["alert"] and "もう一度送る" in timeout["alert"]
+    assert timeout["kept"] == "窓口はどこですか" and timeout["pending"] == 0
+
+
+def test_server_outage_shows_a_retry_notice_and_loses_nothing(server):
+    r = scenario(server, "outage")
+    assert "接続が切れました" in r["lost"]["alert"] and r["lost"]["button"] == "今すぐつなぎ直す"
+    failed = r["failedSend"]
+    assert "送信できませんでした" in failed["alert"] and failed["kept"] == "手数料はいくらですか"
+    assert failed["pending"] == 0 and failed["users"] == 1
+    assert r["directStatus"] == 200
+    assert r["caughtUp"]["users"] == ["こんにちは", "住民票がほしい"]       # missed messages arrive on reconnect
+    assert len(r["caughtUp"]["ids"]) == len(set(r["caughtUp"]["ids"]))      # once each
+    recovered = r["recovered"]
+    assert recovered["alert"] == "" and recovered["input"] == "" and recovered["focus"] == "message-input"
+    assert recovered["users"] == ["こんにちは", "住民票がほしい", "手数料はいくらですか"]
+    assert "300" in recovered["reply"]
+    assert script_errors(r) == []
+
+
+def test_high_contrast_theme_is_remembered_and_accessible(server):
+    r = scenario(server, "contrast")
+    assert r["theme"] == "high-contrast" and r["pressed"] == "true" and r["kept"] == "high-contrast"
+    assert r["background"] == "rgb(0, 0, 0)" and r["color"] == "rgb(255, 255, 255)"
+    assert no_violations(r["axe"])
+
+
+def test_messages_arrive_live_without_reload(server):
+    r = scenario(server, "live")
+    assert r["secondAfter"]["user"] == r["secondBefore"]["user"] + 1        # the other tab saw the turn
+    assert r["secondAfter"]["bot"] > r["secondBefore"]["bot"]
+    assert r["triggered"] == 200
+    assert "17:15" in r["pushed"]["text"] and r["pushed"]["lang"] == "ja"
+    assert r["status"] == "返信が届きました。"
+    pushed_text = r["pushed"]["text"]
+    assert r["afterReload"].count(pushed_text) == 1
+    assert script_errors(r) == []
+
+
+def test_read_aloud_has_a_stop_control_and_nothing_autoplays(server):
+    r = scenario(server, "voice")
+    assert r["autoplayed"] == 0
+    speaking = r["speaking"]
+    assert speaking["spoken"][0]["lang"] == "ja-JP" and "住民票" in speaking["spoken"][0]["text"]
+    assert speaking["pressed"] == "true" and speaking["label"] == "読み上げを止める" and speaking["stopVisible"]
+    assert r["stopped"]["cancelled"] >= 1 and r["stopped"]["pressed"] == "false" and not r["stopped"]["stopVisible"]
+    assert r["mic"]["visible"] is r["mic"]["supported"]
+    assert r["micWithout"] is False
+
+
+def test_print_and_save_the_conversation(server):
+    r = scenario(server, "print")
+    assert re.fullmatch(r"madoguchi-\d{12}\.txt", r["filename"])
+    saved = r["saved"]
+    assert "マイナンバーカードを受け取りたい" in saved and "0120-000-111" in saved and "市民課" in saved
+    assert "{" not in saved and "<" not in saved
+    printed = r["printed"]
+    assert printed["composer"] == "none" and printed["toolbar"] == "none" and printed["transcript"] != "none"
+    assert printed["infoOpen"] and printed["stamp"].startswith("印刷日時")
+    assert r["pdfBytes"] > 10000
+
+
+def test_one_script_tag_embeds_the_chat_on_another_site(server):
+    r = scenario(server, "widget")
+    assert r["closedState"] == "false" and r["openState"] == "true"
+    assert "窓口案内チャット" in r["frameTitle"]
+    assert r["afterClose"] == {"expanded": "false", "focus": "madoguchi-widget-panel"}
+    assert r["problems"] == []
