@@ -7,7 +7,6 @@ functions that tests can reach.
 from __future__ import annotations
 
 import functools
-import os
 import re
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Text

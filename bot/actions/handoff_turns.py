@@ -8,7 +8,6 @@ from rasa_sdk.events import ConversationPaused
 
 from bot import calendar
 from bot.actions.replies import DEFAULT_COUNTER, Reply, ReplyBuilder
-from bot.catalog.furigana import plain
 from bot.handoff.runtime import service_for
 from bot.handoff.slips import Slips, qr_png_data_url, qr_text
 from bot.settings import Settings

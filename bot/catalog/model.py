@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 LANGUAGES: Tuple[str, ...] = ("ja", "en", "easy")
 EXAMPLE_LANGUAGES: Tuple[str, ...] = ("ja", "en")

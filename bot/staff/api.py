@@ -16,7 +16,7 @@ from sanic.response import HTTPResponse
 from bot.actions.replies import ReplyBuilder, to_message
 from bot.actions.dialogue import current_catalog
 from bot.handoff import tracker as conversation
-from bot.handoff.machine import CALLBACK, HandoffError, QUEUED
+from bot.handoff.machine import HandoffError
 from bot.handoff.slips import Slips
 from bot.redaction import redact
 from bot.staff.accounts import Principal

@@ -1,5 +1,4 @@
 """Conversations over real HTTP against `madoguchi serve` (REST channel, real model)."""
-import datetime as dt
 import uuid
 
 from bot import calendar, clock

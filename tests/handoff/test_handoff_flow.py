@@ -8,7 +8,6 @@ import httpx
 from bot.catalog import load_catalog
 from bot.settings import PROJECT_ROOT
 from tests.conftest import buttons, texts
-from tests.handoff.conftest import login
 
 CATALOG = load_catalog(PROJECT_ROOT / "intents")
 

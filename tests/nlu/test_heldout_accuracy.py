@@ -2,7 +2,7 @@
 import sys
 
 from bot.catalog import load_catalog
-from bot.catalog.compile import FALLBACK_THRESHOLD, normalize_training_text
+from bot.catalog.compile import FALLBACK_THRESHOLD
 from bot.catalog.load import normalize_example
 from bot.nlu.evaluate import accuracy, load_heldout, per_intent, predict_all
 from bot.settings import PROJECT_ROOT
