@@ -46,8 +46,14 @@ def input_channels(settings: Settings) -> List:
     from channels.rest import MadoguchiRestInput
     from channels.web import WebInput
 
-    return [MadoguchiRestInput(settings.max_message_chars),
-            WebInput(settings.max_message_chars, settings.catalog_dir)]
+    channels = [MadoguchiRestInput(settings.max_message_chars),
+                WebInput(settings.max_message_chars, settings.catalog_dir)]
+    if settings.telegram_token:  # Telegram is on only when a bot token is configured
+        from channels.telegram import TelegramInput
+
+        channels.append(TelegramInput(settings.telegram_token, settings.telegram_secret,
+                                      settings.telegram_api_url, settings.max_message_chars))
+    return channels
 
 
 def build_app(settings: Settings, model_path: Path):

@@ -21,6 +21,9 @@ class Settings:
     redis_url: str = ""
     timezone: str = "Asia/Tokyo"
     max_message_chars: int = 2000
+    telegram_token: str = ""  # empty: the Telegram channel is off
+    telegram_secret: str = ""  # setWebhook secret_token; required when the token is set
+    telegram_api_url: str = "https://api.telegram.org"
     extra: dict = field(default_factory=dict)
 
     @property
@@ -44,4 +47,7 @@ class Settings:
             redis_url=env.get("MADOGUCHI_REDIS_URL", ""),
             timezone=env.get("MADOGUCHI_TIMEZONE", "Asia/Tokyo"),
             max_message_chars=int(env.get("MADOGUCHI_MAX_MESSAGE_CHARS", "2000")),
+            telegram_token=env.get("MADOGUCHI_TELEGRAM_TOKEN", ""),
+            telegram_secret=env.get("MADOGUCHI_TELEGRAM_SECRET", ""),
+            telegram_api_url=env.get("MADOGUCHI_TELEGRAM_API_URL", "https://api.telegram.org"),
         )

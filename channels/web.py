@@ -238,7 +238,9 @@ class WebInput(InputChannel):
         self._pages: Dict[str, List[PageStream]] = {}  # oldest tab first
         self._app: Any = None
         self._info: Optional[Dict[str, Any]] = None
-        self._info_day: Optional[str] = None
+        self._info_minute: Optional[str] = None
+        self._catalog: Any = None
+        self._catalog_signature: Optional[tuple] = None
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
@@ -303,22 +305,31 @@ class WebInput(InputChannel):
             if not pages:
                 self._pages.pop(stream.sender, None)
 
-    def open_pages(self, sender: str) -> int:
-        return len(self._pages.get(sender, ()))
-
     # --- counter information -----------------------------------------------------------
-    def counter_info(self) -> Dict[str, Any]:
-        """Where, when and how to reach the counter, in the three languages (cached per day)."""
-        from bot import calendar
-        from bot.actions.replies import DEFAULT_COUNTER, ReplyBuilder
+    def catalog(self) -> Any:
+        """The catalog, loaded again only when one of its files changed (loading takes ~1 s)."""
         from bot.catalog import load_catalog
         from bot.settings import Settings
 
+        directory = self.catalog_dir or Settings.from_env().catalog_dir
+        signature = tuple(sorted((str(p), p.stat().st_mtime_ns) for p in directory.rglob("*.yml")))
+        if self._catalog is None or signature != self._catalog_signature:
+            self._catalog, self._catalog_signature = load_catalog(directory), signature
+        return self._catalog
+
+    def counter_info(self) -> Dict[str, Any]:
+        """Where, when and how to reach the counter, in the three languages.
+
+        Recomputed once a minute, since "open now / next opening" changes with the clock.
+        """
+        from bot import calendar
+        from bot.actions.replies import DEFAULT_COUNTER, ReplyBuilder
+
         now = dt.datetime.now(dt.timezone.utc)
-        stamp = now.strftime("%Y-%m-%dT%H:%M")
-        if self._info is not None and self._info_day == stamp:
+        minute = now.strftime("%Y-%m-%dT%H:%M")
+        if self._info is not None and self._info_minute == minute:
             return self._info
-        catalog = load_catalog(self.catalog_dir or Settings.from_env().catalog_dir)
+        catalog = self.catalog()
         counter = catalog.counters.get(DEFAULT_COUNTER) or next(iter(catalog.counters.values()))
         current, upcoming = calendar.status(catalog.city, counter, now)
         texts: Dict[str, Dict[str, Any]] = {}
@@ -344,7 +355,7 @@ class WebInput(InputChannel):
             }
         self._info = {"phone": counter.phone, "open": current is not None, "max_chars": self.max_chars,
                       "texts": texts}
-        self._info_day = stamp
+        self._info_minute = minute
         return self._info
 
     # --- HTTP ------------------------------------------------------------------------------
@@ -353,8 +364,10 @@ class WebInput(InputChannel):
         web.static("/static", str(self.static_dir), name="web_static")
 
         @web.listener("before_server_start")
-        async def remember_app(app, _loop) -> None:
+        async def remember_app(app, loop) -> None:
             self._app = app
+            # Load the dictionary and the catalog now rather than during a resident's first request.
+            await loop.run_in_executor(None, lambda: (_tagger(), self.counter_info()))
 
         @web.listener("before_server_stop")
         async def close_streams(_app, _loop) -> None:
@@ -374,7 +387,9 @@ class WebInput(InputChannel):
 
         @web.route("/info", methods=["GET"])
         async def info(_: Request) -> HTTPResponse:
-            return response.json(self.counter_info(), ensure_ascii=False, headers={"Cache-Control": "no-cache"})
+            # Off the event loop: reading the catalog's YAML must not hold up live streams.
+            info = await asyncio.get_running_loop().run_in_executor(None, self.counter_info)
+            return response.json(info, ensure_ascii=False, headers={"Cache-Control": "no-cache"})
 
         @web.route("/history", methods=["GET"])
         async def history(request: Request) -> HTTPResponse:

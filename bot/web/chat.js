@@ -266,7 +266,7 @@
     var bubble = el('div', { className: 'msg__bubble' }, [buildBody(message)]);
     node.append(meta, bubble);
     if (message.role !== 'user' && 'speechSynthesis' in window) {
-      var speak = el('button', { type: 'button', className: 'msg__speak', 'aria-pressed': 'false' }, [
+      var speak = el('button', { type: 'button', className: 'msg__speak' }, [
         svgIcon('M4 9v6h4l5 4V5L8 9zM16 8.5a5 5 0 0 1 0 7M18.5 6a8.5 8.5 0 0 1 0 12'), el('span')]);
       speak.addEventListener('click', function () { toggleSpeech(node, speak); });
       bubble.append(el('div', { className: 'msg__tools' }, [speak]));
@@ -330,6 +330,9 @@
         if (echo >= 0) {   // a pushed message we already show, now stored
           var node = state.transient.splice(echo, 1)[0];
           node.dataset.id = message.id;
+          node._message = Object.assign({}, node._message, { id: message.id, ts: message.ts });
+          var meta = node.querySelector('.msg__meta');
+          if (!meta.querySelector('time') && timeLabel(message.ts)) meta.append(timeLabel(message.ts));
           return;
         }
       }
@@ -418,12 +421,19 @@
   function send(text, title) {
     var fromInput = text === undefined;
     if (fromInput) text = input.value;
-    if (!text.trim()) { input.focus(); return; }
+    if (!text.trim()) { input.focus(); return Promise.resolve(); }
+    // やさしい日本語 cannot be told from the text: a new conversation starts by asking for it.
+    if (!title && state.variant === 'easy' && !transcript.querySelector('.msg--bot, .msg--staff, .msg--pending')
+        && codePoints(text) <= state.maxChars) {
+      return send('/change_language{"language":"easy"}', 'やさしい にほんご').then(function () {
+        return send(fromInput ? undefined : text);
+      });
+    }
     var count = codePoints(text);
     if (count > state.maxChars) {
       showAlert(t('too_long', { count: count, max: state.maxChars }));
       input.focus();
-      return;
+      return Promise.resolve();
     }
     clearAlert();
     var messageId = randomHex(16);
@@ -579,7 +589,7 @@
       if (state.speaking && state.speaking.utterance === utterance) stopSpeaking();
     };
     state.speaking = { node: node, button: button, utterance: utterance };
-    button.setAttribute('aria-pressed', 'true');
+    button.classList.add('is-active');
     labelMessage(node);
     $('stop-speaking').hidden = false;
     window.speechSynthesis.speak(utterance);
@@ -591,7 +601,7 @@
     if ('speechSynthesis' in window) window.speechSynthesis.cancel();
     $('stop-speaking').hidden = true;
     if (speaking) {
-      speaking.button.setAttribute('aria-pressed', 'false');
+      speaking.button.classList.remove('is-active');
       labelMessage(speaking.node);
     }
   }
@@ -622,7 +632,7 @@
       recognition.onend = function () {
         listening = false;
         state.recognition = null;
-        button.setAttribute('aria-pressed', 'false');
+        button.classList.remove('is-active');
         setMarkup($('mic-label'), t('mic'));
         $('mic-label').dataset.i18n = 'mic';
         setStatus(null);
@@ -637,7 +647,7 @@
       }
       listening = true;
       state.recognition = recognition;
-      button.setAttribute('aria-pressed', 'true');
+      button.classList.add('is-active');
       $('mic-label').dataset.i18n = 'mic_stop';
       setMarkup($('mic-label'), t('mic_stop'));
       setStatus('listening');

@@ -62,8 +62,12 @@ export async function axe(page) {
 
 export async function shot(page, name, options = {}) {
   const file = path.join(ARTIFACTS, `${name}.png`);
-  // A full-page capture would paint the sticky toolbar in the middle of the page: pin it for the picture.
-  await page.screenshot({ path: file, fullPage: options.fullPage !== false, style: '.toolbar { position: static !important; }' });
+  // A full-page capture would paint the sticky toolbar in the middle of the page: pin it for the
+  // picture (through the CSSOM, which the page's Content-Security-Policy allows).
+  const pin = (value) => page.evaluate((v) => { const bar = document.getElementById('toolbar'); if (bar) bar.style.position = v; }, value);
+  await pin('static');
+  await page.screenshot({ path: file, fullPage: options.fullPage !== false });
+  await pin('');
   return file;
 }
 

@@ -152,6 +152,35 @@ const scenarios = {
       problems: page.problems };
   },
 
+  async newConversation(browser, base) {
+    // A kiosk: the next resident starts afresh, in the language the last one chose.
+    const { context, page } = await newPage(browser);
+    page.on('dialog', (dialog) => dialog.accept());
+    await openChat(page, base);
+    let before = (await counts(page)).bot;
+    await page.locator('[data-language="easy"]').click();
+    await waitForReply(page, before);
+    const oldSender = await page.evaluate(() => window.madoguchiChat.state.sender);
+    await page.locator('#new-button').click();
+    const cleared = { messages: (await counts(page)).bot + (await counts(page)).user,
+      introVisible: await page.locator('#intro').isVisible(), focus: await activeId(page),
+      sender: await page.evaluate(() => window.madoguchiChat.state.sender) };
+    before = (await counts(page)).bot;
+    await page.locator('#message-input').fill('じゅうみんひょうが ほしい');
+    await page.locator('#message-input').press('Enter');
+    await page.waitForFunction(() => document.querySelectorAll('#transcript .msg--user').length === 2
+      && !document.querySelector('#transcript .msg--pending'), null, { timeout: 30000 });
+    await waitForReply(page, before + 1);
+    const users = await userTexts(page);
+    const reply = await page.evaluate(() => Array.from(document.querySelectorAll('#transcript .msg--bot .msg__body'))
+      .map((n) => n.textContent).join('\n'));
+    const variant = await page.evaluate(() => document.documentElement.dataset.variant);
+    const bare = await kanjiWithoutRuby(page, '#transcript .msg--bot .msg__body');
+    const oldHistory = await (await fetch(`${base}/webhooks/web/history?sender=${oldSender}`)).json();
+    await context.close();
+    return { oldSender, cleared, users, reply, variant, bare, oldKept: oldHistory.messages.length, problems: page.problems };
+  },
+
   async furigana(browser, base) {
     const { context, page } = await newPage(browser);
     await openChat(page, base);
@@ -168,7 +197,7 @@ const scenarios = {
     await shot(page, '06-furigana-on');
     const axeOn = await axe(page);
     await page.reload();
-    await openChat(page, base.replace(/\/$/, ''), '/').catch(() => {});
+    await openChat(page, base);
     await page.waitForSelector('#transcript .msg--bot');
     const persisted = await page.locator('#furigana-toggle').getAttribute('aria-pressed');
     const afterReload = await rtDisplay();
@@ -426,13 +455,31 @@ const scenarios = {
     await waitForReply(first.page, before);
     const pushed = await lastBot(first.page);
     const status = await first.page.locator('#status').innerText();
+    // A counter clerk's reply, stored as a bot event with staff metadata and sent on the resident's
+    // channel (what the staff console does), appears live and labelled as from staff.
+    const beforeStaff = (await counts(first.page)).bot;
+    const staffReply = await fetch(
+      `${base}/conversations/${sender}/tracker/events?output_channel=latest&execute_side_effects=true&token=${token}`, {
+        method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ event: 'bot', text: '市民課の山田です。ご用件をお聞きします。',
+          metadata: { lang: 'ja', variant: 'ja', staff: { name: '山田' } } }),
+      });
+    await waitForReply(first.page, beforeStaff);
+    const staff = await first.page.evaluate(() => {
+      const node = Array.from(document.querySelectorAll('#transcript .msg')).pop();
+      return { className: node.className, who: node.querySelector('.msg__who').textContent,
+        text: node.querySelector('.msg__body').textContent };
+    });
+    await shot(first.page, '19-staff-reply-live');
     // Reload: the pushed message is in the history exactly once.
     await first.page.reload();
     await openChat(first.page, base);
     await first.page.waitForSelector('#transcript .msg--bot');
     const afterReload = await first.page.evaluate(() => Array.from(document.querySelectorAll('#transcript .msg--bot .msg__body')).map((n) => n.textContent));
+    const staffAfterReload = await first.page.evaluate(() => Array.from(document.querySelectorAll('#transcript .msg--staff .msg__who')).map((n) => n.textContent));
     await first.context.close();
-    return { triggered: triggered.status, secondBefore, secondAfter, pushed, status, afterReload,
+    return { triggered: triggered.status, secondBefore, secondAfter, pushed, status, staffStatus: staffReply.status, staff,
+      afterReload, staffAfterReload,
       problems: first.page.problems.concat(second.problems || []) };
   },
 
@@ -456,7 +503,7 @@ const scenarios = {
     await speak.click();
     const speaking = {
       spoken: await page.evaluate(() => window.__spoken),
-      pressed: await speak.getAttribute('aria-pressed'),
+      active: await speak.evaluate((b) => b.classList.contains('is-active')),
       label: await speak.innerText(),
       stopVisible: await page.locator('#stop-speaking').isVisible(),
     };
@@ -464,7 +511,8 @@ const scenarios = {
     await page.locator('#stop-speaking').click();
     const stopped = {
       cancelled: await page.evaluate(() => window.__cancelled),
-      pressed: await speak.getAttribute('aria-pressed'),
+      active: await speak.evaluate((b) => b.classList.contains('is-active')),
+      label: await speak.innerText(),
       stopVisible: await page.locator('#stop-speaking').isVisible(),
     };
     const mic = { visible: await page.locator('#mic-button').isVisible(),

@@ -107,6 +107,18 @@ def test_language_switch_easy_japanese_has_furigana_everywhere(server):
     assert script_errors(r) == []
 
 
+def test_new_conversation_clears_the_screen_and_keeps_the_chosen_language(server):
+    r = scenario(server, "newConversation")
+    cleared = r["cleared"]
+    assert cleared["messages"] == 0 and cleared["introVisible"] and cleared["focus"] == "message-input"
+    assert cleared["sender"] != r["oldSender"]
+    assert r["oldKept"] > 0                                         # the old conversation stays on the server
+    assert r["users"] == ["やさしい にほんご", "じゅうみんひょうが ほしい"]
+    assert r["variant"] == "easy" and r["bare"] == ""
+    assert "じゅうみんひょう" in r["reply"]
+    assert r["problems"] == []
+
+
 def test_furigana_toggle_in_standard_japanese(server):
     r = scenario(server, "furigana")
     assert r["toggleHidden"] is False
@@ -200,6 +212,10 @@ def test_messages_arrive_live_without_reload(server):
     assert r["status"] == "返信が届きました。"
     pushed_text = r["pushed"]["text"]
     assert r["afterReload"].count(pushed_text) == 1
+    assert r["staffStatus"] == 200
+    assert "msg--staff" in r["staff"]["className"] and r["staff"]["who"] == "職員（山田）"
+    assert r["staff"]["text"].startswith("市民")
+    assert r["staffAfterReload"] == ["職員（山田）"]                 # restored once, still labelled
     assert script_errors(r) == []
 
 
@@ -208,8 +224,10 @@ def test_read_aloud_has_a_stop_control_and_nothing_autoplays(server):
     assert r["autoplayed"] == 0
     speaking = r["speaking"]
     assert speaking["spoken"][0]["lang"] == "ja-JP" and "住民票" in speaking["spoken"][0]["text"]
-    assert speaking["pressed"] == "true" and speaking["label"] == "読み上げを止める" and speaking["stopVisible"]
-    assert r["stopped"]["cancelled"] >= 1 and r["stopped"]["pressed"] == "false" and not r["stopped"]["stopVisible"]
+    assert speaking["active"] and speaking["label"] == "読み上げを止める" and speaking["stopVisible"]
+    stopped = r["stopped"]
+    assert stopped["cancelled"] >= 1 and not stopped["active"] and not stopped["stopVisible"]
+    assert stopped["label"] == "読み上げ"
     assert r["mic"]["visible"] is r["mic"]["supported"]
     assert r["micWithout"] is False
 
