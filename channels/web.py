@@ -104,6 +104,9 @@ def shape_message(message: Dict[str, Any]) -> Dict[str, Any]:
         shaped["buttons"] = buttons
     if staff:
         shaped["staff"] = {"name": str(staff.get("name") or "")} if isinstance(staff, dict) else {"name": ""}
+    image = message.get("image")
+    if isinstance(image, str) and image.startswith("data:image/png;base64,"):
+        shaped["image"] = image  # e.g. a visit slip's QR code; only inline PNGs (the page's CSP allows data:)
     return shaped
 
 

@@ -264,6 +264,11 @@
     if (time) meta.append(time);
     if (message.pendingState) meta.append(el('span', { className: 'msg__state' }));
     var bubble = el('div', { className: 'msg__bubble' }, [buildBody(message)]);
+    if (message.image) {
+      // A visit slip's QR code: the number is in the text too, so the picture is a convenience.
+      bubble.append(el('img', { className: 'msg__image', src: message.image, width: 180, height: 180,
+        alt: message.lang === 'en' ? 'QR code of your visit slip' : '来庁票のQRコード' }));
+    }
     node.append(meta, bubble);
     if (message.role !== 'user' && 'speechSynthesis' in window) {
       var speak = el('button', { type: 'button', className: 'msg__speak' }, [
