@@ -81,6 +81,7 @@ class HandoffGate:
             self.hub.publish({"type": "queue_changed", "conversation_id": cid})
             await self.notify_positions(before.section)
         elif state in PAUSED_STATES:
+            self.service.note_message(cid, message.text or "")
             self.hub.publish({"type": "message", "conversation_id": cid, "text": message.text})
             if state == QUEUED:
                 await self.acknowledge_waiting(message)

@@ -179,6 +179,16 @@ class HandoffService:
         """The resident no longer wants to wait."""
         return self._transition(conversation_id, (QUEUED,), {"state": BOT, "ended_at": utcnow()})
 
+    def note_message(self, conversation_id: str, text: str, keep: int = 5) -> None:
+        """Keep the summary's last messages current while the resident waits or talks to staff."""
+        with self.db.session() as session:
+            row = session.get(Handoff, conversation_id, with_for_update=True)
+            if row is None:
+                return
+            summary = json.loads(row.summary or "{}")
+            summary["last_messages"] = (summary.get("last_messages") or [])[-(keep - 1):] + [text]
+            row.summary = json.dumps(summary, ensure_ascii=False)
+
     def await_input(self, conversation_id: str, channel: str, section: str, language: str,
                     awaiting: Optional[str]) -> None:
         """Remember that the next message answers a question (e.g. the callback phone number)."""

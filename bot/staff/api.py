@@ -123,6 +123,15 @@ def staff_blueprint() -> Blueprint:
         del reply.cookies[COOKIE]
         return reply
 
+    @bp.get("/session")
+    async def session(request: Request) -> HTTPResponse:
+        """Whether this browser is logged in (200 either way, so the page can ask at load)."""
+        p = request.app.ctx.staff.accounts.principal(request.cookies.get(COOKIE))
+        if p is None:
+            return response.json({"logged_in": False})
+        return response.json({"logged_in": True, "csrf_token": p.csrf_token, "user": {
+            "username": p.username, "display_name": p.display_name, "role": p.role, "section": p.section}})
+
     @bp.get("/me")
     @authenticated()
     async def me(request: Request) -> HTTPResponse:

@@ -104,7 +104,7 @@
       const text = document.createElement("span"); text.textContent = line.text || "";
       item.append(who, text); log.append(item);
     }
-    log.scrollTop = log.scrollHeight;
+    $("transcript-log").scrollTop = $("transcript-log").scrollHeight;
     await loadQueue();
     if (focus) ($("claim").hidden ? $("reply") : $("claim")).focus();
   }
@@ -141,6 +141,7 @@
       open.addEventListener("click", () => openConversation(slip.conversation_id, true));
       out.append(title, list, summary, open);
     }); });
-    try { const user = await api("/me"); csrf = user.csrf_token; await showConsole(user); } catch (e) { showLogin(); showAlert(""); }
+    const session = await api("/session");
+    if (session.logged_in) { csrf = session.csrf_token; await showConsole(session.user); } else { showLogin(); }
   });
 })();

@@ -1,0 +1,393 @@
+"""The Telegram channel (`/webhooks/telegram/webhook`), with madoguchi's inbound rules.
+
+python-telegram-bot is used only as a typed Bot API client (`telegram.Bot`) and parser
+(`Update.de_json`); Rasa's built-in Telegram channel (aiogram) does not install beside our
+pins. Telegram calls the webhook with the `secret_token` given to `setWebhook`; a request
+without it is refused before anything is parsed. Every update gets a 200 once handled
+(a non-2xx makes Telegram resend the update, and the resident would get answers twice).
+
+Set the webhook once (the secret is MADOGUCHI_TELEGRAM_SECRET: 1–256 of A-Z a-z 0-9 _ -):
+  curl "https://api.telegram.org/bot$TOKEN/setWebhook" \\
+       -d url=https://<host>/webhooks/telegram/webhook -d secret_token=$SECRET \\
+       -d 'allowed_updates=["message","edited_message","callback_query"]'
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import logging
+from collections import OrderedDict
+from functools import partial
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Text, Union
+
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.error import RetryAfter, TelegramError
+from telegram.request import HTTPXRequest
+
+from channels.inbound import InboundError, check_sender, prepare
+
+logger = logging.getLogger(__name__)
+OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+
+DEFAULT_API_URL = "https://api.telegram.org"
+DEFAULT_MAX_CHARS = 2000
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+SENDER_PREFIX = "telegram:"
+MAX_CALLBACK_DATA_BYTES = 64  # Bot API limit for InlineKeyboardButton.callback_data
+MAX_TEXT_CHARS = 4096  # Bot API limit for sendMessage.text
+MAX_TITLE_CHARS = 100
+SHORT_ID_PREFIX = "~"  # payloads start with "/", so a short id can never be mistaken for one
+# Telegram may send several updates at once; PTB's default pool of one connection would queue them.
+CONNECTION_POOL_SIZE = 8
+SEEN_UPDATES = 2048
+# /start is what Telegram sends when a resident opens the bot: greet them like the web page does.
+COMMANDS = {"/start": "/greet", "/help": "/greet"}
+
+# Replies the channel gives itself, before Rasa sees a message: it does not know the
+# resident's language yet, so they are in Japanese and English.
+NOTICES: Dict[str, str] = {
+    "non_text": "文字のメッセージだけ読めます。ご用件を文字で送ってください。"
+                "マイナンバーカードの写真は送らないでください。\n"
+                "I can only read text messages. Please type your question. "
+                "Please do not send photos of your My Number card.",
+    "message_too_long": "メッセージが長すぎます。{max_chars}文字以内に分けて送ってください。\n"
+                        "Your message is too long. Please send at most {max_chars} characters at a time.",
+    "empty_message": "メッセージが空です。ご用件を文字で送ってください。\n"
+                     "Your message is empty. Please type your question.",
+    "invalid_message": "このメッセージは読めませんでした。ご用件を文字で送ってください。\n"
+                       "I could not read this message. Please type your question.",
+    "edited": "編集したメッセージは読めません。新しいメッセージで送ってください。\n"
+              "I cannot read edited messages. Please send a new message.",
+    "expired_button": "このボタンは使えなくなりました。ご用件を文字で送ってください。\n"
+                      "This button has expired. Please type your question.",
+    "error": "エラーが起きました。少し待ってから、もう一度送ってください。\n"
+             "Sorry, something went wrong. Please try again in a moment.",
+}
+
+
+class CallbackPayloads:
+    """Button payloads as `callback_data`: as is when they fit in 64 bytes, else a short id.
+
+    The id is a hash of the payload, so the same button always gets the same id and the
+    table only grows with distinct long payloads; it is kept in memory (bounded), so a
+    button from before a restart answers "expired" instead of doing something else.
+    """
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self.capacity = capacity
+        self._long: "OrderedDict[str, str]" = OrderedDict()
+
+    def data_for(self, payload: str) -> str:
+        if len(payload.encode("utf-8")) <= MAX_CALLBACK_DATA_BYTES and not payload.startswith(SHORT_ID_PREFIX):
+            return payload
+        short = SHORT_ID_PREFIX + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
+        self._long[short] = payload
+        self._long.move_to_end(short)
+        while len(self._long) > self.capacity:
+            self._long.popitem(last=False)
+        return short
+
+    def payload_for(self, data: str) -> Optional[str]:
+        if data.startswith(SHORT_ID_PREFIX):
+            return self._long.get(data)
+        return data
+
+
+class TelegramOutput(OutputChannel):
+    """Sends Rasa's bot messages through the channel's Bot API client."""
+
+    def __init__(self, channel: "TelegramInput") -> None:
+        self.channel = channel
+
+    @classmethod
+    def name(cls) -> Text:
+        return "telegram"
+
+    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+        # The whole message at once: text, buttons and image belong to one reply.
+        await self.channel.send(chat_id_of(recipient_id), message)
+
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        await self.channel.send(chat_id_of(recipient_id), {**kwargs, "text": text})
+
+    async def send_text_with_buttons(self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]],
+                                     **kwargs: Any) -> None:
+        await self.channel.send(chat_id_of(recipient_id), {**kwargs, "text": text, "buttons": buttons})
+
+    async def send_image_url(self, recipient_id: Text, image: Text, **kwargs: Any) -> None:
+        await self.channel.send(chat_id_of(recipient_id), {"image": image})
+
+
+class TelegramInput(InputChannel):
+    @classmethod
+    def name(cls) -> Text:
+        return "telegram"
+
+    def __init__(self, token: str, secret: str, api_url: str = DEFAULT_API_URL,
+                 max_chars: int = DEFAULT_MAX_CHARS) -> None:
+        if not secret:
+            logger.error("MADOGUCHI_TELEGRAM_SECRET is not set: every Telegram webhook call will be refused (403).")
+        self.token = token
+        self.secret = secret
+        self.api_url = (api_url or DEFAULT_API_URL).rstrip("/")
+        self.max_chars = max_chars
+        self.payloads = CallbackPayloads()
+        self._bot: Optional[Bot] = None
+        self._bot_lock: Optional[asyncio.Lock] = None
+        self._seen: "OrderedDict[int, None]" = OrderedDict()
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+        credentials = credentials or {}
+        return cls(str(credentials.get("token", "")), str(credentials.get("secret", "")),
+                   str(credentials.get("api_url") or DEFAULT_API_URL),
+                   int(credentials.get("max_chars", DEFAULT_MAX_CHARS)))
+
+    def get_output_channel(self) -> Optional[OutputChannel]:
+        return TelegramOutput(self)
+
+    # --- Bot API client ------------------------------------------------------------------
+    async def client(self) -> Bot:
+        """The Bot API client, made on first use in the server's event loop (getMe checks the token)."""
+        if self._bot is None:
+            self._bot_lock = self._bot_lock or asyncio.Lock()
+            async with self._bot_lock:
+                if self._bot is None:
+                    bot = Bot(self.token, base_url=f"{self.api_url}/bot", base_file_url=f"{self.api_url}/file/bot",
+                              request=HTTPXRequest(connection_pool_size=CONNECTION_POOL_SIZE))
+                    await bot.initialize()
+                    self._bot = bot
+        return self._bot
+
+    async def close(self) -> None:
+        bot, self._bot = self._bot, None
+        if bot is not None:
+            await bot.shutdown()
+
+    async def send(self, chat_id: int, message: Dict[str, Any]) -> None:
+        """One bot message: its text (split at Telegram's limit), then its image; buttons on the last part."""
+        bot = await self.client()
+        keyboard = self.keyboard(message.get("buttons"))
+        photo = photo_of(message.get("image"))
+        chunks = split_text(text_of(message))
+        if not chunks and photo is None and keyboard is not None:
+            chunks = ["▼"]  # Telegram needs some text to carry a keyboard
+        for number, chunk in enumerate(chunks, start=1):
+            last = number == len(chunks) and photo is None
+            await call_with_retry(partial(bot.send_message, chat_id, chunk, reply_markup=keyboard if last else None))
+        if photo is not None:
+            await call_with_retry(partial(bot.send_photo, chat_id, photo, reply_markup=keyboard))
+
+    def keyboard(self, buttons: Any) -> Optional[InlineKeyboardMarkup]:
+        """One button per row: long Japanese labels stay readable and easy to tap."""
+        rows = [[InlineKeyboardButton(str(b.get("title") or b["payload"]),
+                                      callback_data=self.payloads.data_for(str(b["payload"])))]
+                for b in (buttons or []) if isinstance(b, dict) and b.get("payload")]
+        return InlineKeyboardMarkup(rows) if rows else None
+
+    async def push(self, recipient_id: str, message: Dict[str, Any]) -> bool:
+        """Staff replies and queue updates, outside a webhook call (see bot.delivery)."""
+        if not recipient_id.startswith(SENDER_PREFIX):
+            return False
+        try:
+            await self.send(chat_id_of(recipient_id), message)
+        except (TelegramError, ValueError) as error:
+            logger.warning("telegram push to %s failed: %s", recipient_id, error)
+            return False
+        return True
+
+    async def notify(self, chat_id: int, notice: str, **values: Any) -> None:
+        await self.send(chat_id, {"text": NOTICES.get(notice, NOTICES["invalid_message"]).format(**values)})
+
+    # --- inbound ---------------------------------------------------------------------------
+    def verify(self, header: Optional[str]) -> bool:
+        if not self.secret or not header:
+            return False
+        return hmac.compare_digest(header.encode("utf-8", "replace"), self.secret.encode("utf-8"))
+
+    def first_time(self, update_id: int) -> bool:
+        """Telegram resends an update it thinks was not delivered: handle each id once."""
+        if update_id in self._seen:
+            return False
+        self._seen[update_id] = None
+        while len(self._seen) > SEEN_UPDATES:
+            self._seen.popitem(last=False)
+        return True
+
+    async def handle(self, update: Update, on_new_message: OnNewMessage) -> None:
+        if update.callback_query is not None:
+            await self.handle_button(update.callback_query, on_new_message)
+        elif update.message is not None:
+            await self.handle_message(update.message, on_new_message)
+        elif update.edited_message is not None and valid_chat_id(update.edited_message.chat.id):
+            await self.notify(update.edited_message.chat.id, "edited")
+        # Anything else (channel posts, membership changes, new update types) is not for us.
+
+    async def handle_message(self, message: Message, on_new_message: OnNewMessage) -> None:
+        chat_id = message.chat.id
+        if not valid_chat_id(chat_id):
+            return
+        if message.text is None:  # sticker, photo, voice, location, …
+            await self.notify(chat_id, "non_text")
+            return
+        await self.forward(chat_id, command_text(message.text), None, on_new_message)
+
+    async def handle_button(self, query: CallbackQuery, on_new_message: OnNewMessage) -> None:
+        payload = self.payloads.payload_for(query.data) if isinstance(query.data, str) else None
+        bot = await self.client()
+        try:  # first, so the resident's button stops spinning while Rasa works
+            await bot.answer_callback_query(query.id, text=None if payload else NOTICES["expired_button"][:200])
+        except TelegramError as error:
+            logger.warning("answerCallbackQuery failed: %s", error)
+        chat_id = query.message.chat.id if query.message is not None else query.from_user.id
+        if payload is None or not valid_chat_id(chat_id):
+            return
+        title = button_title(query.message, query.data)
+        await self.forward(chat_id, payload, {"title": title} if title else None, on_new_message)
+
+    async def forward(self, chat_id: int, text: Any, metadata: Optional[Dict[str, Any]],
+                      on_new_message: OnNewMessage) -> None:
+        """Inbound rules (NFKC, redaction, limits), then Rasa; problems get a polite reply."""
+        try:
+            sender = check_sender(f"{SENDER_PREFIX}{chat_id}")
+            inbound = prepare(text, self.max_chars, metadata)
+        except InboundError as error:
+            await self.notify(chat_id, error.code, max_chars=self.max_chars)
+            return
+        try:
+            await on_new_message(UserMessage(inbound.text, TelegramOutput(self), sender,
+                                             input_channel=self.name(), metadata=inbound.metadata))
+        except Exception:  # the message is in the tracker; the resident may simply send it again
+            logger.exception("telegram channel: handling a message failed")
+            await self.notify(chat_id, "error")
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        webhook = Blueprint("madoguchi_telegram_webhook", __name__)
+
+        @webhook.listener("after_server_stop")
+        async def close_client(_app: Any, _loop: Any) -> None:
+            await self.close()
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            if not self.verify(request.headers.get(SECRET_HEADER)):
+                return response.json({"error": "forbidden", "message": "Missing or wrong secret token."}, status=403)
+            try:
+                update = parse_update(request.body)
+            except InboundError as error:
+                return response.json(error.as_json(), status=error.status)
+            if self.first_time(update.update_id):
+                try:
+                    await self.handle(update, on_new_message)
+                except Exception:  # e.g. Telegram unreachable: a retry would not help either
+                    logger.exception("telegram channel: update %s was not fully handled", update.update_id)
+            return response.json({"ok": True})
+
+        return webhook
+
+
+def parse_update(body: bytes) -> Update:
+    """An Update from the raw body; InboundError (400) for anything that is not one."""
+    try:
+        data = json.loads(body or b"")
+    except (ValueError, UnicodeDecodeError):
+        raise InboundError("malformed_json", "The request body is not valid JSON.")
+    if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+        raise InboundError("invalid_update", "The request body is not a Telegram Update.")
+    try:
+        return Update.de_json(data, None)
+    except Exception:  # PTB does not validate types: wrong shapes fail anywhere inside
+        raise InboundError("invalid_update", "The request body is not a Telegram Update.")
+
+
+def valid_chat_id(chat_id: Any) -> bool:
+    return isinstance(chat_id, int) and not isinstance(chat_id, bool)
+
+
+def chat_id_of(recipient_id: str) -> int:
+    """`telegram:<chat id>` → the chat id (ValueError for another channel's conversation)."""
+    if not recipient_id.startswith(SENDER_PREFIX):
+        raise ValueError(f"not a Telegram conversation: {recipient_id!r}")
+    return int(recipient_id[len(SENDER_PREFIX):])
+
+
+def command_text(text: Any) -> Any:
+    """`/start@city_bot deep-link` → `/greet`; other text unchanged."""
+    if not isinstance(text, str) or not text.startswith("/"):
+        return text
+    command = text.split(maxsplit=1)[0].split("@", 1)[0].lower()
+    return COMMANDS.get(command, text)
+
+
+def button_title(message: Any, data: str) -> Optional[str]:
+    """The label of the pressed button, kept for the transcript instead of `/intent{…}`."""
+    markup = getattr(message, "reply_markup", None)
+    for row in getattr(markup, "inline_keyboard", ()) or ():
+        for button in row:
+            if button.callback_data == data and button.text:
+                return str(button.text)[:MAX_TITLE_CHARS]
+    return None
+
+
+def text_of(message: Dict[str, Any]) -> str:
+    """The message text; easy Japanese already has its readings in parentheses, and a
+    clerk's message is signed so the resident knows a person wrote it."""
+    text = str(message.get("text") or "").strip()
+    staff = message.get("staff")
+    name = staff.get("name") if isinstance(staff, dict) else None
+    if text and isinstance(name, str) and name:
+        return f"{name}: {text}"
+    return text
+
+
+def split_text(text: str, limit: int = MAX_TEXT_CHARS) -> List[str]:
+    """Parts of at most `limit` characters, cut at line ends where possible."""
+    parts: List[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        cut = cut if cut > 0 else limit
+        parts.append(text[:cut])
+        text = text[cut:].lstrip("\n")
+    return parts + [text] if text else parts
+
+
+def photo_of(image: Any) -> Optional[Union[bytes, str]]:
+    """PNG/JPEG bytes from a data URL (e.g. a visit slip's QR code), or an https URL as is."""
+    if not isinstance(image, str) or not image:
+        return None
+    if image.startswith("data:"):
+        header, _, data = image.partition(",")
+        if not header.endswith(";base64"):
+            return None
+        try:
+            return base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):
+            logger.warning("telegram channel: an image data URL is not valid base64")
+            return None
+    return image if image.startswith(("https://", "http://")) else None
+
+
+async def call_with_retry(call: Callable[[], Awaitable[Any]], retries: Sequence[float] = (5.0,)) -> Any:
+    """One retry when Telegram asks us to slow down (flood control), if the wait is short."""
+    for limit in retries:
+        try:
+            return await call()
+        except RetryAfter as error:
+            wait = error.retry_after.total_seconds() if hasattr(error.retry_after, "total_seconds") \
+                else float(error.retry_after)
+            if wait > limit:
+                raise
+            await asyncio.sleep(wait)
+    return await call()
