@@ -6,7 +6,8 @@
   const STATE_LABEL = { queued: "待機中", assigned: "対応中", callback_requested: "折り返し希望", bot: "自動案内", closed: "終了" };
   const CHANNEL_LABEL = { web: "Web", rest: "API", telegram: "Telegram", line: "LINE", voice: "電話" };
   const LANGUAGE_LABEL = { ja: "日本語", en: "English", easy: "やさしい日本語" };
-  let csrf = null, me = null, current = null, events = null;
+  const REASON_LABEL = { request: "本人の希望", fallback: "自動案内で解決せず", sensitive: "要配慮の相談", staff_pull: "職員が引き継ぎ", callback: "折り返し電話" };
+  let csrf = null, me = null, current = null, events = null, sectionNames = {};
 
   function showAlert(text) { const a = $("alert"); a.textContent = text; a.hidden = !text; }
 
@@ -24,7 +25,7 @@
   }
   const post = (path, body) => api(path, { method: "POST", body: JSON.stringify(body || {}) });
 
-  function minutes(seconds) { return Math.floor(seconds / 60) + "分"; }
+  function minutes(seconds) { return seconds < 60 ? "1分未満" : Math.floor(seconds / 60) + "分"; }
 
   function showLogin() {
     $("login-view").hidden = false; $("console-view").hidden = true; $("who").hidden = true;
@@ -37,6 +38,7 @@
     $("who-name").textContent = user.display_name + "（" + (user.role === "admin" ? "管理者" : "職員") + "）";
     $("who").hidden = false; $("login-view").hidden = true; $("console-view").hidden = false;
     const sections = await api("/sections");
+    sectionNames = Object.fromEntries(sections.sections.map((s) => [s.id, s.name]));
     $("transfer-to").replaceChildren(...sections.sections.map((s) => new Option(s.name, s.id)));
     const canned = await api("/canned?language=ja");
     for (const item of canned.canned) { $("canned").append(new Option(item.text, item.text)); }
@@ -69,7 +71,8 @@
       const state = document.createElement("span"); state.className = "state"; state.textContent = STATE_LABEL[entry.state] || entry.state;
       const title = entry.summary.procedure_title || "（手続き未定）";
       const detail = document.createElement("span");
-      detail.textContent = " " + title + " ・ " + (CHANNEL_LABEL[entry.channel] || entry.channel) + " ・ " +
+      detail.textContent = " " + title + " ・ " + (sectionNames[entry.section] || entry.section) + " ・ " +
+        (CHANNEL_LABEL[entry.channel] || entry.channel) + " ・ " +
         (LANGUAGE_LABEL[entry.language] || entry.language) + " ・ 待ち " + minutes(entry.waiting_seconds) +
         (entry.assigned_to ? " ・ 担当 " + entry.assigned_to : "");
       const last = document.createElement("span"); last.className = "muted";
@@ -86,8 +89,9 @@
     $("conv-empty").hidden = true; $("conv").hidden = false;
     const meta = $("conv-meta"); meta.replaceChildren();
     const h = data.handoff;
-    const rows = h ? [["状態", STATE_LABEL[h.state] || h.state], ["窓口", h.section], ["チャネル", CHANNEL_LABEL[h.channel] || h.channel],
-      ["言語", LANGUAGE_LABEL[h.language] || h.language], ["理由", h.reason], ["手続き", h.summary.procedure_title || "—"],
+    const rows = h ? [["状態", STATE_LABEL[h.state] || h.state], ["窓口", sectionNames[h.section] || h.section],
+      ["チャネル", CHANNEL_LABEL[h.channel] || h.channel], ["言語", LANGUAGE_LABEL[h.language] || h.language],
+      ["理由", REASON_LABEL[h.reason] || h.reason], ["待ち時間", minutes(h.waiting_seconds)], ["手続き", h.summary.procedure_title || "—"],
       ["担当", h.assigned_to || "—"]] : [["状態", "自動案内"]];
     for (const [k, v] of rows) { const dt = document.createElement("dt"); dt.textContent = k; const dd = document.createElement("dd"); dd.textContent = v; meta.append(dt, dd); }
     const state = h ? h.state : "bot";
