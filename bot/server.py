@@ -126,6 +126,16 @@ def extra_blueprints(settings: Settings) -> List:
     return [root_page_blueprint()]
 
 
+def configure_logging(level_name: str) -> None:
+    """Rasa's own logging set-up (as `rasa run --log-level`), so its debug traces stay quiet."""
+    from rasa.utils.common import configure_logging_and_warnings
+    from rasa.utils.log_utils import configure_structlog
+
+    level = getattr(logging, level_name.upper(), logging.INFO)
+    configure_logging_and_warnings(level)
+    configure_structlog(level)
+
+
 def serve(settings: Optional[Settings] = None, model_path: Optional[Path] = None) -> None:
     import rasa.utils.common
 
@@ -133,6 +143,7 @@ def serve(settings: Optional[Settings] = None, model_path: Optional[Path] = None
 
     settings = settings or Settings.from_env()
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    configure_logging(os.environ.get("MADOGUCHI_LOG_LEVEL", "INFO"))
     if not settings.api_token:
         logger.warning("MADOGUCHI_API_TOKEN is not set: the Rasa HTTP API is open to anyone who can reach it.")
     model_path = model_path or ensure_model(settings)

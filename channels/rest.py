@@ -79,7 +79,7 @@ class MadoguchiRestInput(InputChannel):
                 logger.exception("rest channel: handling a message failed")
                 return response.json({"error": "internal_error",
                                       "message": "Sorry, something went wrong. Please try again."}, status=500)
-            return response.json(collector.messages)
+            return response.json(collector.messages, ensure_ascii=False)
 
         return webhook
 
