@@ -53,6 +53,11 @@ def input_channels(settings: Settings) -> List:
 
         channels.append(TelegramInput(settings.telegram_token, settings.telegram_secret,
                                       settings.telegram_api_url, settings.max_message_chars))
+    if settings.line_channel_secret and settings.line_access_token:  # LINE needs both
+        from channels.line import LineInput
+
+        channels.append(LineInput(settings.line_channel_secret, settings.line_access_token,
+                                  settings.line_api_url, settings.max_message_chars))
     return channels
 
 

@@ -24,6 +24,9 @@ class Settings:
     telegram_token: str = ""  # empty: the Telegram channel is off
     telegram_secret: str = ""  # setWebhook secret_token; required when the token is set
     telegram_api_url: str = "https://api.telegram.org"
+    line_channel_secret: str = ""  # the LINE channel is on only when secret and access token are set
+    line_access_token: str = ""  # long-lived channel access token (Messaging API)
+    line_api_url: str = "https://api.line.me"
     extra: dict = field(default_factory=dict)
 
     @property
@@ -50,4 +53,7 @@ class Settings:
             telegram_token=env.get("MADOGUCHI_TELEGRAM_TOKEN", ""),
             telegram_secret=env.get("MADOGUCHI_TELEGRAM_SECRET", ""),
             telegram_api_url=env.get("MADOGUCHI_TELEGRAM_API_URL", "https://api.telegram.org"),
+            line_channel_secret=env.get("MADOGUCHI_LINE_CHANNEL_SECRET", ""),
+            line_access_token=env.get("MADOGUCHI_LINE_ACCESS_TOKEN", ""),
+            line_api_url=env.get("MADOGUCHI_LINE_API_URL", "https://api.line.me"),
         )

@@ -1,0 +1,437 @@
+"""The LINE channel (`/webhooks/line/webhook`), with madoguchi's inbound rules.
+
+line-bot-sdk 2.x checks `X-Line-Signature` and parses events (`WebhookParser`); replies go
+through its asyncio client (`AsyncLineBotApi` on aiohttp), the twin of `LineBotApi`, so a
+slow LINE API never blocks the server's event loop. A request that does not carry a valid
+signature is refused (403) before its JSON is read. Everything a resident's message makes
+the bot say is collected and sent as one reply (the reply token works once, ≤ 5 messages);
+what does not fit, and everything outside a webhook call (staff replies), is pushed.
+
+Set up in the LINE Developers console (Messaging API channel): webhook URL
+https://<host>/webhooks/line/webhook, "Use webhook" on, auto-reply and greeting messages off;
+MADOGUCHI_LINE_CHANNEL_SECRET is the channel secret, MADOGUCHI_LINE_ACCESS_TOKEN a
+long-lived channel access token. Only one-to-one chats are served (groups and rooms ignored).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections import OrderedDict
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Text
+
+import aiohttp
+from linebot import AsyncLineBotApi, WebhookParser
+from linebot.aiohttp_async_http_client import AiohttpAsyncHttpClient
+from linebot.exceptions import InvalidSignatureError, LineBotApiError
+from linebot.models import (Event, FollowEvent, ImageSendMessage, MessageEvent, PostbackAction, PostbackEvent,
+                            QuickReply, QuickReplyButton, SendMessage, SourceUser, TextMessage, TextSendMessage)
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from channels.inbound import InboundError, check_sender, prepare
+
+logger = logging.getLogger(__name__)
+OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+
+DEFAULT_API_URL = "https://api.line.me"
+DEFAULT_MAX_CHARS = 2000
+SIGNATURE_HEADER = "X-Line-Signature"
+SENDER_PREFIX = "line:"
+USER_ID = re.compile(r"^U[0-9a-f]{32}$")
+# Messaging API limits. LINE counts characters; we count UTF-16 units, which is never fewer,
+# so an emoji never pushes a part over a limit.
+MAX_MESSAGES_PER_CALL = 5
+MAX_TEXT_CHARS = 5000
+MAX_QUICK_REPLIES = 13
+MAX_LABEL_CHARS = 20
+MAX_POSTBACK_DATA_CHARS = 300
+MAX_TITLE_CHARS = 100
+SHORT_ID_PREFIX = "~"  # payloads start with "/", so a short id can never be mistaken for one
+SEEN_EVENTS = 2048
+API_TIMEOUT_SECONDS = 10.0
+GREETING = "/greet"  # what a new friend (follow event) gets, like the web page's first screen
+
+# Replies the channel gives itself, before Rasa sees a message: it does not know the
+# resident's language yet, so they are in Japanese and English.
+NOTICES: Dict[str, str] = {
+    "non_text": "文字のメッセージだけ読めます。ご用件を文字で送ってください。"
+                "マイナンバーカードの写真は送らないでください。\n"
+                "I can only read text messages. Please type your question. "
+                "Please do not send photos of your My Number card.",
+    "message_too_long": "メッセージが長すぎます。{max_chars}文字以内に分けて送ってください。\n"
+                        "Your message is too long. Please send at most {max_chars} characters at a time.",
+    "empty_message": "メッセージが空です。ご用件を文字で送ってください。\n"
+                     "Your message is empty. Please type your question.",
+    "invalid_message": "このメッセージは読めませんでした。ご用件を文字で送ってください。\n"
+                       "I could not read this message. Please type your question.",
+    "expired_button": "このボタンは使えなくなりました。ご用件を文字で送ってください。\n"
+                      "This button has expired. Please type your question.",
+    "error": "エラーが起きました。少し待ってから、もう一度送ってください。\n"
+             "Sorry, something went wrong. Please try again in a moment.",
+}
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def fitting_prefix(text: str, limit: int) -> int:
+    """How many characters of `text` fit in `limit` UTF-16 units."""
+    units = 0
+    for index, char in enumerate(text):
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > limit:
+            return index
+    return len(text)
+
+
+class PostbackPayloads:
+    """Button payloads as postback `data`: as is when they fit in 300 characters, else a short id.
+
+    Like Telegram's callback data: the id is a hash of the payload, kept in memory (bounded),
+    so a button from before a restart answers "expired" instead of doing something else.
+    The label is remembered too: a postback carries only its data, and the transcript
+    should show what the resident tapped, not `/intent{…}`.
+    """
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self.capacity = capacity
+        self._long: "OrderedDict[str, str]" = OrderedDict()
+        self._titles: "OrderedDict[str, str]" = OrderedDict()
+
+    def data_for(self, payload: str, title: Optional[str] = None) -> str:
+        data = payload
+        if utf16_len(payload) > MAX_POSTBACK_DATA_CHARS or payload.startswith(SHORT_ID_PREFIX):
+            data = SHORT_ID_PREFIX + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
+            self._remember(self._long, data, payload)
+        if title:
+            self._remember(self._titles, data, title[:MAX_TITLE_CHARS])
+        return data
+
+    def payload_for(self, data: str) -> Optional[str]:
+        if data.startswith(SHORT_ID_PREFIX):
+            return self._long.get(data)
+        return data
+
+    def title_for(self, data: str) -> Optional[str]:
+        return self._titles.get(data)
+
+    def _remember(self, table: "OrderedDict[str, str]", key: str, value: str) -> None:
+        table[key] = value
+        table.move_to_end(key)
+        while len(table) > self.capacity:
+            table.popitem(last=False)
+
+
+class LineOutput(OutputChannel):
+    """Rasa's bot messages for one LINE user.
+
+    With a reply token it collects the turn's messages until `flush()` sends them as one
+    reply; without one (or after the flush) each message is pushed at once.
+    """
+
+    def __init__(self, channel: "LineInput", user_id: Optional[str] = None, reply_token: Optional[str] = None) -> None:
+        self.channel = channel
+        self.user_id = user_id
+        self.reply_token = reply_token
+        self.pending: Optional[List[Dict[str, Any]]] = [] if reply_token else None
+
+    @classmethod
+    def name(cls) -> Text:
+        return "line"
+
+    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+        # The whole message at once: text, buttons and image belong to one reply.
+        if self.pending is not None:
+            self.pending.append(dict(message))
+        else:
+            await self.channel.send(user_id_of(recipient_id), [message])
+
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        await self.send_response(recipient_id, {**kwargs, "text": text})
+
+    async def send_text_with_buttons(self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]],
+                                     **kwargs: Any) -> None:
+        await self.send_response(recipient_id, {**kwargs, "text": text, "buttons": buttons})
+
+    async def send_image_url(self, recipient_id: Text, image: Text, **kwargs: Any) -> None:
+        await self.send_response(recipient_id, {"image": image})
+
+    async def flush(self) -> None:
+        """Send the collected turn with the reply token; later messages are pushed."""
+        messages, self.pending = self.pending or [], None
+        if messages and self.user_id:
+            await self.channel.send(self.user_id, messages, self.reply_token)
+
+
+class LineInput(InputChannel):
+    @classmethod
+    def name(cls) -> Text:
+        return "line"
+
+    def __init__(self, channel_secret: str, access_token: str, api_url: str = DEFAULT_API_URL,
+                 max_chars: int = DEFAULT_MAX_CHARS) -> None:
+        if not channel_secret:
+            logger.error("MADOGUCHI_LINE_CHANNEL_SECRET is not set: every LINE webhook call will be refused (403).")
+        self.channel_secret = channel_secret
+        self.access_token = access_token
+        self.api_url = (api_url or DEFAULT_API_URL).rstrip("/")
+        self.max_chars = max_chars
+        self.parser = WebhookParser(channel_secret)
+        self.payloads = PostbackPayloads()
+        self._api: Optional[AsyncLineBotApi] = None
+        self._session: Optional[aiohttp.ClientSession] = None
+        self._seen: "OrderedDict[str, None]" = OrderedDict()
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+        credentials = credentials or {}
+        return cls(str(credentials.get("channel_secret", "")), str(credentials.get("access_token", "")),
+                   str(credentials.get("api_url") or DEFAULT_API_URL),
+                   int(credentials.get("max_chars", DEFAULT_MAX_CHARS)))
+
+    def get_output_channel(self) -> Optional[OutputChannel]:
+        return LineOutput(self)
+
+    # --- Messaging API client -------------------------------------------------------------
+    def client(self) -> AsyncLineBotApi:
+        """The API client, made on first use so its aiohttp session lives in the server's loop."""
+        if self._api is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=API_TIMEOUT_SECONDS))
+            http = AiohttpAsyncHttpClient(self._session, timeout=aiohttp.ClientTimeout(total=API_TIMEOUT_SECONDS))
+            self._api = AsyncLineBotApi(self.access_token, http, endpoint=self.api_url)
+        return self._api
+
+    async def close(self) -> None:
+        session, self._session, self._api = self._session, None, None
+        if session is not None:
+            await session.close()
+
+    async def send(self, user_id: str, messages: Sequence[Dict[str, Any]], reply_token: Optional[str] = None) -> None:
+        """Bot messages as one reply (first 5 LINE messages) and pushes (the rest, 5 per call).
+
+        A rejected reply token (expired, already used, redelivered event) falls back to push,
+        so the resident still gets the answer.
+        """
+        batch = self.line_messages(messages)
+        api = self.client()
+        if reply_token and batch:
+            first, batch = batch[:MAX_MESSAGES_PER_CALL], batch[MAX_MESSAGES_PER_CALL:]
+            try:
+                await api.reply_message(reply_token, first)
+            except LineBotApiError as error:
+                logger.warning("line reply to %s refused (%s): pushing instead", user_id, error.status_code)
+                batch = first + batch
+        for start in range(0, len(batch), MAX_MESSAGES_PER_CALL):
+            await api.push_message(user_id, batch[start:start + MAX_MESSAGES_PER_CALL])
+
+    def line_messages(self, messages: Sequence[Dict[str, Any]]) -> List[SendMessage]:
+        """Texts (split at LINE's limit) and https images; the turn's buttons as quick replies
+        on the last message, the only place LINE shows them."""
+        out: List[SendMessage] = []
+        for message in messages:
+            out.extend(TextSendMessage(text=part) for part in split_text(text_of(message)))
+            url = image_url(message.get("image"))
+            if url is not None:
+                out.append(ImageSendMessage(original_content_url=url, preview_image_url=url))
+        quick_reply = self.quick_reply([b for m in messages for b in (m.get("buttons") or [])])
+        if quick_reply is not None:
+            if not out:
+                out.append(TextSendMessage(text="▼"))  # LINE needs a message to carry quick replies
+            out[-1].quick_reply = quick_reply
+        return out
+
+    def quick_reply(self, buttons: Sequence[Any]) -> Optional[QuickReply]:
+        """Postback buttons: the tap shows the label as the resident's message and sends the payload."""
+        items: List[QuickReplyButton] = []
+        seen = set()
+        for button in buttons:
+            if not isinstance(button, dict) or not button.get("payload") or str(button["payload"]) in seen:
+                continue
+            payload, title = str(button["payload"]), str(button.get("title") or button["payload"])
+            seen.add(payload)
+            if len(items) == MAX_QUICK_REPLIES:
+                logger.warning("line: more than %d buttons in one turn; %r is not shown", MAX_QUICK_REPLIES, payload)
+                continue
+            label = short_label(title)
+            items.append(QuickReplyButton(action=PostbackAction(
+                label=label, data=self.payloads.data_for(payload, title), display_text=label)))
+        return QuickReply(items=items) if items else None
+
+    async def push(self, recipient_id: str, message: Dict[str, Any]) -> bool:
+        """Staff replies and queue updates, outside a webhook call (see bot.delivery)."""
+        try:
+            user_id = user_id_of(recipient_id)
+            await self.send(user_id, [message])
+        except (LineBotApiError, aiohttp.ClientError, TimeoutError, ValueError) as error:
+            logger.warning("line push to %s failed: %s", recipient_id, error)
+            return False
+        return True
+
+    async def notify(self, user_id: str, reply_token: Optional[str], notice: str, **values: Any) -> None:
+        text = NOTICES.get(notice, NOTICES["invalid_message"]).format(**values)
+        await self.send(user_id, [{"text": text}], reply_token)
+
+    # --- inbound ---------------------------------------------------------------------------
+    def parse(self, body: bytes, signature: Optional[str]) -> List[Event]:
+        """The events of a signed body; InvalidSignatureError (403) or InboundError (400)."""
+        if not self.channel_secret or not signature:
+            raise InvalidSignatureError("missing signature")
+        try:
+            text = body.decode("utf-8")  # LINE signs UTF-8 JSON; the SDK validates text
+        except UnicodeDecodeError:
+            raise InvalidSignatureError("body is not UTF-8")
+        try:
+            return self.parser.parse(text, signature)
+        except InvalidSignatureError:
+            raise
+        except json.JSONDecodeError:
+            raise InboundError("malformed_json", "The request body is not valid JSON.")
+        except Exception:  # the SDK does not validate shapes: wrong ones fail anywhere inside
+            raise InboundError("invalid_webhook", "The request body is not a LINE webhook payload.")
+
+    def first_time(self, event: Event) -> bool:
+        """LINE redelivers an event it thinks was not received, with the same webhookEventId."""
+        event_id = getattr(event, "webhook_event_id", None)
+        if not isinstance(event_id, str) or not event_id:
+            return True
+        if event_id in self._seen:
+            return False
+        self._seen[event_id] = None
+        while len(self._seen) > SEEN_EVENTS:
+            self._seen.popitem(last=False)
+        return True
+
+    async def handle(self, event: Event, on_new_message: OnNewMessage) -> None:
+        # In standby mode another module owns the chat (and there is no reply token).
+        if getattr(event, "mode", "active") == "standby" or not self.first_time(event):
+            return
+        user_id = user_id_from(event)
+        if user_id is None:  # groups, rooms, malformed sources
+            return
+        token = getattr(event, "reply_token", None)
+        token = token if isinstance(token, str) and token else None
+        if isinstance(event, MessageEvent):
+            if isinstance(event.message, TextMessage):
+                await self.forward(user_id, token, event.message.text, None, on_new_message)
+            else:  # sticker, image, video, audio, location, file
+                await self.notify(user_id, token, "non_text")
+        elif isinstance(event, PostbackEvent):
+            data = getattr(event.postback, "data", None)
+            payload = self.payloads.payload_for(data) if isinstance(data, str) else None
+            if payload is None:
+                await self.notify(user_id, token, "expired_button")
+                return
+            title = self.payloads.title_for(data)
+            await self.forward(user_id, token, payload, {"title": title} if title else None, on_new_message)
+        elif isinstance(event, FollowEvent):
+            await self.forward(user_id, token, GREETING, None, on_new_message)
+        # Anything else (unfollow, join, unsend, new event types) is not for us.
+
+    async def forward(self, user_id: str, reply_token: Optional[str], text: Any,
+                      metadata: Optional[Dict[str, Any]], on_new_message: OnNewMessage) -> None:
+        """Inbound rules (NFKC, redaction, limits), then Rasa, then one reply; problems get a polite one."""
+        try:
+            sender = check_sender(f"{SENDER_PREFIX}{user_id}")
+            inbound = prepare(text, self.max_chars, metadata)
+        except InboundError as error:
+            await self.notify(user_id, reply_token, error.code, max_chars=self.max_chars)
+            return
+        output = LineOutput(self, user_id, reply_token)
+        try:
+            await on_new_message(UserMessage(inbound.text, output, sender, input_channel=self.name(),
+                                             metadata=inbound.metadata))
+        except Exception:  # the message is in the tracker; the resident may simply send it again
+            logger.exception("line channel: handling a message failed")
+            if output.pending is not None:
+                output.pending.append({"text": NOTICES["error"]})
+        await output.flush()
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        webhook = Blueprint("madoguchi_line_webhook", __name__)
+
+        @webhook.listener("after_server_stop")
+        async def close_client(_app: Any, _loop: Any) -> None:
+            await self.close()
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            try:
+                events = self.parse(request.body or b"", request.headers.get(SIGNATURE_HEADER))
+            except InvalidSignatureError:
+                return response.json({"error": "forbidden", "message": "Missing or wrong X-Line-Signature."},
+                                     status=403)
+            except InboundError as error:
+                return response.json(error.as_json(), status=error.status)
+            for event in events:
+                try:
+                    await self.handle(event, on_new_message)
+                except Exception:  # e.g. LINE unreachable: a redelivery would not help either
+                    logger.exception("line channel: event %s was not fully handled",
+                                     getattr(event, "webhook_event_id", "?"))
+            return response.json({})
+
+        return webhook
+
+
+def user_id_from(event: Event) -> Optional[str]:
+    source = getattr(event, "source", None)
+    user_id = getattr(source, "user_id", None)
+    if isinstance(source, SourceUser) and isinstance(user_id, str) and USER_ID.match(user_id):
+        return user_id
+    return None
+
+
+def user_id_of(recipient_id: str) -> str:
+    """`line:U…` → the LINE user id (ValueError for another channel's conversation)."""
+    user_id = recipient_id[len(SENDER_PREFIX):] if recipient_id.startswith(SENDER_PREFIX) else ""
+    if not USER_ID.match(user_id):
+        raise ValueError(f"not a LINE conversation: {recipient_id!r}")
+    return user_id
+
+
+def short_label(title: str) -> str:
+    """Quick reply labels hold 20 characters: longer titles end with an ellipsis."""
+    title = " ".join(title.split()) or "…"
+    if utf16_len(title) <= MAX_LABEL_CHARS:
+        return title
+    return title[:fitting_prefix(title, MAX_LABEL_CHARS - 1)] + "…"
+
+
+def text_of(message: Dict[str, Any]) -> str:
+    """The message text; easy Japanese already has its readings in parentheses, and a
+    clerk's message is signed so the resident knows a person wrote it."""
+    text = str(message.get("text") or "").strip()
+    staff = message.get("staff")
+    name = staff.get("name") if isinstance(staff, dict) else None
+    if text and isinstance(name, str) and name:
+        return f"{name}: {text}"
+    return text
+
+
+def split_text(text: str, limit: int = MAX_TEXT_CHARS) -> List[str]:
+    """Parts that fit LINE's text limit, cut at line ends where possible."""
+    parts: List[str] = []
+    while utf16_len(text) > limit:
+        fit = fitting_prefix(text, limit)
+        cut = text.rfind("\n", 0, fit)
+        cut = cut if cut > 0 else fit
+        parts.append(text[:cut])
+        text = text[cut:].lstrip("\n")
+    return parts + [text] if text else parts
+
+
+def image_url(image: Any) -> Optional[str]:
+    """An https image URL as is. LINE fetches images itself and only from HTTPS URLs, so a
+    data URL (a visit slip's QR code) cannot be sent: the resident gets the slip's text."""
+    if isinstance(image, str) and image.startswith("https://"):
+        return image
+    return None
