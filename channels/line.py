@@ -32,6 +32,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from channels.outbound import longest_fitting_prefix, split_text as split_platform_text, text_of
 from channels.inbound import InboundError, check_sender, prepare
 
 logger = logging.getLogger(__name__)
@@ -81,12 +82,7 @@ def utf16_len(text: str) -> int:
 
 def fitting_prefix(text: str, limit: int) -> int:
     """How many characters of `text` fit in `limit` UTF-16 units."""
-    units = 0
-    for index, char in enumerate(text):
-        units += 2 if ord(char) > 0xFFFF else 1
-        if units > limit:
-            return index
-    return len(text)
+    return longest_fitting_prefix(text, limit, utf16_len)
 
 
 class PostbackPayloads:
@@ -406,27 +402,9 @@ def short_label(title: str) -> str:
     return title[:fitting_prefix(title, MAX_LABEL_CHARS - 1)] + "…"
 
 
-def text_of(message: Dict[str, Any]) -> str:
-    """The message text; easy Japanese already has its readings in parentheses, and a
-    clerk's message is signed so the resident knows a person wrote it."""
-    text = str(message.get("text") or "").strip()
-    staff = message.get("staff")
-    name = staff.get("name") if isinstance(staff, dict) else None
-    if text and isinstance(name, str) and name:
-        return f"{name}: {text}"
-    return text
-
-
 def split_text(text: str, limit: int = MAX_TEXT_CHARS) -> List[str]:
-    """Parts that fit LINE's text limit, cut at line ends where possible."""
-    parts: List[str] = []
-    while utf16_len(text) > limit:
-        fit = fitting_prefix(text, limit)
-        cut = text.rfind("\n", 0, fit)
-        cut = cut if cut > 0 else fit
-        parts.append(text[:cut])
-        text = text[cut:].lstrip("\n")
-    return parts + [text] if text else parts
+    """Parts that fit LINE's text limit (counted in UTF-16 units), cut at line ends where possible."""
+    return split_platform_text(text, limit, utf16_len)
 
 
 def image_url(image: Any) -> Optional[str]:

@@ -32,6 +32,7 @@ from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from telegram.error import RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
+from channels.outbound import split_text as split_platform_text, text_of
 from channels.inbound import InboundError, check_sender, prepare
 
 logger = logging.getLogger(__name__)
@@ -341,26 +342,9 @@ def button_title(message: Any, data: str) -> Optional[str]:
     return None
 
 
-def text_of(message: Dict[str, Any]) -> str:
-    """The message text; easy Japanese already has its readings in parentheses, and a
-    clerk's message is signed so the resident knows a person wrote it."""
-    text = str(message.get("text") or "").strip()
-    staff = message.get("staff")
-    name = staff.get("name") if isinstance(staff, dict) else None
-    if text and isinstance(name, str) and name:
-        return f"{name}: {text}"
-    return text
-
-
 def split_text(text: str, limit: int = MAX_TEXT_CHARS) -> List[str]:
-    """Parts of at most `limit` characters, cut at line ends where possible."""
-    parts: List[str] = []
-    while len(text) > limit:
-        cut = text.rfind("\n", 0, limit)
-        cut = cut if cut > 0 else limit
-        parts.append(text[:cut])
-        text = text[cut:].lstrip("\n")
-    return parts + [text] if text else parts
+    """Parts of at most Telegram's message length, cut at line ends where possible."""
+    return split_platform_text(text, limit)
 
 
 def photo_of(image: Any) -> Optional[Union[bytes, str]]:
