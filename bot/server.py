@@ -76,7 +76,7 @@ def build_app(settings: Settings, model_path: Path):
     )
     channels = input_channels(settings)
     app = configure_app(
-        channels,
+        None,  # channels are registered below, behind the handoff gate
         cors="*",
         auth_token=settings.api_token or None,
         enable_api=True,
@@ -86,18 +86,27 @@ def build_app(settings: Settings, model_path: Path):
     app.ctx.delivery = Delivery(channels)
     app.ctx.settings = settings
     gate = install_handoff(app, settings)
+    register_channels(app, channels, gate)
     for blueprint in extra_blueprints(settings) + staff_blueprints():
         app.blueprint(blueprint)
     app.register_listener(partial(load_agent_on_start, str(model_path), endpoints, None), "before_server_start")
-
-    async def route_messages_through_handoff(app, _loop) -> None:
-        # Every channel calls app.ctx.agent.handle_message: wrapping it once puts the
-        # handoff rules in front of all channels without touching any of them.
-        app.ctx.agent.handle_message = gate.wrap(app.ctx.agent.handle_message)
-
-    app.register_listener(route_messages_through_handoff, "before_server_start")
     app.register_listener(close_resources, "after_server_stop")
     return app
+
+
+def register_channels(app, channels: List, gate) -> None:
+    """As `rasa.core.channels.channel.register`, with every message passing the handoff gate.
+
+    The handler looks the agent up on each message, so a model loaded later through
+    Rasa's API (which replaces app.ctx.agent) still sits behind the gate.
+    """
+    async def handle(message) -> None:
+        await app.ctx.agent.handle_message(message)
+
+    through_gate = gate.wrap(handle)
+    for channel in channels:
+        app.blueprint(channel.blueprint(through_gate), url_prefix=f"/webhooks/{channel.url_prefix()}")
+    app.ctx.input_channels = channels
 
 
 def install_handoff(app, settings: Settings):
