@@ -32,7 +32,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from channels.outbound import longest_fitting_prefix, split_text as split_platform_text, text_of
+from channels.outbound import SeenIds, longest_fitting_prefix, split_text as split_platform_text, text_of
 from channels.inbound import InboundError, check_sender, prepare
 
 logger = logging.getLogger(__name__)
@@ -181,7 +181,7 @@ class LineInput(InputChannel):
         self.payloads = PostbackPayloads()
         self._api: Optional[AsyncLineBotApi] = None
         self._session: Optional[aiohttp.ClientSession] = None
-        self._seen: "OrderedDict[str, None]" = OrderedDict()
+        self._seen = SeenIds(SEEN_EVENTS)
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
@@ -295,12 +295,7 @@ class LineInput(InputChannel):
         event_id = getattr(event, "webhook_event_id", None)
         if not isinstance(event_id, str) or not event_id:
             return True
-        if event_id in self._seen:
-            return False
-        self._seen[event_id] = None
-        while len(self._seen) > SEEN_EVENTS:
-            self._seen.popitem(last=False)
-        return True
+        return self._seen.first_time(event_id)
 
     async def handle(self, event: Event, on_new_message: OnNewMessage) -> None:
         # In standby mode another module owns the chat (and there is no reply token).

@@ -1,7 +1,8 @@
 """Shaping bot messages for messaging apps with plain-text bubbles (Telegram, LINE)."""
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List
+from collections import OrderedDict
+from typing import Any, Callable, Dict, Hashable, List
 
 
 def text_of(message: Dict[str, Any]) -> str:
@@ -37,3 +38,20 @@ def split_text(text: str, limit: int, measure: Callable[[str], int] = len) -> Li
         parts.append(text[:cut])
         text = text[cut:].lstrip("\n")
     return parts + [text] if text else parts
+
+
+class SeenIds:
+    """The most recent delivery ids (bounded): platforms redeliver what they think was lost,
+    and a resident must not be answered twice. In memory, so one process."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._seen: "OrderedDict[Hashable, None]" = OrderedDict()
+
+    def first_time(self, key: Hashable) -> bool:
+        if key in self._seen:
+            return False
+        self._seen[key] = None
+        while len(self._seen) > self.capacity:
+            self._seen.popitem(last=False)
+        return True

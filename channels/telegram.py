@@ -32,7 +32,7 @@ from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from telegram.error import RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
-from channels.outbound import split_text as split_platform_text, text_of
+from channels.outbound import SeenIds, split_text as split_platform_text, text_of
 from channels.inbound import InboundError, check_sender, prepare
 
 logger = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ class TelegramInput(InputChannel):
         self.payloads = CallbackPayloads()
         self._bot: Optional[Bot] = None
         self._bot_lock: Optional[asyncio.Lock] = None
-        self._seen: "OrderedDict[int, None]" = OrderedDict()
+        self._seen = SeenIds(SEEN_UPDATES)
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
@@ -216,12 +216,7 @@ class TelegramInput(InputChannel):
 
     def first_time(self, update_id: int) -> bool:
         """Telegram resends an update it thinks was not delivered: handle each id once."""
-        if update_id in self._seen:
-            return False
-        self._seen[update_id] = None
-        while len(self._seen) > SEEN_UPDATES:
-            self._seen.popitem(last=False)
-        return True
+        return self._seen.first_time(update_id)
 
     async def handle(self, update: Update, on_new_message: OnNewMessage) -> None:
         if update.callback_query is not None:
