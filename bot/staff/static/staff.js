@@ -30,6 +30,7 @@
   function showLogin() {
     $("login-view").hidden = false; $("console-view").hidden = true; $("who").hidden = true;
     if (events) { events.close(); events = null; }
+    if (refresher) { clearInterval(refresher); refresher = null; }
     $("username").focus();
   }
 
@@ -46,8 +47,12 @@
     listen();
   }
 
+  let refresher = null;
+
   function listen() {
     if (events) events.close();
+    // Waiting times grow while nothing happens: refresh the list every 30 s as well.
+    if (!refresher) refresher = setInterval(() => { if (csrf) loadQueue().catch(() => {}); }, 30000);
     events = new EventSource("/staff/api/events");
     events.onopen = () => { $("live").textContent = "自動更新中"; };
     events.onerror = () => { $("live").textContent = "接続が切れました。再接続しています…"; };
