@@ -14,11 +14,9 @@ long-lived channel access token. Only one-to-one chats are served (groups and ro
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
-from collections import OrderedDict
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Text
 
 import aiohttp
@@ -32,7 +30,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from channels.outbound import SeenIds, longest_fitting_prefix, split_text as split_platform_text, text_of
+from channels.outbound import (NOTICES, SeenIds, ShortPayloads, longest_fitting_prefix,
+                               split_text as split_platform_text, text_of)
 from channels.inbound import InboundError, check_sender, prepare
 
 logger = logging.getLogger(__name__)
@@ -50,30 +49,9 @@ MAX_TEXT_CHARS = 5000
 MAX_QUICK_REPLIES = 13
 MAX_LABEL_CHARS = 20
 MAX_POSTBACK_DATA_CHARS = 300
-MAX_TITLE_CHARS = 100
-SHORT_ID_PREFIX = "~"  # payloads start with "/", so a short id can never be mistaken for one
 SEEN_EVENTS = 2048
 API_TIMEOUT_SECONDS = 10.0
 GREETING = "/greet"  # what a new friend (follow event) gets, like the web page's first screen
-
-# Replies the channel gives itself, before Rasa sees a message: it does not know the
-# resident's language yet, so they are in Japanese and English.
-NOTICES: Dict[str, str] = {
-    "non_text": "文字のメッセージだけ読めます。ご用件を文字で送ってください。"
-                "マイナンバーカードの写真は送らないでください。\n"
-                "I can only read text messages. Please type your question. "
-                "Please do not send photos of your My Number card.",
-    "message_too_long": "メッセージが長すぎます。{max_chars}文字以内に分けて送ってください。\n"
-                        "Your message is too long. Please send at most {max_chars} characters at a time.",
-    "empty_message": "メッセージが空です。ご用件を文字で送ってください。\n"
-                     "Your message is empty. Please type your question.",
-    "invalid_message": "このメッセージは読めませんでした。ご用件を文字で送ってください。\n"
-                       "I could not read this message. Please type your question.",
-    "expired_button": "このボタンは使えなくなりました。ご用件を文字で送ってください。\n"
-                      "This button has expired. Please type your question.",
-    "error": "エラーが起きました。少し待ってから、もう一度送ってください。\n"
-             "Sorry, something went wrong. Please try again in a moment.",
-}
 
 
 def utf16_len(text: str) -> int:
@@ -85,42 +63,9 @@ def fitting_prefix(text: str, limit: int) -> int:
     return longest_fitting_prefix(text, limit, utf16_len)
 
 
-class PostbackPayloads:
-    """Button payloads as postback `data`: as is when they fit in 300 characters, else a short id.
-
-    Like Telegram's callback data: the id is a hash of the payload, kept in memory (bounded),
-    so a button from before a restart answers "expired" instead of doing something else.
-    The label is remembered too: a postback carries only its data, and the transcript
-    should show what the resident tapped, not `/intent{…}`.
-    """
-
-    def __init__(self, capacity: int = 10_000) -> None:
-        self.capacity = capacity
-        self._long: "OrderedDict[str, str]" = OrderedDict()
-        self._titles: "OrderedDict[str, str]" = OrderedDict()
-
-    def data_for(self, payload: str, title: Optional[str] = None) -> str:
-        data = payload
-        if utf16_len(payload) > MAX_POSTBACK_DATA_CHARS or payload.startswith(SHORT_ID_PREFIX):
-            data = SHORT_ID_PREFIX + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
-            self._remember(self._long, data, payload)
-        if title:
-            self._remember(self._titles, data, title[:MAX_TITLE_CHARS])
-        return data
-
-    def payload_for(self, data: str) -> Optional[str]:
-        if data.startswith(SHORT_ID_PREFIX):
-            return self._long.get(data)
-        return data
-
-    def title_for(self, data: str) -> Optional[str]:
-        return self._titles.get(data)
-
-    def _remember(self, table: "OrderedDict[str, str]", key: str, value: str) -> None:
-        table[key] = value
-        table.move_to_end(key)
-        while len(table) > self.capacity:
-            table.popitem(last=False)
+def PostbackPayloads(capacity: int = 10_000) -> ShortPayloads:
+    """Payloads as postback `data`, which LINE limits to 300 characters."""
+    return ShortPayloads(lambda payload: utf16_len(payload) <= MAX_POSTBACK_DATA_CHARS, capacity)
 
 
 class LineOutput(OutputChannel):

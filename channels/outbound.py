@@ -1,8 +1,33 @@
 """Shaping bot messages for messaging apps with plain-text bubbles (Telegram, LINE)."""
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict
-from typing import Any, Callable, Dict, Hashable, List
+from typing import Any, Callable, Dict, Hashable, List, Optional
+
+SHORT_ID_PREFIX = "~"  # payloads start with "/", so a short id can never be mistaken for one
+MAX_TITLE_CHARS = 100
+
+# Replies a messaging channel gives itself, before Rasa sees a message: it does not know
+# the resident's language yet, so they are in Japanese and English.
+NOTICES: Dict[str, str] = {
+    "non_text": "文字のメッセージだけ読めます。ご用件を文字で送ってください。"
+                "マイナンバーカードの写真は送らないでください。\n"
+                "I can only read text messages. Please type your question. "
+                "Please do not send photos of your My Number card.",
+    "message_too_long": "メッセージが長すぎます。{max_chars}文字以内に分けて送ってください。\n"
+                        "Your message is too long. Please send at most {max_chars} characters at a time.",
+    "empty_message": "メッセージが空です。ご用件を文字で送ってください。\n"
+                     "Your message is empty. Please type your question.",
+    "invalid_message": "このメッセージは読めませんでした。ご用件を文字で送ってください。\n"
+                       "I could not read this message. Please type your question.",
+    "edited": "編集したメッセージは読めません。新しいメッセージで送ってください。\n"
+              "I cannot read edited messages. Please send a new message.",
+    "expired_button": "このボタンは使えなくなりました。ご用件を文字で送ってください。\n"
+                      "This button has expired. Please type your question.",
+    "error": "エラーが起きました。少し待ってから、もう一度送ってください。\n"
+             "Sorry, something went wrong. Please try again in a moment.",
+}
 
 
 def text_of(message: Dict[str, Any]) -> str:
@@ -40,6 +65,14 @@ def split_text(text: str, limit: int, measure: Callable[[str], int] = len) -> Li
     return parts + [text] if text else parts
 
 
+def remember(table: "OrderedDict", key: Hashable, value: Any, capacity: int) -> None:
+    """Put `key` in a bounded table, forgetting the oldest entries beyond `capacity`."""
+    table[key] = value
+    table.move_to_end(key)
+    while len(table) > capacity:
+        table.popitem(last=False)
+
+
 class SeenIds:
     """The most recent delivery ids (bounded): platforms redeliver what they think was lost,
     and a resident must not be answered twice. In memory, so one process."""
@@ -51,7 +84,38 @@ class SeenIds:
     def first_time(self, key: Hashable) -> bool:
         if key in self._seen:
             return False
-        self._seen[key] = None
-        while len(self._seen) > self.capacity:
-            self._seen.popitem(last=False)
+        remember(self._seen, key, None, self.capacity)
         return True
+
+
+class ShortPayloads:
+    """Button payloads as platform button data: as is when they fit, else a short id.
+
+    The id is a hash of the payload, so the same button always gets the same id; it is
+    kept in memory (bounded), so a button from before a restart answers "expired" instead
+    of doing something else. The label is remembered too: a button press carries only its
+    data, and the transcript should show what the resident tapped, not `/intent{…}`.
+    """
+
+    def __init__(self, fits: Callable[[str], bool], capacity: int = 10_000) -> None:
+        self.fits = fits
+        self.capacity = capacity
+        self._long: "OrderedDict[str, str]" = OrderedDict()
+        self._titles: "OrderedDict[str, str]" = OrderedDict()
+
+    def data_for(self, payload: str, title: Optional[str] = None) -> str:
+        data = payload
+        if not self.fits(payload) or payload.startswith(SHORT_ID_PREFIX):
+            data = SHORT_ID_PREFIX + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
+            remember(self._long, data, payload, self.capacity)
+        if title:
+            remember(self._titles, data, title[:MAX_TITLE_CHARS], self.capacity)
+        return data
+
+    def payload_for(self, data: str) -> Optional[str]:
+        if data.startswith(SHORT_ID_PREFIX):
+            return self._long.get(data)
+        return data
+
+    def title_for(self, data: str) -> Optional[str]:
+        return self._titles.get(data)

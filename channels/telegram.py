@@ -16,11 +16,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import hashlib
 import hmac
 import json
 import logging
-from collections import OrderedDict
 from functools import partial
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Text, Union
 
@@ -32,7 +30,8 @@ from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from telegram.error import RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
-from channels.outbound import SeenIds, split_text as split_platform_text, text_of
+from channels.outbound import (MAX_TITLE_CHARS, NOTICES, SeenIds, ShortPayloads,
+                               split_text as split_platform_text, text_of)
 from channels.inbound import InboundError, check_sender, prepare
 
 logger = logging.getLogger(__name__)
@@ -44,62 +43,16 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 SENDER_PREFIX = "telegram:"
 MAX_CALLBACK_DATA_BYTES = 64  # Bot API limit for InlineKeyboardButton.callback_data
 MAX_TEXT_CHARS = 4096  # Bot API limit for sendMessage.text
-MAX_TITLE_CHARS = 100
-SHORT_ID_PREFIX = "~"  # payloads start with "/", so a short id can never be mistaken for one
 # Telegram may send several updates at once; PTB's default pool of one connection would queue them.
 CONNECTION_POOL_SIZE = 8
 SEEN_UPDATES = 2048
 # /start is what Telegram sends when a resident opens the bot: greet them like the web page does.
 COMMANDS = {"/start": "/greet", "/help": "/greet"}
 
-# Replies the channel gives itself, before Rasa sees a message: it does not know the
-# resident's language yet, so they are in Japanese and English.
-NOTICES: Dict[str, str] = {
-    "non_text": "文字のメッセージだけ読めます。ご用件を文字で送ってください。"
-                "マイナンバーカードの写真は送らないでください。\n"
-                "I can only read text messages. Please type your question. "
-                "Please do not send photos of your My Number card.",
-    "message_too_long": "メッセージが長すぎます。{max_chars}文字以内に分けて送ってください。\n"
-                        "Your message is too long. Please send at most {max_chars} characters at a time.",
-    "empty_message": "メッセージが空です。ご用件を文字で送ってください。\n"
-                     "Your message is empty. Please type your question.",
-    "invalid_message": "このメッセージは読めませんでした。ご用件を文字で送ってください。\n"
-                       "I could not read this message. Please type your question.",
-    "edited": "編集したメッセージは読めません。新しいメッセージで送ってください。\n"
-              "I cannot read edited messages. Please send a new message.",
-    "expired_button": "このボタンは使えなくなりました。ご用件を文字で送ってください。\n"
-                      "This button has expired. Please type your question.",
-    "error": "エラーが起きました。少し待ってから、もう一度送ってください。\n"
-             "Sorry, something went wrong. Please try again in a moment.",
-}
 
-
-class CallbackPayloads:
-    """Button payloads as `callback_data`: as is when they fit in 64 bytes, else a short id.
-
-    The id is a hash of the payload, so the same button always gets the same id and the
-    table only grows with distinct long payloads; it is kept in memory (bounded), so a
-    button from before a restart answers "expired" instead of doing something else.
-    """
-
-    def __init__(self, capacity: int = 10_000) -> None:
-        self.capacity = capacity
-        self._long: "OrderedDict[str, str]" = OrderedDict()
-
-    def data_for(self, payload: str) -> str:
-        if len(payload.encode("utf-8")) <= MAX_CALLBACK_DATA_BYTES and not payload.startswith(SHORT_ID_PREFIX):
-            return payload
-        short = SHORT_ID_PREFIX + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
-        self._long[short] = payload
-        self._long.move_to_end(short)
-        while len(self._long) > self.capacity:
-            self._long.popitem(last=False)
-        return short
-
-    def payload_for(self, data: str) -> Optional[str]:
-        if data.startswith(SHORT_ID_PREFIX):
-            return self._long.get(data)
-        return data
+def CallbackPayloads(capacity: int = 10_000) -> ShortPayloads:
+    """Payloads as `callback_data`, which the Bot API limits to 64 bytes."""
+    return ShortPayloads(lambda payload: len(payload.encode("utf-8")) <= MAX_CALLBACK_DATA_BYTES, capacity)
 
 
 class TelegramOutput(OutputChannel):
