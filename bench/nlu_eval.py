@@ -33,7 +33,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bot.catalog import load_catalog  # noqa: E402
-from bot.catalog.compile import FALLBACK_THRESHOLD, PIPELINE_CONFIG, compile_catalog, normalize_training_text  # noqa: E402
+from bot.catalog.compile import (  # noqa: E402
+    CONFIG_HEAD, CONFIG_TAIL, FALLBACK_THRESHOLD, PIPELINE_CONFIG, compile_catalog, normalize_training_text,
+)
 from bot.nlu.evaluate import FALLBACK, Prediction, accuracy, load_heldout, per_intent, predict_all, sweep  # noqa: E402
 
 HELDOUT = ROOT / "tests" / "data" / "nlu_heldout.yml"
@@ -58,21 +60,7 @@ GIBBERISH = [
     "ﾎﾟﾎﾟﾎﾟ",
 ]
 
-_HEAD = """\
-recipe: default.v1
-language: ja
-assistant_id: madoguchi
-pipeline:
-"""
-_TAIL = """\
-  - name: FallbackClassifier
-    threshold: {threshold}
-    ambiguity_threshold: 0.0
-policies:
-  - name: RulePolicy
-    core_fallback_threshold: 0.3
-    enable_fallback_prediction: false
-"""
+_HEAD, _TAIL = CONFIG_HEAD, CONFIG_TAIL
 _TOKENIZER = "  - name: bot.nlu.japanese_tokenizer.FugashiJapaneseTokenizer\n"
 _WORDS = "  - name: CountVectorsFeaturizer\n"
 _CHARS = "  - name: CountVectorsFeaturizer\n    analyzer: char_wb\n    min_ngram: {lo}\n    max_ngram: {hi}\n"
