@@ -6,7 +6,6 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Optional
 
 from bot.catalog import load_catalog
 from bot.catalog.compile import compile_catalog, fingerprint
@@ -15,7 +14,7 @@ from bot.settings import Settings
 logger = logging.getLogger(__name__)
 
 
-def model_path_for(settings: Settings, print_fn=print) -> tuple:
+def model_path_for(settings: Settings) -> tuple:
     """Compile and return (fingerprint, model path) without training."""
     catalog = load_catalog(settings.catalog_dir)
     files = compile_catalog(catalog, settings.build_dir)
@@ -49,8 +48,3 @@ def ensure_model(settings: Settings, force: bool = False, print_fn=print) -> Pat
         shutil.move(result.model, target)
     print_fn(f"trained in {time.monotonic() - started:.1f} s → {target}")
     return target
-
-
-def latest_model(settings: Settings) -> Optional[Path]:
-    models = sorted(settings.models_dir.glob("madoguchi-*.tar.gz"), key=lambda p: p.stat().st_mtime)
-    return models[-1] if models else None

@@ -5,6 +5,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Dict, Optional, Tuple
 
+from bot.catalog.furigana import fill
+
 LANGUAGES: Tuple[str, ...] = ("ja", "en", "easy")
 EXAMPLE_LANGUAGES: Tuple[str, ...] = ("ja", "en")
 WAYS: Tuple[str, ...] = ("online", "convenience_store", "counter", "post", "other")
@@ -143,6 +145,4 @@ class Catalog:
         return result
 
     def phrase(self, key: str, language: str, **values: str) -> str:
-        from bot.catalog.furigana import fill
-
         return fill(self.phrases[key].get(language), **values)

@@ -76,7 +76,6 @@ class HandoffGate:
 
         result = await handle(message)
 
-        after = self.service.get(cid)
         if cancelled:
             self.hub.publish({"type": "queue_changed", "conversation_id": cid})
             await self.notify_positions(before.section)
@@ -84,9 +83,11 @@ class HandoffGate:
             self.service.note_message(cid, message.text or "")
             self.hub.publish({"type": "message", "conversation_id": cid, "text": message.text})
             if state == QUEUED:
-                await self.acknowledge_waiting(message)
-        elif after is not None and after.state != state:
-            self.hub.publish({"type": "queue_changed", "conversation_id": cid, "state": after.state})
+                await self.acknowledge_waiting(message, before.language)
+        else:  # the bot may just have queued it (or taken a callback request): tell the consoles
+            after = self.service.get(cid)
+            if after is not None and after.state != state:
+                self.hub.publish({"type": "queue_changed", "conversation_id": cid, "state": after.state})
         return result
 
     def builder(self, language: str) -> ReplyBuilder:
@@ -102,11 +103,8 @@ class HandoffGate:
                       [builder.cancel_button()])
         return to_message(reply, language)
 
-    async def acknowledge_waiting(self, message: UserMessage) -> None:
-        entry = self.service.get(message.sender_id)
-        if entry is None:
-            return
-        reply = self.position_message(message.sender_id, entry.language)
+    async def acknowledge_waiting(self, message: UserMessage, language: str) -> None:
+        reply = self.position_message(message.sender_id, language)
         if reply is not None:
             await message.output_channel.send_response(message.sender_id, dict(reply))
 

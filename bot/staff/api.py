@@ -13,7 +13,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.actions.replies import ReplyBuilder, to_message
+from bot.actions.replies import to_message
 from bot.actions.dialogue import current_catalog
 from bot.handoff import tracker as conversation
 from bot.handoff.machine import HandoffError
@@ -297,8 +297,9 @@ def staff_blueprint() -> Blueprint:
     @authenticated()
     async def canned(request: Request) -> HTTPResponse:
         language = request.args.get("language", "ja")
-        builder = staff_builder(language)
-        items = [{"id": key, "text": to_message_text(builder.phrase(key), language)}
+        language = language if language in ("ja", "en", "easy") else "ja"
+        staff = request.app.ctx.staff
+        items = [{"id": key, "text": staff.message(language, key)["text"]}
                  for key in sorted(k for k in current_catalog().phrases if k.startswith("canned_"))]
         return response.json({"canned": items})
 
@@ -331,13 +332,3 @@ def staff_blueprint() -> Blueprint:
         return error(exception.status, "conflict" if exception.status == 409 else "handoff", str(exception))
 
     return bp
-
-
-def staff_builder(language: str) -> ReplyBuilder:
-    return ReplyBuilder(current_catalog(), language if language in ("ja", "en", "easy") else "ja")
-
-
-def to_message_text(text: str, language: str) -> str:
-    from bot.catalog.furigana import parenthesized, plain
-
-    return parenthesized(text) if language == "easy" else plain(text)

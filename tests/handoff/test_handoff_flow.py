@@ -217,3 +217,12 @@ def test_sensitive_topics_go_straight_to_staff(server, clerk):
     complaint = new_sender()
     server.say(complaint, "窓口の職員の態度について苦情を言いたい")
     assert queue_entry(clerk, complaint)["reason"] == "sensitive"
+
+
+def test_canned_replies_come_from_the_catalog_in_the_residents_language(clerk):
+    for language, text_of in (("ja", lambda p: p.ja), ("en", lambda p: p.en)):
+        canned = clerk.get("/canned", params={"language": language}).json()["canned"]
+        assert {c["id"] for c in canned} == {k for k in CATALOG.phrases if k.startswith("canned_")}
+        assert text_of(CATALOG.phrases["canned_checking"]) in [c["text"] for c in canned]
+    easy = clerk.get("/canned", params={"language": "easy"}).json()["canned"]
+    assert any("待(ま)って" in c["text"] for c in easy)   # readings in parentheses, no markup
