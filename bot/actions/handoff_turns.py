@@ -62,7 +62,8 @@ def callback_request(builder: ReplyBuilder) -> List[Reply]:
 def callback_consent(builder: ReplyBuilder, tracker: Tracker, procedure_id: Optional[str]) -> List[Reply]:
     counter = counter_of(builder, procedure_id)
     service().await_input(tracker.sender_id, tracker.get_latest_input_channel() or "rest", counter.id,
-                          builder.language, "callback_phone")
+                          builder.language, "callback_phone",
+                          summary_of(tracker, procedure_id, builder.language, "callback", builder.catalog))
     return [Reply([builder.phrase("callback_ask_phone")])]
 
 

@@ -190,14 +190,18 @@ class HandoffService:
             row.summary = json.dumps(summary, ensure_ascii=False)
 
     def await_input(self, conversation_id: str, channel: str, section: str, language: str,
-                    awaiting: Optional[str]) -> None:
-        """Remember that the next message answers a question (e.g. the callback phone number)."""
+                    awaiting: Optional[str], summary: Optional[Dict[str, Any]] = None) -> None:
+        """Remember that the next message answers a question (e.g. the callback phone number),
+        with what a clerk will need to know about the conversation then."""
         with self.db.session() as session:
             row = session.get(Handoff, conversation_id, with_for_update=True)
             if row is None:
-                row = Handoff(conversation_id=conversation_id, channel=channel, section=section,
-                              language=language, state=BOT, reason="callback")
+                row = Handoff(conversation_id=conversation_id, state=BOT, reason="callback")
                 session.add(row)
+            if row.state not in PAUSED_STATES:
+                row.channel, row.section, row.language = channel, section, language
+                if summary is not None:
+                    row.summary = json.dumps(summary, ensure_ascii=False)
             row.awaiting, row.updated_at = awaiting, utcnow()
 
     def request_callback(self, conversation_id: str, channel: str, section: str, language: str, phone: str,

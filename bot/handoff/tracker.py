@@ -48,7 +48,10 @@ async def transcript(agent: Any, conversation_id: str) -> List[Dict[str, Any]]:
     lines: List[Dict[str, Any]] = []
     for event in tracker.events:
         if event.type_name == "user":
-            lines.append({"from": "resident", "text": event.text, "at": event.timestamp,
+            # A button press is stored as its payload; show what the resident tapped.
+            title = (event.metadata or {}).get("title")
+            text = title if isinstance(title, str) and (event.text or "").startswith("/") else event.text
+            lines.append({"from": "resident", "text": text, "at": event.timestamp,
                           "intent": (event.intent or {}).get("name")})
         elif event.type_name == "bot":
             staff = (event.metadata or {}).get("staff")

@@ -127,6 +127,7 @@ def test_after_hours_callback_is_stored_apart_and_deleted_after_the_call(server,
     assert stored and not any(form in row[0] for row in stored for form in ("080-9876-5432", "9876-5432"))
     entry = queue_entry(clerk, sender)
     assert entry["state"] == "callback_requested" and entry["section"] == "kodomo"
+    assert entry["summary"]["procedure"] == "child_allowance" and entry["summary"]["reason"] == "callback"
     assert clerk.get(f"/conversations/{sender}/callback").json() == {"phone": "08098765432"}
     assert clerk.post(f"/conversations/{sender}/callback-done", {"note": "折り返し済み"}).status_code == 200
     assert clerk.get(f"/conversations/{sender}/callback").status_code == 404

@@ -38,3 +38,38 @@ def test_staff_console_in_a_browser(server, accounts, clerk):
     events = server.tracker(resident)["events"]
     assert any(e["event"] == "bot" and (e.get("metadata") or {}).get("staff", {}).get("name") == "佐藤" for e in events)
     assert Path(ARTIFACTS / "staff-conversation.png").exists()
+
+
+def test_staff_console_handles_an_after_hours_callback(server, accounts, clerk):
+    """The resident uses the web page (button titles are kept); the clerk calls back from the console."""
+    import httpx
+
+    resident = "web-" + uuid.uuid4().hex
+    marker = f"児童手当の申請をしたい{uuid.uuid4().hex[:4]}"
+
+    def send(text, title=None):
+        body = {"sender": resident, "message": text}
+        if title:
+            body["title"] = title
+        httpx.post(f"{server.base_url}/webhooks/web/message", json=body, timeout=60).raise_for_status()
+
+    send(marker)
+    send("人と話したい")                               # こども家庭課 is closed on Saturdays
+    send("/callback_request", "折り返し電話を頼む")
+    send("/callback_consent", "同意して電話番号を入力する")
+    send("090-2222-3333")
+    # The console lists call-backs by the procedure the bot recognised.
+    env = dict(os.environ, STAFF_USER=accounts["staff1"], STAFF_PASSWORD=PASSWORD, RESIDENT_LAST="児童手当",
+               WEB_ARTIFACTS=str(ARTIFACTS), CHROMIUM_PATH="/usr/bin/chromium")
+    done = subprocess.run(["node", str(SCRIPT), server.base_url, "callback"], cwd=PROJECT_ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-4000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])["callback"]
+    assert "error" not in result, result.get("error")
+    assert "児童手当" in result["queueEntry"] and "こども家庭課" in result["queueEntry"]  # the bot-made summary
+    assert result["phone"] == "電話番号：09022223333"
+    assert any("同意して電話番号を入力する" in line for line in result["transcript"])   # the title, not the payload
+    assert not any("/callback_consent" in line for line in result["transcript"])
+    assert not any("2222" in line for line in result["transcript"])
+    assert result["axe"] == [] and result["callbackHidden"] and result["problems"] == []
+    assert clerk.get(f"/conversations/{resident}/callback").status_code == 404  # the number is gone

@@ -58,6 +58,36 @@ const scenarios = {
     await context.close();
     return facts;
   },
+
+  // An after-hours call-back: reveal the number (audited), call, mark it done (number deleted).
+  async callback(browser, base) {
+    const { context, page } = await newPage(browser);
+    await page.goto(base + '/staff', { waitUntil: 'load' });
+    await page.waitForSelector('#login-view:not([hidden])');
+    await page.fill('#username', process.env.STAFF_USER);
+    await page.fill('#password', process.env.STAFF_PASSWORD);
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#console-view:not([hidden])');
+    const needle = process.env.RESIDENT_LAST;
+    await page.waitForFunction((n) => [...document.querySelectorAll('#queue button')].some((b) => b.textContent.includes('折り返し希望') && b.textContent.includes(n)), needle);
+    await page.evaluate((n) => [...document.querySelectorAll('#queue button')].find((b) => b.textContent.includes('折り返し希望') && b.textContent.includes(n)).click(), needle);
+    await page.waitForSelector('#callback:not([hidden])');
+    const facts = { queueEntry: await page.evaluate((n) => [...document.querySelectorAll('#queue button')].find((b) => b.textContent.includes('折り返し希望') && b.textContent.includes(n)).textContent, needle) };
+    await page.click('#show-phone');
+    await page.waitForFunction(() => document.getElementById('phone').textContent.length > 0);
+    facts.phone = await page.evaluate(() => document.getElementById('phone').textContent);
+    facts.transcript = await page.evaluate(() => [...document.querySelectorAll('#transcript li')].map((li) => li.textContent));
+    facts.axe = await axe(page);
+    await shot(page, 'staff-callback');
+    await page.fill('#callback-note', '折り返し済み：児童手当の申請方法を案内');
+    await page.click('#callback-form button[type=submit]');
+    await page.waitForFunction((n) => ![...document.querySelectorAll('#queue button')].some((b) => b.textContent.includes('折り返し希望') && b.textContent.includes(n)), needle);
+    facts.callbackHidden = await page.waitForFunction(() => document.getElementById('callback').hidden, null, { timeout: 10000 })
+      .then(() => true, () => false);
+    facts.problems = page.problems;
+    await context.close();
+    return facts;
+  },
 };
 
 await main(scenarios);

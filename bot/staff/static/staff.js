@@ -104,6 +104,8 @@
     $("handback").hidden = state !== "assigned";
     $("reply-form").hidden = state !== "assigned";
     $("close-form").hidden = state !== "assigned";
+    $("callback").hidden = state !== "callback_requested";
+    $("phone").textContent = "";
     const log = $("transcript"); log.replaceChildren();
     for (const line of data.transcript) {
       if (line.from === "system") continue;
@@ -138,6 +140,14 @@
     $("close-form").addEventListener("submit", (e) => { e.preventDefault(); act(async () => {
       await post("/conversations/" + encodeURIComponent(current) + "/close", { note: $("close-note").value });
       $("close-note").value = ""; await openConversation(current, false);
+    }); });
+    $("show-phone").addEventListener("click", () => act(async () => {
+      const data = await api("/conversations/" + encodeURIComponent(current) + "/callback");
+      $("phone").textContent = "電話番号：" + data.phone;
+    }));
+    $("callback-form").addEventListener("submit", (e) => { e.preventDefault(); act(async () => {
+      await post("/conversations/" + encodeURIComponent(current) + "/callback-done", { note: $("callback-note").value });
+      $("callback-note").value = ""; await openConversation(current, false);
     }); });
     $("slip-form").addEventListener("submit", (e) => { e.preventDefault(); act(async () => {
       const out = $("slip-result"); out.replaceChildren();
