@@ -16,18 +16,22 @@ from bot.settings import Settings
 logger = logging.getLogger(__name__)
 
 
+# Rasa's SQL tracker store with its queries in a worker thread (bot/store/tracker_store.py).
+TRACKER_STORE_TYPE = "bot.store.tracker_store.ThreadedSQLTrackerStore"
+
+
 def tracker_store_endpoint(settings: Settings):
-    """Rasa's SQLTrackerStore on SQLite (var/) by default, any SQLAlchemy URL otherwise."""
+    """The SQL tracker store on SQLite (var/) by default, any SQLAlchemy URL otherwise."""
     from rasa.utils.endpoints import EndpointConfig
 
     url = settings.tracker_database_url
     if url.startswith("sqlite:///"):
         path = Path(url[len("sqlite:///"):])
         path.parent.mkdir(parents=True, exist_ok=True)
-        return EndpointConfig(type="sql", dialect="sqlite", db=str(path))
+        return EndpointConfig(type=TRACKER_STORE_TYPE, dialect="sqlite", db=str(path))
     # Rasa hands an endpoint URL to SQLTrackerStore as `host`, and a host that is a full
     # URL goes straight to SQLAlchemy.
-    return EndpointConfig(url=url, type="sql", db="")
+    return EndpointConfig(url=url, type=TRACKER_STORE_TYPE, db="")
 
 
 def lock_store_endpoint(settings: Settings):

@@ -57,3 +57,40 @@ def test_redis_lock_store_when_a_redis_url_is_set():
 
     assert asyncio.run(lock_twice())
     assert lock_store_endpoint(Settings()) is None  # in-memory lock store by default
+
+
+def test_tracker_store_work_runs_off_the_event_loop(tmp_path):
+    """While another connection holds SQLite's write lock, saving a conversation waits in a
+    worker thread; the event loop keeps serving others (here: a ticker that releases the lock).
+    With Rasa's stock SQLTrackerStore the save blocks the loop, the ticker never runs, and the
+    save fails with "database is locked"."""
+    import sqlite3
+
+    from bot.store.tracker_store import ThreadedSQLTrackerStore
+
+    settings = Settings(var_dir=tmp_path)
+    store = TrackerStore.create(tracker_store_endpoint(settings), domain=Domain.empty())
+    assert isinstance(store, ThreadedSQLTrackerStore)
+    sender = f"store-{uuid.uuid4().hex[:8]}"
+    tracker = DialogueStateTracker(sender, slots=[])
+    tracker.update(UserUttered("印鑑登録をしたい", intent={"name": "seal_registration", "confidence": 1.0}))
+
+    blocker = sqlite3.connect(tmp_path / "madoguchi.db", isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+
+    async def save_while_locked():
+        ticks = 0
+        save = asyncio.ensure_future(store.save(tracker))
+        while not save.done():
+            await asyncio.sleep(0.05)
+            ticks += 1
+            if ticks == 5:
+                blocker.execute("COMMIT")
+        await save
+        loaded = await store.retrieve(sender)
+        return ticks, loaded.latest_message.text
+
+    ticks, text = asyncio.run(save_while_locked())
+    blocker.close()
+    assert ticks >= 5
+    assert text == "印鑑登録をしたい"
