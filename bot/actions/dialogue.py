@@ -112,13 +112,12 @@ class ActionMadoguchi(Action):
         answer: Optional[Dict[str, Any]] = None  # what 「もう一度」 repeats
         handoff_reason: Optional[str] = None
         callback = metadata.get("callback")
-        if callback in ("invalid_phone", "gave_up") and self.moves_on(intent, catalog):
-            # Not a phone number but another question: the call-back is dropped, the question answered.
-            await handoff_turns.stop_waiting_for_phone(tracker)
-            callback = None
-        elif callback in ("invalid_phone", "gave_up") and intent == "deny":
-            await handoff_turns.stop_waiting_for_phone(tracker)
-            callback = "cancelled"
+        if callback in ("invalid_phone", "gave_up") and (intent == "deny" or self.moves_on(intent, catalog)):
+            # Not a phone number but "no" or another question: the call-back is dropped and a
+            # question is answered normally.
+            if callback == "invalid_phone":  # the gate still waits for a second try
+                await handoff_turns.stop_waiting_for_phone(tracker)
+            callback = "cancelled" if intent == "deny" else None
         if callback:
             # The gate took a callback phone number (or its absence) out of this message.
             replies += handoff_turns.callback_outcome(builder, callback, procedure_id)
