@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 CSRF_HEADER = "X-CSRF-Token"
 STREAM_RECHECK_SECONDS = 5  # an open live stream re-checks its session at least this often
 KEEP_ALIVE: Dict[str, Any] = {"type": "keep-alive"}  # sentinel: no event within the re-check interval
-CALLBACK_PURGE_SECONDS = 3600  # expired call-back numbers are also purged on every read
+CALLBACK_PURGE_SECONDS = 3600  # at most this long between purges (or a quarter of the TTL); also on every read
 MAX_REPLY_CHARS = 2000
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 
@@ -111,6 +111,7 @@ async def finish(request: Request, action: str, entry, detail: Optional[Dict[str
 async def purge_callbacks_periodically(app: Any) -> None:
     """Call-back numbers past MADOGUCHI_CALLBACK_TTL go even when nobody opens the console."""
     staff = app.ctx.staff
+    interval = min(CALLBACK_PURGE_SECONDS, max(1, app.ctx.settings.callback_ttl_seconds // 4))
     while True:
         try:
             expired = await to_thread(staff.handoffs.purge_expired_callbacks)
@@ -120,7 +121,7 @@ async def purge_callbacks_periodically(app: Any) -> None:
                 staff.hub.publish({"type": "queue_changed", "section": None})
         except Exception:  # a database hiccup must not end the purging for good
             logger.exception("purging expired call-backs failed")
-        await asyncio.sleep(CALLBACK_PURGE_SECONDS)
+        await asyncio.sleep(interval)
 
 
 def staff_blueprint() -> Blueprint:

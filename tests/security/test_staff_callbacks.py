@@ -1,11 +1,13 @@
 """Finding 8: a call-back phone number lives only while its call-back is pending, at most
 MADOGUCHI_CALLBACK_TTL, and only the owning section's clerks (and admins) can read it."""
 import sqlite3
+import time
 import uuid
 
 from bot.catalog import load_catalog
 from bot.settings import PROJECT_ROOT
-from tests.conftest import texts
+from tests.conftest import Server, texts
+from tests.security.conftest import SHORT_CALLBACK_TTL_SECONDS
 from tests.handoff.conftest import accounts, admin, clerk, second_clerk  # noqa: F401 (fixtures)
 
 CATALOG = load_catalog(PROJECT_ROOT / "intents")
@@ -77,3 +79,14 @@ def test_only_the_owning_section_reads_the_number(server, clerk, second_clerk, a
     assert any(e["action"] == "callback.read_phone.denied" and e["actor"] == accounts["staff2"] for e in entries)
     assert clerk.post(f"/conversations/{sender}/callback-done", {"note": "折り返し済み"}).status_code == 200
     assert stored_numbers(server, sender) == 0
+
+
+def test_expired_numbers_are_purged_even_when_nobody_reads_them(https_server):
+    """That server keeps numbers 20 s: its periodic purge deletes them without any request."""
+    resident = Server(https_server.base_url, https_server.token, https_server.var_dir, https_server.process)
+    sender = register_callback(resident)
+    deadline = time.monotonic() + SHORT_CALLBACK_TTL_SECONDS * 3
+    while stored_numbers(resident, sender) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert stored_numbers(resident, sender) == 0
+    assert handoff_state(resident, sender) == "closed"

@@ -4,10 +4,7 @@ import uuid
 from http.cookies import SimpleCookie
 
 import httpx
-import pytest
 
-from bot.devserver import running_server
-from tests.conftest import API_TOKEN, FAKE_NOW
 from tests.handoff.conftest import PASSWORD, accounts, add_account, clerk  # noqa: F401 (fixtures)
 
 
@@ -49,14 +46,6 @@ def test_csrf_token_must_match_exactly(server, clerk):
         reply = clerk.client.post(f"/staff/api/conversations/{sender}/claim", headers={"X-CSRF-Token": token}, json={})
         assert reply.status_code == 403 and reply.json()["error"] == "csrf", token
     assert clerk.post(f"/conversations/{sender}/claim").status_code == 200
-
-
-@pytest.fixture(scope="module")
-def https_server(trained_model, tmp_path_factory):
-    """A second server that believes it is reached at an https address (behind a TLS proxy)."""
-    env = {"MADOGUCHI_FAKE_NOW": FAKE_NOW, "MADOGUCHI_PUBLIC_URL": "https://madoguchi.example.jp"}
-    with running_server(tmp_path_factory.mktemp("var-https"), API_TOKEN, env) as running:
-        yield running
 
 
 def test_behind_https_the_cookie_is_secure_with_the_host_prefix(https_server):
