@@ -27,6 +27,8 @@ class Settings:
     line_channel_secret: str = ""  # the LINE channel is on only when secret and access token are set
     line_access_token: str = ""  # long-lived channel access token (Messaging API)
     line_api_url: str = "https://api.line.me"
+    public_url: str = ""  # the address residents and staff use; https → Secure, __Host- staff cookie
+    callback_ttl_seconds: int = 7 * 24 * 3600  # a call-back phone number is deleted after this at most
 
     @property
     def tracker_database_url(self) -> str:
@@ -55,4 +57,25 @@ class Settings:
             line_channel_secret=env.get("MADOGUCHI_LINE_CHANNEL_SECRET", ""),
             line_access_token=env.get("MADOGUCHI_LINE_ACCESS_TOKEN", ""),
             line_api_url=env.get("MADOGUCHI_LINE_API_URL", "https://api.line.me"),
+            public_url=env.get("MADOGUCHI_PUBLIC_URL", ""),
+            callback_ttl_seconds=duration_seconds(env.get("MADOGUCHI_CALLBACK_TTL", "7d")),
         )
+
+    @property
+    def behind_https(self) -> bool:
+        return self.public_url.lower().startswith("https://")
+
+
+DURATION_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def duration_seconds(text: str) -> int:
+    """`7d`, `12h`, `30m`, `45s` or a bare number of seconds, as whole seconds (at least 1)."""
+    text = text.strip().lower()
+    unit = DURATION_UNITS.get(text[-1:], None)
+    number = text[:-1] if unit else text
+    try:
+        seconds = float(number) * (unit or 1)
+    except ValueError:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 7d, 12h, 30m)") from None
+    return max(1, int(seconds))

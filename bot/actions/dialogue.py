@@ -111,9 +111,19 @@ class ActionMadoguchi(Action):
 
         answer: Optional[Dict[str, Any]] = None  # what 「もう一度」 repeats
         handoff_reason: Optional[str] = None
-        if metadata.get("callback"):
+        callback = metadata.get("callback")
+        if callback in ("invalid_phone", "gave_up") and (intent == "deny" or self.moves_on(intent, catalog)):
+            # Not a phone number but "no" or another question: the call-back is dropped and a
+            # question is answered normally.
+            if callback == "invalid_phone":  # the gate still waits for a second try
+                await handoff_turns.stop_waiting_for_phone(tracker)
+            callback = "cancelled" if intent == "deny" else None
+        if callback:
             # The gate took a callback phone number (or its absence) out of this message.
-            replies += handoff_turns.callback_outcome(builder, metadata["callback"], procedure_id)
+            replies += handoff_turns.callback_outcome(builder, callback, procedure_id)
+        elif metadata.get("handoff") == "cancelled":
+            # The gate took the resident out of the queue, whatever the NLU made of 「キャンセル」.
+            replies.append(Reply([builder.phrase("handoff_cancelled")]))
         elif intent == "nlu_fallback":
             streak += 1
             ranking = [r.get("name") for r in (message.get("intent_ranking") or [])]
@@ -156,20 +166,17 @@ class ActionMadoguchi(Action):
             elif intent == "request_human":
                 handoff_reason = "request"
             elif intent == "cancel_handoff":
-                key = "handoff_cancelled" if metadata.get("handoff") == "cancelled" else "nothing_to_cancel"
-                replies.append(Reply([builder.phrase(key)]))
+                replies.append(Reply([builder.phrase("nothing_to_cancel")]))
             elif intent == "callback_request":
                 replies += handoff_turns.callback_request(builder)
             elif intent == "callback_consent":
-                replies += handoff_turns.callback_consent(builder, tracker, procedure_id)
+                replies += await handoff_turns.callback_consent(builder, tracker, procedure_id)
             elif intent == "visit_slip":
-                replies += handoff_turns.visit_slip(builder, tracker, procedure_id)
+                replies += await handoff_turns.visit_slip(builder, tracker, procedure_id)
             elif intent == "satisfaction":
                 score = next((e.get("value") for e in entities if e.get("entity") == "score"), None)
-                if handoff_turns.record_satisfaction(tracker, score):
+                if await handoff_turns.record_satisfaction(tracker, score):
                     replies.append(Reply([builder.phrase("satisfaction_thanks")]))
-            elif metadata.get("handoff") == "cancelled":
-                replies.append(Reply([builder.phrase("handoff_cancelled")]))
             elif intent in ("affirm", "deny"):
                 replies.append(Reply([builder.phrase(f"{intent}_reply")]))
             elif intent in catalog.conversation:
@@ -183,13 +190,20 @@ class ActionMadoguchi(Action):
                 replies.append(Reply([builder.phrase("pin_never_asked")]))
 
         if handoff_reason is not None:
-            handoff_replies, handoff_events = handoff_turns.start_handoff(builder, tracker, procedure_id, handoff_reason)
+            handoff_replies, handoff_events = await handoff_turns.start_handoff(builder, tracker, procedure_id,
+                                                                                handoff_reason)
             replies += handoff_replies
             events += handoff_events
 
         for reply in replies:
             dispatcher.utter_message(**to_message(reply, language))
         return events
+
+    @staticmethod
+    def moves_on(intent: str, catalog: Catalog) -> bool:
+        """A new question (not an answer to 「電話番号を入力してください」)."""
+        return (intent in catalog.procedures or intent in catalog.life_events or intent in INTENT_ASPECT
+                or intent in ("request_human", "callback_request", "visit_slip", "change_language"))
 
     @staticmethod
     def render(builder: ReplyBuilder, answer: Dict[str, Any], pin_topic: bool) -> List[Reply]:

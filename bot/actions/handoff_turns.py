@@ -1,13 +1,19 @@
-"""The bot's side of handoff: join the queue, after-hours callback and visit slip, satisfaction."""
+"""The bot's side of handoff: join the queue, after-hours callback and visit slip, satisfaction.
+
+The action runs on Rasa's event loop (bot.actions.inprocess awaits it there), so every
+database call and the QR image run in a worker thread (`asyncio.to_thread`).
+"""
 from __future__ import annotations
 
+from asyncio import to_thread
 from typing import Any, Dict, List, Optional
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import ConversationPaused
 
 from bot import calendar
-from bot.actions.replies import DEFAULT_COUNTER, Reply, ReplyBuilder
+from bot.actions.replies import DEFAULT_COUNTER, Button, Reply, ReplyBuilder
+from bot.handoff.machine import AWAITING_PHONE
 from bot.handoff.runtime import service_for
 from bot.handoff.slips import Slips, qr_png_data_url, qr_text
 from bot.settings import Settings
@@ -17,6 +23,7 @@ LAST_MESSAGES = 5
 
 
 def service():
+    """The process's handoff service (blocking on first use: call it from a worker thread)."""
     return service_for(Settings.from_env().tracker_database_url)
 
 
@@ -41,43 +48,58 @@ def counter_of(builder: ReplyBuilder, procedure_id: Optional[str]):
     return builder.catalog.counters.get(section) or builder.catalog.counters[DEFAULT_COUNTER]
 
 
-def start_handoff(builder: ReplyBuilder, tracker: Tracker, procedure_id: Optional[str], reason: str) -> tuple:
+async def start_handoff(builder: ReplyBuilder, tracker: Tracker, procedure_id: Optional[str], reason: str) -> tuple:
     """(replies, events): queue when the counter is staffed now, otherwise offer a callback or a slip."""
     counter = counter_of(builder, procedure_id)
     if not calendar.is_open(builder.catalog.city, counter, builder.now):
         return [builder.after_hours(counter)], []
-    handoffs = service()
-    handoffs.request(tracker.sender_id, tracker.get_latest_input_channel() or "rest", counter.id,
-                     builder.language, reason, summary_of(tracker, procedure_id, builder.language, reason, builder.catalog))
-    return [builder.queue_joined(counter, handoffs.position(tracker.sender_id))], [ConversationPaused()]
+    summary = summary_of(tracker, procedure_id, builder.language, reason, builder.catalog)
+
+    def join_queue() -> Optional[tuple]:
+        handoffs = service()
+        handoffs.request(tracker.sender_id, tracker.get_latest_input_channel() or "rest", counter.id,
+                         builder.language, reason, summary)
+        return handoffs.position(tracker.sender_id)
+
+    position = await to_thread(join_queue)
+    return [builder.queue_joined(counter, position)], [ConversationPaused()]
 
 
 def callback_request(builder: ReplyBuilder) -> List[Reply]:
-    from bot.actions.replies import Button
-
     return [Reply([builder.phrase("callback_consent")],
                   [Button(builder.phrase("label_agree"), "/callback_consent"), Button(builder.phrase("label_cancel"), "/deny")])]
 
 
-def callback_consent(builder: ReplyBuilder, tracker: Tracker, procedure_id: Optional[str]) -> List[Reply]:
+async def callback_consent(builder: ReplyBuilder, tracker: Tracker, procedure_id: Optional[str]) -> List[Reply]:
     counter = counter_of(builder, procedure_id)
-    service().await_input(tracker.sender_id, tracker.get_latest_input_channel() or "rest", counter.id,
-                          builder.language, "callback_phone",
-                          summary_of(tracker, procedure_id, builder.language, "callback", builder.catalog))
+    summary = summary_of(tracker, procedure_id, builder.language, "callback", builder.catalog)
+    await to_thread(lambda: service().await_input(tracker.sender_id, tracker.get_latest_input_channel() or "rest",
+                                                  counter.id, builder.language, AWAITING_PHONE, summary))
     return [Reply([builder.phrase("callback_ask_phone")])]
 
 
 def callback_outcome(builder: ReplyBuilder, outcome: str, procedure_id: Optional[str]) -> List[Reply]:
+    """What the gate did with the answer to 「電話番号を入力してください」."""
     counter = counter_of(builder, procedure_id)
     if outcome == "registered":
         return [Reply([builder.phrase("callback_registered", section=builder.t(counter.name),
                                       next=builder.next_opening(counter))])]
-    if outcome == "invalid_phone":
-        return [Reply([builder.phrase("callback_invalid_phone")])]
-    return [Reply([builder.phrase("callback_cancelled")])]
+    if outcome == "invalid_phone":  # asked once more, with a way out
+        return [Reply([builder.phrase("callback_invalid_phone")],
+                      [Button(builder.phrase("label_stop_callback"), "/cancel_handoff")])]
+    return [Reply([builder.phrase("callback_cancelled")])]  # cancelled, or a second unreadable answer
 
 
-def visit_slip(builder: ReplyBuilder, tracker: Tracker, procedure_id: Optional[str]) -> List[Reply]:
+async def stop_waiting_for_phone(tracker: Tracker) -> None:
+    """The resident moved on to another question: the call-back is not taken."""
+    await to_thread(lambda: service().clear_awaiting(tracker.sender_id))
+
+
+async def visit_slip(builder: ReplyBuilder, tracker: Tracker, procedure_id: Optional[str]) -> List[Reply]:
+    """A slip number and a QR code; the QR carries the number, procedure and checklist only.
+
+    The resident's own words (the summary) stay in the database, for staff to look up by number:
+    a QR code is read by any phone, so it must never carry free text."""
     catalog = builder.catalog
     procedure = catalog.procedures.get(procedure_id or "")
     counter = counter_of(builder, procedure_id)
@@ -88,24 +110,33 @@ def visit_slip(builder: ReplyBuilder, tracker: Tracker, procedure_id: Optional[s
         "counter": f"{counter.name.ja}（{counter.place.ja}）",
         "summary": " / ".join(summary["last_messages"][-3:]),
     }
-    number = Slips(service().db).create(tracker.sender_id, procedure_id, builder.language, content)
+
+    def make_slip() -> tuple:
+        number = Slips(service().db).create(tracker.sender_id, procedure_id, builder.language, content)
+        return number, qr_png_data_url(qr_text(number, content))
+
+    number, image = await to_thread(make_slip)
     lines = [builder.phrase("visit_slip", number=number)]
     if procedure:
         lines += [builder.phrase("documents_intro", title=builder.t(procedure.title))]
         lines += [f"□ {item}" for item in procedure.documents.get(builder.language)]
     lines.append(builder.phrase("counter_line", counter=builder.t(counter.name), place=builder.t(counter.place)))
     reply = Reply(lines)
-    reply.image = qr_png_data_url(qr_text(number, content))
+    reply.image = image
     return [reply]
 
 
-def record_satisfaction(tracker: Tracker, score: Any) -> bool:
+async def record_satisfaction(tracker: Tracker, score: Any) -> bool:
     try:
         value = int(score)
     except (TypeError, ValueError):
         return False
     if not 1 <= value <= 5:
         return False
-    with service().db.session() as session:
-        session.add(SatisfactionAnswer(conversation_id=tracker.sender_id, asked_at=utcnow(), score=value))
+
+    def store() -> None:
+        with service().db.session() as session:
+            session.add(SatisfactionAnswer(conversation_id=tracker.sender_id, asked_at=utcnow(), score=value))
+
+    await to_thread(store)
     return True

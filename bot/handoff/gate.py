@@ -3,11 +3,15 @@
 Wraps `Agent.handle_message`: while a conversation is queued or assigned, Rasa is paused
 (the message is still recorded) and the staff console is told; a resident can cancel
 waiting; an awaited callback phone number is taken out of the text before Rasa stores it.
+
+Every database call here runs in a worker thread (`asyncio.to_thread`): the gate sits in
+front of every resident's message, so a blocking call would stall them all.
 """
 from __future__ import annotations
 
 import logging
 import re
+from asyncio import to_thread
 from typing import Any, Awaitable, Callable, Dict, Optional
 
 from rasa.core.channels.channel import UserMessage
@@ -15,7 +19,7 @@ from rasa.core.channels.channel import UserMessage
 from bot.actions.replies import Reply, ReplyBuilder, to_message
 from bot.handoff import tracker as conversation
 from bot.handoff.hub import EventHub
-from bot.handoff.machine import PAUSED_STATES, QUEUED, HandoffService
+from bot.handoff.machine import AWAITING_PHONE, AWAITING_PHONE_AGAIN, CALLBACK, PAUSED_STATES, QUEUED, HandoffService
 
 logger = logging.getLogger(__name__)
 
@@ -48,28 +52,21 @@ class HandoffGate:
 
     async def handle(self, handle: Callable[[UserMessage], Awaitable[Any]], message: UserMessage) -> Any:
         cid = message.sender_id
-        before = self.service.get(cid)
+        before = await to_thread(self.service.get, cid)
         state = before.state if before else "bot"
         metadata: Dict[str, Any] = message.metadata if isinstance(message.metadata, dict) else {}
         message.metadata = metadata
         agent = self.app.ctx.agent
 
-        if before is not None and before.awaiting == "callback_phone" and state not in PAUSED_STATES:
-            phone = extract_phone(message.text or "")
-            if phone:
-                self.service.request_callback(cid, message.input_channel or before.channel, before.section,
-                                              before.language, phone, before.summary)
-                message.text = PHONE.sub(PHONE_MASK, message.text)
-                metadata["callback"] = "registered"
-            elif CANCEL_WORDS.search(message.text or ""):
-                self.service.await_input(cid, before.channel, before.section, before.language, None)
-                metadata["callback"] = "cancelled"
-            else:
-                metadata["callback"] = "invalid_phone"
+        if before is not None and before.awaiting in (AWAITING_PHONE, AWAITING_PHONE_AGAIN) and state not in PAUSED_STATES:
+            metadata["callback"] = await self.take_callback_phone(message, before)
+        elif state == CALLBACK and CANCEL_WORDS.search(message.text or ""):
+            await to_thread(self.service.cancel_callback, cid)
+            metadata["callback"] = "cancelled"
 
         cancelled = False
         if state == QUEUED and CANCEL_WORDS.search(message.text or ""):
-            self.service.cancel(cid)
+            await to_thread(self.service.cancel, cid)
             await conversation.resume(agent, cid)
             metadata["handoff"] = "cancelled"
             cancelled = True
@@ -80,21 +77,41 @@ class HandoffGate:
             self.hub.publish({"type": "queue_changed", "conversation_id": cid})
             await self.notify_positions(before.section)
         elif state in PAUSED_STATES:
-            self.service.note_message(cid, message.text or "")
+            await to_thread(self.service.note_message, cid, message.text or "")
             self.hub.publish({"type": "message", "conversation_id": cid, "text": message.text})
             if state == QUEUED:
                 await self.acknowledge_waiting(message, before.language)
         else:  # the bot may just have queued it (or taken a callback request): tell the consoles
-            after = self.service.get(cid)
+            after = await to_thread(self.service.get, cid)
             if after is not None and after.state != state:
                 self.hub.publish({"type": "queue_changed", "conversation_id": cid, "state": after.state})
         return result
 
+    async def take_callback_phone(self, message: UserMessage, before: Any) -> str:
+        """The answer to 「電話番号を入力してください」: registered, cancelled, invalid_phone
+        (asked once more) or gave_up (a second unreadable answer ends the wait)."""
+        cid = message.sender_id
+        phone = extract_phone(message.text or "")
+        if phone:
+            await to_thread(self.service.request_callback, cid, message.input_channel or before.channel,
+                            before.section, before.language, phone, before.summary)
+            message.text = PHONE.sub(PHONE_MASK, message.text)
+            return "registered"
+        if CANCEL_WORDS.search(message.text or ""):
+            await to_thread(self.service.clear_awaiting, cid)
+            return "cancelled"
+        if before.awaiting == AWAITING_PHONE:
+            await to_thread(self.service.await_input, cid, before.channel, before.section, before.language,
+                            AWAITING_PHONE_AGAIN)
+            return "invalid_phone"
+        await to_thread(self.service.clear_awaiting, cid)
+        return "gave_up"
+
     def builder(self, language: str) -> ReplyBuilder:
         return ReplyBuilder(self.catalog_fn(), language)
 
-    def position_message(self, conversation_id: str, language: str) -> Optional[Dict[str, Any]]:
-        position = self.service.position(conversation_id)
+    def position_message(self, position: Optional[tuple], language: str) -> Optional[Dict[str, Any]]:
+        """「現在N番目です」 with a cancel button, for a (place, minutes) position."""
         if position is None:
             return None
         builder = self.builder(language)
@@ -104,7 +121,8 @@ class HandoffGate:
         return to_message(reply, language)
 
     async def acknowledge_waiting(self, message: UserMessage, language: str) -> None:
-        reply = self.position_message(message.sender_id, language)
+        position = await to_thread(self.service.position, message.sender_id)
+        reply = self.position_message(position, language)
         if reply is not None:
             await message.output_channel.send_response(message.sender_id, dict(reply))
 
@@ -113,9 +131,10 @@ class HandoffGate:
         delivery = getattr(self.app.ctx, "delivery", None)
         if delivery is None:
             return
-        for entry in self.service.queue(section):
-            if entry.state != QUEUED or not delivery.supports(entry.channel):
+        waiting = await to_thread(self.service.positions, section)
+        for entry, position in waiting:
+            if not delivery.supports(entry.channel):
                 continue
-            reply = self.position_message(entry.conversation_id, entry.language)
+            reply = self.position_message(position, entry.language)
             if reply is not None:
                 await delivery.deliver(entry.channel, entry.conversation_id, reply)

@@ -5,10 +5,13 @@
      │                 │  └──transfer─────┘
      │                 └──cancel (resident)──► bot
      ├──pull (staff)──────────────► assigned
-     └──callback (after hours)──► callback_requested ──callback done──► closed
+     └──callback (after hours)──► callback_requested ──callback done / expired──► closed
+                                         └──cancel (resident)──► bot, or a new request ──► queued
 
 `closed` behaves like `bot` for a new request. Every change is one conditional UPDATE,
-so two clerks claiming at once cannot both win.
+so two clerks claiming at once cannot both win. A call-back phone number lives only while
+its conversation is `callback_requested` (and never longer than the call-back TTL): every
+transition out of that state deletes it in the same transaction.
 """
 from __future__ import annotations
 
@@ -17,13 +20,16 @@ import json
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
 
 from bot.store import Database
 from bot.store.models import CallbackRequest, Handoff, utcnow
 
 BOT, QUEUED, ASSIGNED, CLOSED, CALLBACK = "bot", "queued", "assigned", "closed", "callback_requested"
 PAUSED_STATES = (QUEUED, ASSIGNED)
+# What the bot waits for: a call-back phone number; after one unreadable answer it asks once more.
+AWAITING_PHONE, AWAITING_PHONE_AGAIN = "callback_phone", "callback_phone_again"
 REASONS = ("request", "fallback", "sensitive", "staff_pull", "callback")
 DEFAULT_HANDLING_MINUTES = 6.0  # expected minutes per waiting resident before history exists
 
@@ -63,9 +69,19 @@ class QueueEntry:
                    json.loads(row.summary or "{}"), row.queued_at, row.assigned_to, max(0, waiting), row.awaiting)
 
 
+DEFAULT_CALLBACK_TTL = dt.timedelta(days=7)
+
+
+def _forget_callbacks(session: Session, conversation_id: str) -> None:
+    """Phone numbers exist only while the conversation waits for its call-back."""
+    session.execute(delete(CallbackRequest).where(CallbackRequest.conversation_id == conversation_id)
+                    .execution_options(synchronize_session=False))
+
+
 class HandoffService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, callback_ttl: dt.timedelta = DEFAULT_CALLBACK_TTL) -> None:
         self.db = db
+        self.callback_ttl = callback_ttl
 
     # --- reading -----------------------------------------------------------------------
     def get(self, conversation_id: str) -> Optional[QueueEntry]:
@@ -78,7 +94,8 @@ class HandoffService:
         return entry.state if entry else BOT
 
     def queue(self, section: Optional[str] = None) -> List[QueueEntry]:
-        """Queued and assigned conversations, oldest first (optionally one section)."""
+        """Queued and assigned conversations and call-backs, oldest first (optionally one section)."""
+        self.purge_expired_callbacks()
         with self.db.session() as session:
             query = select(Handoff).where(Handoff.state.in_(PAUSED_STATES + (CALLBACK,)))
             if section:
@@ -98,6 +115,19 @@ class HandoffService:
             place = int(ahead or 0) + 1
             return place, round(place * DEFAULT_HANDLING_MINUTES)
 
+    def positions(self, section: Optional[str] = None) -> List[tuple]:
+        """(entry, (place, minutes)) for every queued resident: one read for a queue refresh."""
+        with self.db.session() as session:
+            query = select(Handoff).where(Handoff.state == QUEUED)
+            if section:
+                query = query.where(Handoff.section == section)
+            rows = session.scalars(query.order_by(Handoff.section, Handoff.queued_at, Handoff.conversation_id)).all()
+        now, places, result = utcnow(), {}, []
+        for row in rows:
+            place = places[row.section] = places.get(row.section, 0) + 1
+            result.append((QueueEntry.of(row, now), (place, round(place * DEFAULT_HANDLING_MINUTES))))
+        return result
+
     # --- transitions ---------------------------------------------------------------------
     def request(self, conversation_id: str, channel: str, section: str, language: str, reason: str,
                 summary: Dict[str, Any]) -> QueueEntry:
@@ -116,6 +146,7 @@ class HandoffService:
             row.state, row.summary, row.queued_at = QUEUED, json.dumps(summary, ensure_ascii=False), now
             row.assigned_to = row.assigned_at = row.ended_at = row.close_note = None
             row.updated_at = now
+            _forget_callbacks(session, conversation_id)
             session.flush()
             return QueueEntry.of(row, now)
 
@@ -132,6 +163,8 @@ class HandoffService:
                 if row is None:
                     raise NotFound(f"no handoff for conversation {conversation_id}")
                 raise InvalidTransition(f"conversation is {row.state}; needs {' or '.join(allowed)}")
+            if values.get("state", CALLBACK) != CALLBACK:
+                _forget_callbacks(session, conversation_id)
             row = session.get(Handoff, conversation_id)
             session.refresh(row)
             return QueueEntry.of(row, utcnow())
@@ -154,6 +187,7 @@ class HandoffService:
             row.channel, row.section, row.language, row.reason = channel, section, language, "staff_pull"
             row.state, row.summary, row.queued_at = ASSIGNED, json.dumps(summary, ensure_ascii=False), now
             row.assigned_to, row.assigned_at, row.ended_at, row.close_note, row.updated_at = account_id, now, None, None, now
+            _forget_callbacks(session, conversation_id)
             session.flush()
             return QueueEntry.of(row, now)
 
@@ -204,6 +238,12 @@ class HandoffService:
                     row.summary = json.dumps(summary, ensure_ascii=False)
             row.awaiting, row.updated_at = awaiting, utcnow()
 
+    def clear_awaiting(self, conversation_id: str) -> None:
+        """The bot no longer waits for an answer (cancelled, or the resident moved on)."""
+        with self.db.session() as session:
+            session.execute(update(Handoff).where(Handoff.conversation_id == conversation_id)
+                            .values(awaiting=None, updated_at=utcnow()).execution_options(synchronize_session=False))
+
     def request_callback(self, conversation_id: str, channel: str, section: str, language: str, phone: str,
                          summary: Dict[str, Any]) -> int:
         now = utcnow()
@@ -216,22 +256,49 @@ class HandoffService:
             row.state, row.summary, row.queued_at, row.updated_at = CALLBACK, json.dumps(summary, ensure_ascii=False), now, now
             row.awaiting = None
             row.assigned_to = row.assigned_at = row.ended_at = row.close_note = None
+            _forget_callbacks(session, conversation_id)  # a new number replaces the old one
             callback = CallbackRequest(conversation_id=conversation_id, phone=phone, consent_at=now, section=section)
             session.add(callback)
             session.flush()
             return callback.id
 
-    def callback_phone(self, conversation_id: str) -> Optional[str]:
+    def callback(self, conversation_id: str) -> Optional[Dict[str, Any]]:
+        """The pending call-back ({"phone", "section", "consent_at"}), None when there is none
+        or it has expired (expired ones are purged first)."""
+        self.purge_expired_callbacks()
         with self.db.session() as session:
             row = session.scalar(select(CallbackRequest).where(CallbackRequest.conversation_id == conversation_id)
                                  .order_by(CallbackRequest.id.desc()))
-            return row.phone if row else None
+            if row is None:
+                return None
+            return {"phone": row.phone, "section": row.section, "consent_at": row.consent_at}
+
+    def callback_phone(self, conversation_id: str) -> Optional[str]:
+        found = self.callback(conversation_id)
+        return found["phone"] if found else None
 
     def complete_callback(self, conversation_id: str, note: str) -> QueueEntry:
         """The clerk has called back: the phone number is deleted, the conversation closed."""
-        entry = self._transition(conversation_id, (CALLBACK,), {"state": CLOSED, "ended_at": utcnow(),
+        return self._transition(conversation_id, (CALLBACK,), {"state": CLOSED, "ended_at": utcnow(),
                                                                 "close_note": note})
+
+    def cancel_callback(self, conversation_id: str) -> QueueEntry:
+        """The resident no longer wants the call: back to the bot, the number deleted."""
+        return self._transition(conversation_id, (CALLBACK,), {"state": BOT, "ended_at": utcnow()})
+
+    def purge_expired_callbacks(self) -> List[str]:
+        """Delete phone numbers older than the TTL and close their call-backs (nobody can call
+        without the number). Returns the conversation ids closed."""
+        cutoff = utcnow() - self.callback_ttl
         with self.db.session() as session:
-            for row in session.scalars(select(CallbackRequest).where(CallbackRequest.conversation_id == conversation_id)):
-                session.delete(row)
-        return entry
+            expired = sorted(set(session.scalars(select(CallbackRequest.conversation_id)
+                                                 .where(CallbackRequest.consent_at < cutoff))))
+            if not expired:
+                return []
+            session.execute(delete(CallbackRequest).where(CallbackRequest.conversation_id.in_(expired))
+                            .execution_options(synchronize_session=False))
+            session.execute(update(Handoff).where(Handoff.conversation_id.in_(expired), Handoff.state == CALLBACK)
+                            .values(state=CLOSED, ended_at=utcnow(), updated_at=utcnow(),
+                                    close_note="call-back expired: phone number deleted")
+                            .execution_options(synchronize_session=False))
+            return expired

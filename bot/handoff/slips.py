@@ -24,12 +24,12 @@ def qr_png_data_url(text: str) -> str:
 
 
 def qr_text(number: str, content: Dict[str, Any]) -> str:
-    """What the QR code carries: readable by any phone, no server needed."""
-    lines = [f"madoguchi 来庁票 {number}", f"手続き: {content.get('title', '-')}"]
+    """What the QR code carries: the slip number, the procedure and its checklist, readable by
+    any phone with no server. Never the resident's own words: anyone who sees or photographs
+    the code reads it, so the summary stays in the database for staff (looked up by number)."""
+    lines = [f"madoguchi 来庁票 {number}", f"手続き: {content.get('title') or '-'}"]
     lines += [f"□ {item}" for item in content.get("documents", [])]
-    lines.append(f"窓口: {content.get('counter', '-')}")
-    if content.get("summary"):
-        lines.append(f"要件: {content['summary']}")
+    lines.append(f"窓口: {content.get('counter') or '-'}")
     return "\n".join(lines)
 
 

@@ -1,10 +1,15 @@
 """The staff JSON API under /staff/api (documented in bot/staff/openapi.json, served at
-/staff/api/openapi.json). Session cookie + CSRF header on every state change."""
+/staff/api/openapi.json). Session cookie + CSRF header on every state change.
+
+Every database call goes through `asyncio.to_thread` (password checks through their own
+workers): the API shares the event loop with every resident's conversation."""
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
+from asyncio import to_thread
 from functools import wraps
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional
@@ -16,14 +21,18 @@ from sanic.response import HTTPResponse
 from bot.actions.replies import to_message
 from bot.actions.dialogue import current_catalog
 from bot.handoff import tracker as conversation
-from bot.handoff.machine import HandoffError
+from bot.handoff.hub import CLOSED
+from bot.handoff.machine import CALLBACK, HandoffError
 from bot.handoff.slips import Slips
 from bot.redaction import redact
-from bot.staff.accounts import Principal
+from bot.staff.accounts import Principal, in_password_worker
+from bot.staff.cookies import SessionCookie
 
 logger = logging.getLogger(__name__)
-COOKIE = "madoguchi_staff"
 CSRF_HEADER = "X-CSRF-Token"
+STREAM_RECHECK_SECONDS = 5  # an open live stream re-checks its session at least this often
+KEEP_ALIVE: Dict[str, Any] = {"type": "keep-alive"}  # sentinel: no event within the re-check interval
+CALLBACK_PURGE_SECONDS = 3600  # at most this long between purges (or a quarter of the TTL); also on every read
 MAX_REPLY_CHARS = 2000
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 
@@ -47,19 +56,32 @@ def authenticated(role: Optional[str] = None) -> Callable:
         @wraps(handler)
         async def wrapper(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
             staff = request.app.ctx.staff
-            principal = staff.accounts.principal(request.cookies.get(COOKIE))
+            token = SessionCookie.of(request).read(request)
+            principal = await to_thread(staff.accounts.principal, token)
             if principal is None:
                 return error(401, "not_logged_in", "Please log in.")
             if role == "admin" and not principal.is_admin:
                 return error(403, "forbidden", "This needs the admin role.")
-            if request.method not in ("GET", "HEAD") and request.headers.get(CSRF_HEADER) != principal.csrf_token:
+            if request.method not in ("GET", "HEAD") and not csrf_matches(request, principal):
                 return error(403, "csrf", "Missing or wrong CSRF token.")
             request.ctx.principal = principal
+            request.ctx.session_token = token
             return await handler(request, *args, **kwargs)
 
         return wrapper
 
     return decorator
+
+
+def csrf_matches(request: Request, principal: Principal) -> bool:
+    """Constant-time comparison, so response timing does not leak the token byte by byte."""
+    sent = request.headers.get(CSRF_HEADER) or ""
+    return hmac.compare_digest(sent.encode("utf-8"), principal.csrf_token.encode("utf-8"))
+
+
+def may_see_callback(principal: Principal, section: str) -> bool:
+    """A call-back's phone number is for its own section's clerks (and admins) only."""
+    return principal.is_admin or principal.section == section
 
 
 def clean(text: Optional[str]) -> Optional[str]:
@@ -81,17 +103,44 @@ def entry_json(entry, names: Dict[int, str]) -> Dict[str, Any]:
 async def finish(request: Request, action: str, entry, detail: Optional[Dict[str, Any]] = None) -> HTTPResponse:
     """After a state change: audit it, refresh every console and queued resident, answer."""
     staff = request.app.ctx.staff
-    staff.audit.record(request.ctx.principal.username, action, entry.conversation_id, detail)
+    await to_thread(staff.audit.record, request.ctx.principal.username, action, entry.conversation_id, detail)
     await staff.queue_changed(request.app, entry.section)
-    return response.json(entry_json(entry, staff.names()))
+    return response.json(entry_json(entry, await to_thread(staff.names)))
+
+
+async def purge_callbacks_periodically(app: Any) -> None:
+    """Call-back numbers past MADOGUCHI_CALLBACK_TTL go even when nobody opens the console."""
+    staff = app.ctx.staff
+    interval = min(CALLBACK_PURGE_SECONDS, max(1, app.ctx.settings.callback_ttl_seconds // 4))
+    while True:
+        try:
+            expired = await to_thread(staff.handoffs.purge_expired_callbacks)
+            for conversation_id in expired:
+                await to_thread(staff.audit.record, "system", "callback.expired", conversation_id)
+            if expired:
+                staff.hub.publish({"type": "queue_changed", "section": None})
+        except Exception:  # a database hiccup must not end the purging for good
+            logger.exception("purging expired call-backs failed")
+        await asyncio.sleep(interval)
 
 
 def staff_blueprint() -> Blueprint:
     bp = Blueprint("madoguchi_staff_api", url_prefix="/staff/api")
+    openapi_document = json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))  # read once, at start-up
+
+    @bp.listener("after_server_start")
+    async def start_purging(app: Any, _loop: Any) -> None:
+        app.ctx.callback_purger = asyncio.get_running_loop().create_task(purge_callbacks_periodically(app))
+
+    @bp.listener("before_server_stop")
+    async def stop_purging(app: Any, _loop: Any) -> None:
+        purger = getattr(app.ctx, "callback_purger", None)
+        if purger is not None:
+            purger.cancel()
 
     @bp.get("/openapi.json")
     async def openapi(_: Request) -> HTTPResponse:
-        return response.json(json.loads(OPENAPI_PATH.read_text(encoding="utf-8")))
+        return response.json(openapi_document)
 
     @bp.post("/login")
     async def login(request: Request) -> HTTPResponse:
@@ -100,33 +149,43 @@ def staff_blueprint() -> Blueprint:
         if not isinstance(username, str) or not isinstance(password, str):
             return error(400, "invalid_login", "username and password are required.")
         staff = request.app.ctx.staff
-        account = staff.accounts.authenticate(username, password)
+        address = request.remote_addr or request.ip
+        refusal = staff.throttle.attempt(username, address)
+        if refusal is not None:
+            if refusal.first:  # once per block, so a flood cannot flood the audit log too
+                await to_thread(staff.audit.record, username[:64], "login.throttled", None,
+                                {"by": refusal.by, "retry_after": refusal.retry_after})
+            reply = error(429, "too_many_attempts", f"Too many failed logins. Try again in {refusal.retry_after} s.")
+            reply.headers["Retry-After"] = str(refusal.retry_after)
+            return reply
+        account = await in_password_worker(staff.accounts.authenticate, username, password)
         if account is None:
-            staff.audit.record(username[:64], "login.failed")
+            await to_thread(staff.audit.record, username[:64], "login.failed")
             return error(401, "invalid_login", "Wrong username or password.")
-        token, csrf = staff.accounts.open_session(account)
-        staff.audit.record(account.username, "login")
+        staff.throttle.succeeded(username, address)
+        token, csrf = await to_thread(staff.accounts.open_session, account)
+        await to_thread(staff.audit.record, account.username, "login")
         reply = response.json({"csrf_token": csrf, "user": {"username": account.username, "role": account.role,
                                                             "display_name": account.display_name}})
-        reply.cookies[COOKIE] = token
-        reply.cookies[COOKIE]["httponly"] = True
-        reply.cookies[COOKIE]["samesite"] = "Strict"
-        reply.cookies[COOKIE]["path"] = "/staff"
-        reply.cookies[COOKIE]["max-age"] = 8 * 3600
+        SessionCookie.of(request).set(reply, token)
         return reply
 
     @bp.post("/logout")
     @authenticated()
     async def logout(request: Request) -> HTTPResponse:
-        request.app.ctx.staff.accounts.close_session(request.cookies.get(COOKIE))
+        staff = request.app.ctx.staff
+        await to_thread(staff.accounts.close_session, request.ctx.session_token)
+        staff.streams.close_session(request.ctx.session_token)
+        await to_thread(staff.audit.record, request.ctx.principal.username, "logout")
         reply = response.json({"ok": True})
-        del reply.cookies[COOKIE]
+        SessionCookie.of(request).delete(reply)
         return reply
 
     @bp.get("/session")
     async def session(request: Request) -> HTTPResponse:
         """Whether this browser is logged in (200 either way, so the page can ask at load)."""
-        p = request.app.ctx.staff.accounts.principal(request.cookies.get(COOKIE))
+        token = SessionCookie.of(request).read(request)
+        p = await to_thread(request.app.ctx.staff.accounts.principal, token)
         if p is None:
             return response.json({"logged_in": False})
         return response.json({"logged_in": True, "csrf_token": p.csrf_token, "user": {
@@ -143,50 +202,62 @@ def staff_blueprint() -> Blueprint:
     @authenticated()
     async def queue(request: Request) -> HTTPResponse:
         staff = request.app.ctx.staff
-        staff.audit.record(request.ctx.principal.username, "queue.read")
-        names = staff.names()
-        return response.json({"queue": [entry_json(e, names) for e in staff.handoffs.queue(request.args.get("section"))]})
+        await to_thread(staff.audit.record, request.ctx.principal.username, "queue.read")
+        names = await to_thread(staff.names)
+        entries = await to_thread(staff.handoffs.queue, request.args.get("section"))
+        return response.json({"queue": [entry_json(e, names) for e in entries]})
 
     @bp.get("/events")
     @authenticated()
     async def events(request: Request) -> HTTPResponse:
-        """Server-sent events: queue changes and resident messages, for the live console."""
-        hub = request.app.ctx.staff.hub
-        subscription = hub.subscribe()
-        stream = await request.respond(content_type="text/event-stream",
-                                       headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        """Server-sent events: queue changes and resident messages, for the live console.
+
+        The stream is only as good as its session: it is re-checked every few seconds and
+        before each event, and logging out ends the session's streams at once."""
+        staff = request.app.ctx.staff
+        token = request.ctx.session_token
+        await to_thread(staff.audit.record, request.ctx.principal.username, "stream.open")
+        subscription = staff.streams.open(token)
         try:
+            stream = await request.respond(content_type="text/event-stream",
+                                           headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
             await stream.send(": connected\n\n")
             while True:
                 try:
-                    event = await asyncio.wait_for(subscription.get(), timeout=15)
-                    event = dict(event, text=clean(event.get("text")))
-                    await stream.send(f"event: {event['type']}\ndata: {json.dumps(event, ensure_ascii=False)}\n\n")
+                    event = await asyncio.wait_for(subscription.get(), timeout=STREAM_RECHECK_SECONDS)
                 except asyncio.TimeoutError:
+                    event = KEEP_ALIVE
+                if event is CLOSED or await to_thread(staff.accounts.principal, token) is None:
+                    break  # logged out, expired or deactivated: not one more event
+                if event is KEEP_ALIVE:
                     await stream.send(": keep-alive\n\n")
+                    continue
+                event = dict(event, text=clean(event.get("text")))
+                await stream.send(f"event: {event['type']}\ndata: {json.dumps(event, ensure_ascii=False)}\n\n")
         finally:
-            hub.unsubscribe(subscription)
+            staff.streams.release(token, subscription)
         return stream
 
     @bp.get("/conversations/<cid>")
     @authenticated()
     async def read_conversation(request: Request, cid: str) -> HTTPResponse:
         staff = request.app.ctx.staff
-        entry = staff.handoffs.get(cid)
+        entry = await to_thread(staff.handoffs.get, cid)
         lines = await conversation.transcript(request.app.ctx.agent, cid)
         if entry is None and not lines:
             return error(404, "not_found", "No such conversation.")
-        staff.audit.record(request.ctx.principal.username, "conversation.read", cid)
+        await to_thread(staff.audit.record, request.ctx.principal.username, "conversation.read", cid)
         for line in lines:
             line["text"] = clean(line.get("text"))
-        return response.json({"handoff": entry_json(entry, staff.names()) if entry else None, "transcript": lines})
+        handoff = entry_json(entry, await to_thread(staff.names)) if entry else None
+        return response.json({"handoff": handoff, "transcript": lines})
 
     @bp.post("/conversations/<cid>/claim")
     @authenticated()
     async def claim(request: Request, cid: str) -> HTTPResponse:
         staff = request.app.ctx.staff
         p: Principal = request.ctx.principal
-        entry = staff.handoffs.claim(cid, p.account_id)
+        entry = await to_thread(staff.handoffs.claim, cid, p.account_id)
         await staff.deliver(request.app, entry, staff.builder(entry.language).phrase("staff_joined", name=p.display_name))
         return await finish(request, "conversation.claim", entry)
 
@@ -204,9 +275,9 @@ def staff_blueprint() -> Blueprint:
         catalog = current_catalog()
         section = catalog.procedures[procedure].section if procedure in catalog.procedures else "shimin"
         said = [clean(e.text) for e in tracker.events if e.type_name == "user" and e.text][-5:]
-        entry = staff.handoffs.pull(cid, tracker.get_latest_input_channel() or "rest", p.account_id, section,
-                                    language, {"procedure": procedure, "language": language, "reason": "staff_pull",
-                                               "last_messages": said})
+        entry = await to_thread(staff.handoffs.pull, cid, tracker.get_latest_input_channel() or "rest", p.account_id,
+                                section, language, {"procedure": procedure, "language": language,
+                                                    "reason": "staff_pull", "last_messages": said})
         await conversation.pause(request.app.ctx.agent, cid)
         await staff.deliver(request.app, entry, staff.builder(language).phrase("staff_joined", name=p.display_name))
         return await finish(request, "conversation.pull", entry)
@@ -221,13 +292,14 @@ def staff_blueprint() -> Blueprint:
             return error(400, "empty_message", "text is required.")
         if len(text) > MAX_REPLY_CHARS:
             return error(413, "message_too_long", f"At most {MAX_REPLY_CHARS} characters.")
-        entry = staff.handoffs.get(cid)
+        entry = await to_thread(staff.handoffs.get, cid)
         if entry is None or entry.state != "assigned":
             return error(409, "not_assigned", "Claim the conversation before replying.")
         if entry.assigned_to != p.account_id and not p.is_admin:
             return error(403, "not_yours", "This conversation is assigned to someone else.")
         delivered = await staff.deliver(request.app, entry, clean(text.strip()), staff_name=p.display_name)
-        staff.audit.record(p.username, "conversation.reply", cid, {"chars": len(text), "delivered": delivered})
+        await to_thread(staff.audit.record, p.username, "conversation.reply", cid,
+                        {"chars": len(text), "delivered": delivered})
         return response.json({"ok": True, "delivered": delivered})
 
     @bp.post("/conversations/<cid>/handback")
@@ -235,7 +307,7 @@ def staff_blueprint() -> Blueprint:
     async def handback(request: Request, cid: str) -> HTTPResponse:
         staff = request.app.ctx.staff
         p: Principal = request.ctx.principal
-        entry = staff.handoffs.handback(cid, None if p.is_admin else p.account_id)
+        entry = await to_thread(staff.handoffs.handback, cid, None if p.is_admin else p.account_id)
         message = staff.message(entry.language, "staff_handback")
         await conversation.resume(request.app.ctx.agent, cid, message)
         await request.app.ctx.delivery.deliver(entry.channel, cid, message)
@@ -249,7 +321,7 @@ def staff_blueprint() -> Blueprint:
         note = body_of(request).get("note")
         if not isinstance(note, str) or not note.strip():
             return error(400, "note_required", "A closing note is required.")
-        entry = staff.handoffs.close(cid, clean(note.strip()), None if p.is_admin else p.account_id)
+        entry = await to_thread(staff.handoffs.close, cid, clean(note.strip()), None if p.is_admin else p.account_id)
         goodbye = staff.message(entry.language, "staff_closed")
         question = to_message(staff.builder(entry.language).satisfaction_question(), entry.language)
         await conversation.resume(request.app.ctx.agent, cid, goodbye)
@@ -266,8 +338,8 @@ def staff_blueprint() -> Blueprint:
         section = body_of(request).get("section")
         if section not in current_catalog().counters:
             return error(400, "unknown_section", f"section must be one of {', '.join(current_catalog().counters)}")
-        before = staff.handoffs.get(cid)
-        entry = staff.handoffs.transfer(cid, section, None if p.is_admin else p.account_id)
+        before = await to_thread(staff.handoffs.get, cid)
+        entry = await to_thread(staff.handoffs.transfer, cid, section, None if p.is_admin else p.account_id)
         counter = current_catalog().counters[section]
         builder = staff.builder(entry.language)
         await staff.deliver(request.app, entry, builder.phrase("queue_joined", section=builder.t(counter.name)))
@@ -279,18 +351,28 @@ def staff_blueprint() -> Blueprint:
     @authenticated()
     async def callback_phone(request: Request, cid: str) -> HTTPResponse:
         staff = request.app.ctx.staff
-        phone = staff.handoffs.callback_phone(cid)
-        if phone is None:
+        p: Principal = request.ctx.principal
+        found = await to_thread(staff.handoffs.callback, cid)  # expired numbers are purged first
+        if found is None:
             return error(404, "not_found", "No callback request for this conversation.")
-        staff.audit.record(request.ctx.principal.username, "callback.read_phone", cid)
-        return response.json({"phone": phone})
+        if not may_see_callback(p, found["section"]):
+            await to_thread(staff.audit.record, p.username, "callback.read_phone.denied", cid,
+                            {"section": found["section"]})
+            return error(403, "other_section", "This call-back belongs to another section.")
+        await to_thread(staff.audit.record, p.username, "callback.read_phone", cid)
+        return response.json({"phone": found["phone"]})
 
     @bp.post("/conversations/<cid>/callback-done")
     @authenticated()
     async def callback_done(request: Request, cid: str) -> HTTPResponse:
         staff = request.app.ctx.staff
+        p: Principal = request.ctx.principal
+        entry = await to_thread(staff.handoffs.get, cid)
+        if entry is not None and entry.state == CALLBACK and not may_see_callback(p, entry.section):
+            await to_thread(staff.audit.record, p.username, "callback.done.denied", cid, {"section": entry.section})
+            return error(403, "other_section", "This call-back belongs to another section.")
         note = body_of(request).get("note") or "callback done"
-        entry = staff.handoffs.complete_callback(cid, clean(str(note))[:2000])
+        entry = await to_thread(staff.handoffs.complete_callback, cid, clean(str(note))[:2000])
         return await finish(request, "callback.done", entry)
 
     @bp.get("/canned")
@@ -314,10 +396,11 @@ def staff_blueprint() -> Blueprint:
     @authenticated()
     async def slip(request: Request, number: str) -> HTTPResponse:
         staff = request.app.ctx.staff
-        found = Slips(staff.handoffs.db).lookup(number)
+        found = await to_thread(Slips(staff.handoffs.db).lookup, number)
         if found is None:
             return error(404, "not_found", "No visit slip with this number.")
-        staff.audit.record(request.ctx.principal.username, "slip.read", found["conversation_id"], {"number": number})
+        await to_thread(staff.audit.record, request.ctx.principal.username, "slip.read", found["conversation_id"],
+                        {"number": number})
         found["summary"] = clean(found.get("summary"))
         return response.json(found)
 
@@ -325,7 +408,8 @@ def staff_blueprint() -> Blueprint:
     @authenticated(role="admin")
     async def audit(request: Request) -> HTTPResponse:
         staff = request.app.ctx.staff
-        return response.json({"entries": staff.audit.entries(request.args.get("conversation_id"))})
+        entries = await to_thread(staff.audit.entries, request.args.get("conversation_id"))
+        return response.json({"entries": entries})
 
     @bp.exception(HandoffError)
     async def handoff_error(request: Request, exception: HandoffError) -> HTTPResponse:

@@ -1,4 +1,7 @@
-"""Everything the staff API needs, built once per server (`app.ctx.staff`)."""
+"""Everything the staff API needs, built once per server (`app.ctx.staff`).
+
+The account, audit and handoff objects are synchronous (SQLAlchemy); the API awaits them
+through `asyncio.to_thread`, never on the event loop."""
 from __future__ import annotations
 
 from typing import Any, Dict, Optional
@@ -13,6 +16,8 @@ from bot.handoff.hub import EventHub
 from bot.handoff.machine import HandoffService, QueueEntry
 from bot.staff.accounts import Accounts
 from bot.staff.audit import AuditLog
+from bot.staff.streams import StaffStreams
+from bot.staff.throttle import LoginThrottle
 from bot.store.models import StaffAccount
 
 
@@ -23,8 +28,11 @@ class StaffContext:
         self.gate = gate
         self.accounts = Accounts(handoffs.db)
         self.audit = AuditLog(handoffs.db)
+        self.throttle = LoginThrottle()
+        self.streams = StaffStreams(hub)
 
     def names(self) -> Dict[int, str]:
+        """Display names by account id (blocking: call through asyncio.to_thread)."""
         with self.handoffs.db.session() as session:
             return {a.id: a.display_name for a in session.scalars(select(StaffAccount))}
 

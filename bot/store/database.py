@@ -1,13 +1,18 @@
 """One SQLAlchemy engine for madoguchi's tables, on the same database as the tracker store."""
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
+import sys
 from typing import Iterator
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.store.models import Base
+
+logger = logging.getLogger(__name__)
 
 
 class Database:
@@ -29,7 +34,22 @@ class Database:
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
-        """A transaction: committed on success, rolled back on error."""
+        """A transaction: committed on success, rolled back on error.
+
+        Callers on the event loop must hop to a worker thread first (`asyncio.to_thread`):
+        a session opened on the loop stalls every resident, so it is logged loudly.
+        """
+        if _on_event_loop():
+            caller = sys._getframe(2).f_code
+            logger.warning("blocking database call on the event loop (%s in %s)", caller.co_name, caller.co_filename)
         with self._sessions() as session:
             with session.begin():
                 yield session
+
+
+def _on_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True

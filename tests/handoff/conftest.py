@@ -13,11 +13,12 @@ from bot.settings import PROJECT_ROOT
 PASSWORD = "correct horse battery"
 
 
-def add_account(server, username: str, role: str, display_name: str) -> None:
+def add_account(server, username: str, role: str, display_name: str, section: Optional[str] = None) -> None:
     """Accounts are made with the real CLI, on the server's own database."""
     env = dict(os.environ, MADOGUCHI_VAR=str(server.var_dir))
+    extra = ["--section", section] if section else []
     result = subprocess.run([sys.executable, "-m", "bot.cli", "staff", "add", "--username", username, "--role", role,
-                             "--display-name", display_name, "--password-stdin"],
+                             "--display-name", display_name, "--password-stdin", *extra],
                             input=PASSWORD + "\n", capture_output=True, text=True, cwd=PROJECT_ROOT, env=env)
     assert result.returncode == 0, result.stderr
 
@@ -47,8 +48,9 @@ def login(server, username: str) -> Clerk:
 def accounts(server):
     suffix = uuid.uuid4().hex[:6]
     names = {"staff1": f"yamada{suffix}", "staff2": f"sato{suffix}", "admin": f"admin{suffix}"}
-    add_account(server, names["staff1"], "staff", "山田")
-    add_account(server, names["staff2"], "staff", "佐藤")
+    # 山田 works at こども家庭課 (closed on the test Saturday: the call-backs are hers), 佐藤 at 市民課.
+    add_account(server, names["staff1"], "staff", "山田", section="kodomo")
+    add_account(server, names["staff2"], "staff", "佐藤", section="shimin")
     add_account(server, names["admin"], "admin", "管理者")
     return names
 

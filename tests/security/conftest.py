@@ -1,0 +1,16 @@
+"""A second real server for the staff security tests: behind (pretend) HTTPS, with a short
+call-back TTL, so cookie flags and the periodic purge can be seen without waiting days."""
+import pytest
+
+from bot.devserver import running_server
+from tests.conftest import API_TOKEN, FAKE_NOW
+
+SHORT_CALLBACK_TTL_SECONDS = 20
+
+
+@pytest.fixture(scope="session")
+def https_server(trained_model, tmp_path_factory):
+    env = {"MADOGUCHI_FAKE_NOW": FAKE_NOW, "MADOGUCHI_PUBLIC_URL": "https://madoguchi.example.jp",
+           "MADOGUCHI_CALLBACK_TTL": f"{SHORT_CALLBACK_TTL_SECONDS}s"}
+    with running_server(tmp_path_factory.mktemp("var-https"), API_TOKEN, env) as running:
+        yield running
