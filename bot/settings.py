@@ -27,6 +27,17 @@ class Settings:
     line_channel_secret: str = ""  # the LINE channel is on only when secret and access token are set
     line_access_token: str = ""  # long-lived channel access token (Messaging API)
     line_api_url: str = "https://api.line.me"
+    public_url: str = ""  # e.g. https://madoguchi.city.example.jp; https makes cookies Secure
+    kiosk: bool = False  # every page is a lobby kiosk: idle countdown, then a fresh conversation
+    kiosk_idle_seconds: int = 120  # idle time before the kiosk's "続けますか？" countdown
+    kiosk_countdown_seconds: int = 30  # the countdown itself (WCAG 2.2.1: at least 20 s to extend)
+    max_sse_streams: int = 500  # open live streams in this process (resident pages + staff consoles)
+    retention_days: int = 90  # conversations whose last event is older are deleted daily
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Served behind HTTPS (MADOGUCHI_PUBLIC_URL is https://…): cookies get `Secure`."""
+        return self.public_url.lower().startswith("https://")
 
     @property
     def tracker_database_url(self) -> str:
@@ -55,4 +66,10 @@ class Settings:
             line_channel_secret=env.get("MADOGUCHI_LINE_CHANNEL_SECRET", ""),
             line_access_token=env.get("MADOGUCHI_LINE_ACCESS_TOKEN", ""),
             line_api_url=env.get("MADOGUCHI_LINE_API_URL", "https://api.line.me"),
+            public_url=env.get("MADOGUCHI_PUBLIC_URL", ""),
+            kiosk=env.get("MADOGUCHI_KIOSK", "").strip().lower() in ("1", "true", "yes", "on"),
+            kiosk_idle_seconds=int(env.get("MADOGUCHI_KIOSK_IDLE_SECONDS", "120")),
+            kiosk_countdown_seconds=int(env.get("MADOGUCHI_KIOSK_COUNTDOWN_SECONDS", "30")),
+            max_sse_streams=int(env.get("MADOGUCHI_MAX_SSE_STREAMS", "500")),
+            retention_days=int(env.get("MADOGUCHI_RETENTION_DAYS", "90")),
         )
