@@ -346,10 +346,12 @@ class WebInput(InputChannel):
         pages.append(stream)
         return True
 
-    def _reset_pages(self, sender: str) -> None:
-        """The conversation was deleted: its open tabs clear their screens and reconnect."""
+    def _reset_pages(self, sender: str, except_page: str = "") -> None:
+        """The conversation was deleted: its other open tabs clear their screens; every
+        stream of it closes (the browser reconnects to its new conversation)."""
         for page in list(self._pages.get(sender, ())):
-            page.queue.put_nowait(sse.event("reset", {}))
+            if page.page != except_page:
+                page.queue.put_nowait(sse.event("reset", {}))
             page.queue.put_nowait(None)
 
     # --- whose conversation ------------------------------------------------------------------
@@ -610,6 +612,7 @@ class WebInput(InputChannel):
             try:
                 visitor = self.visitor(request)
                 body = parse_json_object(request) if request.body else {}
+                page_id = client_id(body.get("page")) or ""
             except InboundError as error:
                 return response.json(error.as_json(), status=error.status)
             self._app = self._app or request.app
@@ -617,7 +620,7 @@ class WebInput(InputChannel):
             language = body.get("language") if body.get("language") in LANGUAGES else \
                 await privacy.conversation_language(request.app, sender)
             deletion = await privacy.delete_conversation(request.app, sender, self.name())
-            self._reset_pages(sender)
+            self._reset_pages(sender, page_id)
             loop = asyncio.get_running_loop()
             reply = await loop.run_in_executor(None, privacy.deleted_message, deletion, language)
             payload, headers = self.fresh_start(request, embedded=visitor.embedded)
