@@ -333,3 +333,19 @@ def cancelled_message(language: str) -> Dict[str, Any]:
     from bot.actions.replies import Reply, ReplyBuilder, to_message
 
     return to_message(Reply([ReplyBuilder(current_catalog(), language).phrase("delete_cancelled")]), language)
+
+
+async def answer_delete_command(app: Any, conversation_id: str, channel: str, text: str) -> Optional[Dict[str, Any]]:
+    """For the messaging channels (Telegram `/delete`, LINE 「会話を消す」): the reply to a
+    deletion request (a question with 「消す」/「やめる」 buttons), to its confirmation (the
+    conversation is deleted; the reply says what went) or to its cancellation. None when
+    the text is none of these, and the message goes on to Rasa as usual."""
+    if text == CONFIRM_PAYLOAD:
+        language = await conversation_language(app, conversation_id)
+        deletion = await delete_conversation(app, conversation_id, channel)
+        return deleted_message(deletion, language)
+    if text == CANCEL_PAYLOAD:
+        return cancelled_message(await conversation_language(app, conversation_id))
+    if is_delete_request(text):
+        return confirmation_message(await conversation_language(app, conversation_id))
+    return None
