@@ -75,7 +75,10 @@ class Stream:
     reading thread): the server counts a stream as open until its socket closes.
     """
 
-    def __init__(self, url: str, params: Dict[str, str], headers: Optional[Dict[str, str]] = None) -> None:
+    def __init__(self, url: str, params: Dict[str, str], headers: Optional[Dict[str, str]] = None,
+                 ready_event: Optional[str] = "ready") -> None:
+        """`ready_event`: the event that means the stream is registered (None: the first line)."""
+        self.ready_event = ready_event
         self.received: "queue.Queue[Dict[str, Any]]" = queue.Queue()
         self.events: "queue.Queue[str]" = queue.Queue()
         self.ready = threading.Event()
@@ -112,6 +115,8 @@ class Stream:
                 pass  # headers
             event, data = None, []
             for line in self._body_lines(reader):
+                if self.ready_event is None:
+                    self.ready.set()
                 if line.startswith("event: "):
                     event = line[7:]
                 elif line.startswith("data: "):
@@ -119,10 +124,12 @@ class Stream:
                 elif line == "":
                     if event:
                         self.events.put(event)
-                    if event == "ready":
+                    if event is not None and event == self.ready_event:
                         self.ready.set()
                     elif event == "messages":
                         self.received.put(json.loads("\n".join(data)))
+                    elif event is not None and data:
+                        self.received.put({"event": event, **json.loads("\n".join(data))})
                     event, data = None, []
         except (OSError, ValueError, IndexError):
             pass  # hung up by close() or by the server
