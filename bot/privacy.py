@@ -140,8 +140,9 @@ def delete_rows(db: Database, conversation_id: str, channel: Optional[str] = Non
         if first_at is not None:
             day = dt.datetime.fromtimestamp(first_at, ZoneInfo(timezone)).date()
             _count(session, day, channel, reached_person)
-        session.add(AuditEntry(actor=actor, action=ACTION_DELETED, conversation_id=conversation_id,
-                               detail=json.dumps(deletion.summary(), ensure_ascii=False)))
+        if deletion.anything:  # a request for a conversation that never existed deletes nothing
+            session.add(AuditEntry(actor=actor, action=ACTION_DELETED, conversation_id=conversation_id,
+                                   detail=json.dumps(deletion.summary(), ensure_ascii=False)))
     return deletion
 
 
