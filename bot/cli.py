@@ -1,4 +1,4 @@
-"""The `madoguchi` command: check, compile, train, serve."""
+"""The `madoguchi` command: check, compile, train, serve, staff, purge."""
 from __future__ import annotations
 
 import argparse
@@ -72,6 +72,27 @@ def cmd_staff_add(settings: Settings, args) -> int:
     return 0
 
 
+def cmd_purge(settings: Settings, args) -> int:
+    """Delete conversations whose last message is older than --older-than (default: the
+    retention period), keeping only anonymous daily counts (bot/privacy.py)."""
+    from bot import privacy
+    from bot.handoff.runtime import service_for
+
+    try:
+        older_than = privacy.parse_age(args.older_than or f"{settings.retention_days}d")
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    deletions = privacy.purge(service_for(settings.tracker_database_url).db, older_than, timezone=settings.timezone)
+    by_channel: dict = {}
+    for deletion in deletions:
+        by_channel[deletion.channel] = by_channel.get(deletion.channel, 0) + 1
+    detail = ", ".join(f"{channel} {count}" for channel, count in sorted(by_channel.items()))
+    print(f"purged {len(deletions)} conversation(s) older than {older_than.days} day(s)"
+          + (f" ({detail})" if detail else ""))
+    return 0
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
     parser = argparse.ArgumentParser(prog="madoguchi", description="madoguchi service-desk assistant")
@@ -89,11 +110,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     add.add_argument("--display-name", help="name shown to residents (default: the username)")
     add.add_argument("--section", help="counter id the clerk belongs to, e.g. shimin")
+    purge = sub.add_parser("purge", help="delete conversations older than the retention period")
+    purge.add_argument("--older-than", help="age such as 90d, 12h or 2w (default: MADOGUCHI_RETENTION_DAYS, 90d)")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     if args.command == "staff":
         return cmd_staff_add(settings, args)
-    handler = {"check": cmd_check, "compile": cmd_compile, "train": cmd_train, "serve": cmd_serve}[args.command]
+    handler = {"check": cmd_check, "compile": cmd_compile, "train": cmd_train, "serve": cmd_serve,
+               "purge": cmd_purge}[args.command]
     return handler(settings, args)
 
 

@@ -72,6 +72,7 @@ def build_app(settings: Settings, model_path: Path):
 
     from bot.actions.inprocess import InProcessActionEndpoint
     from bot.delivery import Delivery
+    from bot.privacy import install_retention
 
     endpoints = AvailableEndpoints(
         action=InProcessActionEndpoint(),
@@ -94,6 +95,7 @@ def build_app(settings: Settings, model_path: Path):
     for blueprint in extra_blueprints(settings) + staff_blueprints():
         app.blueprint(blueprint)
     app.register_listener(partial(load_agent_on_start, str(model_path), endpoints, None), "before_server_start")
+    install_retention(app, settings.retention_days)  # daily purge (MADOGUCHI_RETENTION_DAYS), after the agent loads
     app.register_listener(close_resources, "after_server_stop")
     return app
 

@@ -27,8 +27,13 @@ class Settings:
     line_channel_secret: str = ""  # the LINE channel is on only when secret and access token are set
     line_access_token: str = ""  # long-lived channel access token (Messaging API)
     line_api_url: str = "https://api.line.me"
-    public_url: str = ""  # the address residents and staff use; https → Secure, __Host- staff cookie
+    public_url: str = ""  # the address residents and staff use; https → Secure cookies (__Host- prefix)
     callback_ttl_seconds: int = 7 * 24 * 3600  # a call-back phone number is deleted after this at most
+    kiosk: bool = False  # every page is a lobby kiosk: idle countdown, then a fresh conversation
+    kiosk_idle_seconds: int = 120  # idle time before the kiosk's "続けますか？" countdown
+    kiosk_countdown_seconds: int = 30  # the countdown itself (WCAG 2.2.1: at least 20 s to extend)
+    max_sse_streams: int = 500  # open live streams in this process (resident pages + staff consoles)
+    retention_days: int = 90  # conversations whose last event is older are deleted daily
 
     @property
     def tracker_database_url(self) -> str:
@@ -59,10 +64,16 @@ class Settings:
             line_api_url=env.get("MADOGUCHI_LINE_API_URL", "https://api.line.me"),
             public_url=env.get("MADOGUCHI_PUBLIC_URL", ""),
             callback_ttl_seconds=duration_seconds(env.get("MADOGUCHI_CALLBACK_TTL", "7d")),
+            kiosk=env.get("MADOGUCHI_KIOSK", "").strip().lower() in ("1", "true", "yes", "on"),
+            kiosk_idle_seconds=int(env.get("MADOGUCHI_KIOSK_IDLE_SECONDS", "120")),
+            kiosk_countdown_seconds=int(env.get("MADOGUCHI_KIOSK_COUNTDOWN_SECONDS", "30")),
+            max_sse_streams=int(env.get("MADOGUCHI_MAX_SSE_STREAMS", "500")),
+            retention_days=int(env.get("MADOGUCHI_RETENTION_DAYS", "90")),
         )
 
     @property
     def behind_https(self) -> bool:
+        """Served behind HTTPS (MADOGUCHI_PUBLIC_URL is https://…): cookies get `Secure` and `__Host-`."""
         return self.public_url.lower().startswith("https://")
 
 

@@ -30,6 +30,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot import privacy
 from channels.outbound import (NOTICES, SeenIds, ShortPayloads, longest_fitting_prefix,
                                split_text as split_platform_text, text_of)
 from channels.inbound import InboundError, check_sender, prepare
@@ -127,6 +128,7 @@ class LineInput(InputChannel):
         self._api: Optional[AsyncLineBotApi] = None
         self._session: Optional[aiohttp.ClientSession] = None
         self._seen = SeenIds(SEEN_EVENTS)
+        self._app: Any = None
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
@@ -279,6 +281,12 @@ class LineInput(InputChannel):
             return
         output = LineOutput(self, user_id, reply_token)
         try:
+            # 「会話を消す」 and its confirmation (quick replies) are answered here; Rasa never sees them.
+            answer = await privacy.answer_delete_command(self._app, sender, self.name(), inbound.text)
+            if answer is not None:
+                await output.send_response(sender, answer)
+                await output.flush()
+                return
             await on_new_message(UserMessage(inbound.text, output, sender, input_channel=self.name(),
                                              metadata=inbound.metadata))
         except Exception:  # the message is in the tracker; the resident may simply send it again
@@ -289,6 +297,10 @@ class LineInput(InputChannel):
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         webhook = Blueprint("madoguchi_line_webhook", __name__)
+
+        @webhook.listener("before_server_start")
+        async def remember_app(app: Any, _loop: Any) -> None:
+            self._app = app  # deleting a conversation needs the server's database and staff hub
 
         @webhook.listener("after_server_stop")
         async def close_client(_app: Any, _loop: Any) -> None:
@@ -307,6 +319,7 @@ class LineInput(InputChannel):
                                      status=403)
             except InboundError as error:
                 return response.json(error.as_json(), status=error.status)
+            self._app = self._app or request.app
             for event in events:
                 try:
                     await self.handle(event, on_new_message)

@@ -30,6 +30,7 @@ from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from telegram.error import RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
+from bot import privacy
 from channels.outbound import (MAX_TITLE_CHARS, NOTICES, SeenIds, ShortPayloads,
                                split_text as split_platform_text, text_of)
 from channels.inbound import InboundError, check_sender, prepare
@@ -97,6 +98,7 @@ class TelegramInput(InputChannel):
         self._bot: Optional[Bot] = None
         self._bot_lock: Optional[asyncio.Lock] = None
         self._seen = SeenIds(SEEN_UPDATES)
+        self._app: Any = None
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
@@ -212,6 +214,11 @@ class TelegramInput(InputChannel):
             await self.notify(chat_id, error.code, max_chars=self.max_chars)
             return
         try:
+            # `/delete` and its confirmation buttons are answered here; Rasa never sees them.
+            answer = await privacy.answer_delete_command(self._app, sender, self.name(), inbound.text)
+            if answer is not None:
+                await self.send(chat_id, answer)
+                return
             await on_new_message(UserMessage(inbound.text, TelegramOutput(self), sender,
                                              input_channel=self.name(), metadata=inbound.metadata))
         except Exception:  # the message is in the tracker; the resident may simply send it again
@@ -220,6 +227,10 @@ class TelegramInput(InputChannel):
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         webhook = Blueprint("madoguchi_telegram_webhook", __name__)
+
+        @webhook.listener("before_server_start")
+        async def remember_app(app: Any, _loop: Any) -> None:
+            self._app = app  # deleting a conversation needs the server's database and staff hub
 
         @webhook.listener("after_server_stop")
         async def close_client(_app: Any, _loop: Any) -> None:
@@ -237,6 +248,7 @@ class TelegramInput(InputChannel):
                 update = parse_update(request.body)
             except InboundError as error:
                 return response.json(error.as_json(), status=error.status)
+            self._app = self._app or request.app
             if self.first_time(update.update_id):
                 try:
                     await self.handle(update, on_new_message)

@@ -7,27 +7,61 @@ shows carries its tracker timestamp as id and cursor, so restoring after a reloa
 catching up after a reconnect (`Last-Event-ID`) and pushing staff replies are the same
 operation, and the page can drop duplicates by id.
 
+Whose conversation a request belongs to is decided by the server, never by the client:
+  - On the city's page, a server-issued cookie `madoguchi_web` (`__Host-madoguchi_web`
+    behind HTTPS) holds 128 random bits: HttpOnly (no script reads it), SameSite=Strict
+    (no other site's form or script can send it), Secure when MADOGUCHI_PUBLIC_URL is
+    https. It is set on the first request without one. The conversation id is
+    `web:` + a hash of that value, so ids shown to staff or written to logs cannot be
+    turned back into a resident's cookie.
+  - Embedded with widget.js, the page runs in an iframe on another site, where a
+    SameSite=Strict cookie is neither sent nor stored (and third-party cookies are
+    blocked more and more). The embedded page therefore gets a conversation that lives
+    only as long as the page load: `POST /conversation {"embed": true}` returns a fresh
+    token that the page keeps in memory (never in storage, never in a URL) and sends in
+    the `X-Madoguchi-Conversation` header. EventSource cannot send headers, so the
+    embedded page opens its stream with a one-time ticket (`POST /stream-ticket`, valid
+    60 s, used once): a ticket seen in a log or a Referer is already spent. Closing the
+    panel keeps the conversation; reloading the city's page starts a new one, which on a
+    shared computer in a library is what a resident wants.
+A `sender` sent by a client is ignored.
+
+Kiosk mode (`?kiosk=1`, or MADOGUCHI_KIOSK=true for every page) is for the tablets in the
+city-hall lobby: after MADOGUCHI_KIOSK_IDLE_SECONDS without input the page shows a
+countdown (「続けますか？」, WCAG 2.2.1) and then starts a new conversation, so the next
+resident never sees the previous one.
+
+Live streams are capped (bot/sse.py): past MADOGUCHI_MAX_SSE_STREAMS in the process a new
+stream gets 503; a conversation open in more than MAX_PAGES_PER_CONVERSATION tabs refuses
+the newest tab (429) and never closes a tab the resident is reading.
+
 Routes (under `/webhooks/web`):
-  GET  /            the chat page (also served at `/`, see `root_page_blueprint`)
-  GET  /widget.js   one `<script>` tag that embeds the page on the city's site
-  GET  /static/*    the page's CSS/JS
-  GET  /info        counter name, address, hours, phone in ja/en/easy (from the catalog)
-  GET  /history     transcript after a cursor, from the tracker
-  GET  /events      SSE stream of new messages for one conversation
-  POST /message     one resident message → the messages after the client's cursor
+  GET  /              the chat page (also served at `/`, see `root_page_blueprint`)
+  GET  /widget.js     one `<script>` tag that embeds the page on the city's site
+  GET  /static/*      the page's CSS/JS
+  GET  /info          counter name, address, hours, phone in ja/en/easy; kiosk settings
+  GET  /history       transcript after a cursor, from the tracker
+  GET  /events        SSE stream of new messages for the conversation (`?check=1`: would it open?)
+  POST /message       one resident message → the messages after the client's cursor
+  POST /conversation  start a new conversation (new cookie, or a new token when embedded)
+  POST /stream-ticket a one-time ticket for the embedded page's stream
+  POST /delete        delete the conversation everywhere (bot/privacy.py); a new one starts
 """
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import functools
-import json
+import hashlib
 import logging
 import re
+import secrets
+import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Text, Tuple
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from rasa.shared.core.constants import EXTERNAL_MESSAGE_PREFIX
@@ -35,22 +69,27 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from channels.inbound import InboundError, check_sender, prepare
+from bot import privacy, sse
+from channels.inbound import InboundError, prepare
+from channels.outbound import remember
 from channels.rest import AnnotatedCollectingOutputChannel, parse_json_object
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_CHARS = 2000
 STATIC_DIR = Path(__file__).resolve().parent.parent / "bot" / "web"
-# Web conversation ids are 128 random bits made by the browser. Requiring this shape keeps
-# the web channel from reading or writing another channel's conversation (a Telegram chat
-# id is guessable; a web id is not).
-WEB_SENDER = re.compile(r"^web-[0-9a-f]{32}$")
+SENDER_PREFIX = "web:"
+COOKIE_NAME = "madoguchi_web"
+SECURE_COOKIE_NAME = "__Host-madoguchi_web"  # behind HTTPS: Secure, Path=/, no Domain
+CONVERSATION_HEADER = "X-Madoguchi-Conversation"
+TOKEN = re.compile(r"^[0-9a-f]{32}$")
 CLIENT_ID = re.compile(r"^[0-9a-f]{8,64}$")
 MAX_TITLE_CHARS = 100
 MAX_HISTORY = 300
 MAX_PAGES_PER_CONVERSATION = 8
 KEEPALIVE_SECONDS = 15
+TICKET_SECONDS = 60.0
+MAX_TICKETS = 10_000
 # The page's own scripts and styles only: a message that slipped past the DOM-building
 # code still could not run a script.
 CONTENT_SECURITY_POLICY = (
@@ -196,11 +235,10 @@ class PageStream:
             return
         if messages:
             self.cursor = max(self.cursor, max(m["ts"] for m in messages))
-        payload = json.dumps({"messages": messages, "transient": transient, "cursor": self.cursor},
-                             ensure_ascii=False)
         # The id lets the browser's automatic reconnect resume after the last message it got.
-        event_id = f"id: {self.cursor!r}\n" if messages else ""
-        self.queue.put_nowait(f"{event_id}event: messages\ndata: {payload}\n\n")
+        self.queue.put_nowait(sse.event("messages", {"messages": messages, "transient": transient,
+                                                     "cursor": self.cursor},
+                                        repr(self.cursor) if messages else None))
 
 
 class WebPushOutputChannel(OutputChannel):
@@ -239,6 +277,7 @@ class WebInput(InputChannel):
         self.catalog_dir = Path(catalog_dir) if catalog_dir else None
         self.static_dir = Path(static_dir)
         self._pages: Dict[str, List[PageStream]] = {}  # oldest tab first
+        self._tickets: "OrderedDict[str, tuple]" = OrderedDict()  # one-time stream tickets (embedded pages)
         self._app: Any = None
         self._info: Optional[Dict[str, Any]] = None
         self._info_minute: Optional[str] = None
@@ -295,11 +334,72 @@ class WebInput(InputChannel):
             if page.page != except_page:
                 page.send(transcript(events, page.cursor))
 
-    def _open(self, stream: PageStream) -> None:
+    def _open(self, stream: PageStream) -> bool:
+        """Register a tab's stream; False when the conversation has too many open already.
+
+        The newest is refused rather than the oldest closed: the oldest may be the tab the
+        resident is reading, and a stranger's tab must never push theirs out.
+        """
         pages = self._pages.setdefault(stream.sender, [])
-        while len(pages) >= MAX_PAGES_PER_CONVERSATION:  # close the oldest tab's stream
-            pages.pop(0).queue.put_nowait(None)
+        if len(pages) >= MAX_PAGES_PER_CONVERSATION:
+            return False
         pages.append(stream)
+        return True
+
+    def _reset_pages(self, sender: str, except_page: str = "") -> None:
+        """The conversation was deleted: its other open tabs clear their screens; every
+        stream of it closes (the browser reconnects to its new conversation)."""
+        for page in list(self._pages.get(sender, ())):
+            if page.page != except_page:
+                page.queue.put_nowait(sse.event("reset", {}))
+            page.queue.put_nowait(None)
+
+    # --- whose conversation ------------------------------------------------------------------
+    def settings(self, app: Any) -> Any:
+        from bot.settings import Settings
+
+        settings = getattr(getattr(app, "ctx", None), "settings", None)
+        return settings if settings is not None else Settings.from_env()
+
+    def visitor(self, request: Request) -> "Visitor":
+        """The conversation this request belongs to: the embedded page's header, else the
+        cookie, else a new one (the response then sets the cookie)."""
+        header = request.headers.get(CONVERSATION_HEADER)
+        if header is not None:
+            if not TOKEN.match(header):
+                raise InboundError("invalid_conversation", f"`{CONVERSATION_HEADER}` must be 32 hex digits.")
+            return Visitor(header, embedded=True)
+        for name in (SECURE_COOKIE_NAME, COOKIE_NAME):
+            value = request.cookies.get(name)
+            if value and TOKEN.match(value):
+                return Visitor(value)
+        return Visitor(new_token(), new=True)
+
+    def cookie_headers(self, request: Request, visitor: "Visitor") -> Dict[str, str]:
+        """Set-Cookie for a visitor who has no cookie yet (none for the embedded page)."""
+        if not visitor.new or visitor.embedded:
+            return {}
+        return {"Set-Cookie": cookie_header(visitor.token, self.settings(request.app))}
+
+    def fresh_start(self, request: Request, embedded: bool) -> Tuple[Dict[str, Any], Dict[str, str]]:
+        """A new conversation: (response body, headers). The embedded page gets its token in
+        the body (kept in memory); the city's page gets a new cookie."""
+        token = new_token()
+        if embedded:
+            return {"token": token}, {"Cache-Control": "no-store"}
+        return {"ok": True}, {"Cache-Control": "no-store", "Set-Cookie": cookie_header(token, self.settings(request.app))}
+
+    def issue_ticket(self, conversation_id: str) -> str:
+        ticket = new_token()
+        remember(self._tickets, ticket, (conversation_id, time.monotonic() + TICKET_SECONDS), MAX_TICKETS)
+        return ticket
+
+    def redeem_ticket(self, ticket: Any) -> str:
+        """The conversation of a one-time stream ticket; InboundError (403) when unknown, used or old."""
+        entry = self._tickets.pop(ticket, None) if isinstance(ticket, str) else None
+        if entry is None or entry[1] < time.monotonic():
+            raise InboundError("invalid_ticket", "This stream ticket is unknown, used or expired.", status=403)
+        return entry[0]
 
     def _close(self, stream: PageStream) -> None:
         pages = self._pages.get(stream.sender)
@@ -357,9 +457,14 @@ class WebInput(InputChannel):
                 "staff": builder.phrase("staff_label") if "staff_label" in catalog.phrases else "",
             }
         self._info = {"phone": counter.phone, "open": current is not None, "max_chars": self.max_chars,
-                      "texts": texts}
+                      "texts": texts, "kiosk": self.kiosk_settings()}
         self._info_minute = minute
         return self._info
+
+    def kiosk_settings(self) -> Dict[str, Any]:
+        settings = self.settings(self._app)
+        return {"enabled": bool(settings.kiosk), "idle_seconds": int(settings.kiosk_idle_seconds),
+                "countdown_seconds": int(settings.kiosk_countdown_seconds)}
 
     # --- HTTP ------------------------------------------------------------------------------
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
@@ -397,50 +502,58 @@ class WebInput(InputChannel):
         @web.route("/history", methods=["GET"])
         async def history(request: Request) -> HTTPResponse:
             try:
-                sender = web_sender(request.args.get("sender"))
+                visitor = self.visitor(request)
                 after = cursor_value(request.args.get("after"))
             except InboundError as error:
                 return response.json(error.as_json(), status=error.status)
             self._app = self._app or request.app
-            messages = transcript(await self._events(sender), after)
+            messages = [] if visitor.new else transcript(await self._events(visitor.conversation_id), after)
             cursor = max([after] + [m["ts"] for m in messages])
             return response.json({"messages": messages, "cursor": cursor}, ensure_ascii=False,
-                                 headers={"Cache-Control": "no-store"})
+                                 headers={"Cache-Control": "no-store", **self.cookie_headers(request, visitor)})
 
         @web.route("/events", methods=["GET"])
         async def events(request: Request):
             try:
-                sender = web_sender(request.args.get("sender"))
+                if request.args.get("ticket") is not None:
+                    sender, cookie = self.redeem_ticket(request.args.get("ticket")), {}
+                else:
+                    visitor = self.visitor(request)
+                    sender, cookie = visitor.conversation_id, self.cookie_headers(request, visitor)
                 page_id = client_id(request.args.get("page")) or uuid.uuid4().hex
                 # After a dropped connection the browser sends the last id it saw.
                 after = cursor_value(request.headers.get("last-event-id") or request.args.get("after"))
             except InboundError as error:
                 return response.json(error.as_json(), status=error.status)
             self._app = self._app or request.app
+            slots = sse.stream_slots(request.app)
+            if len(self._pages.get(sender, ())) >= MAX_PAGES_PER_CONVERSATION:
+                return too_many_pages()
+            if slots.open >= slots.limit:
+                return sse.server_busy()
+            if request.args.get("check"):  # the page asks why its stream failed
+                return response.empty(headers=cookie)
             stream = PageStream(sender, page_id, after)
-            self._open(stream)
+            if not self._open(stream):
+                return too_many_pages()
+            if not slots.acquire():
+                self._close(stream)
+                return sse.server_busy()
             try:
-                sse = await request.respond(content_type="text/event-stream; charset=utf-8",
-                                            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
-                await sse.send(f"retry: 3000\nevent: ready\ndata: {json.dumps({'page': page_id})}\n\n")
+                live = await sse.open_stream(request, headers=cookie)
+                await live.send(sse.event("ready", {"page": page_id}))
                 stream.send(transcript(await self._events(sender), after))
-                while True:
-                    try:
-                        chunk = await asyncio.wait_for(stream.queue.get(), timeout=KEEPALIVE_SECONDS)
-                    except asyncio.TimeoutError:
-                        chunk = ": keep-alive\n\n"
-                    if chunk is None:
-                        break
-                    await sse.send(chunk)
-                await sse.send("", end_stream=True)
+                await sse.relay(live, stream.queue, KEEPALIVE_SECONDS)
             finally:
+                slots.release()
                 self._close(stream)
 
         @web.route("/message", methods=["POST"])
         async def message(request: Request) -> HTTPResponse:
             try:
+                visitor = self.visitor(request)
+                sender = visitor.conversation_id
                 body = parse_json_object(request)
-                sender = web_sender(body.get("sender"))
                 after = cursor_value(body.get("after"))
                 message_id = client_id(body.get("message_id")) or uuid.uuid4().hex
                 page_id = client_id(body.get("page")) or ""
@@ -452,6 +565,7 @@ class WebInput(InputChannel):
             except InboundError as error:
                 return response.json(error.as_json(), status=error.status)
             self._app = self._app or request.app
+            cookie = self.cookie_headers(request, visitor)
             collector = AnnotatedCollectingOutputChannel()
             try:
                 await on_new_message(UserMessage(inbound.text, collector, sender, input_channel=self.name(),
@@ -460,7 +574,8 @@ class WebInput(InputChannel):
                 logger.exception("web channel: handling a message failed")
                 return response.json({"error": "internal_error",
                                       "message": "Sorry, something went wrong. Please try again. "
-                                                 "エラーが起きました。もう一度お試しください。"}, status=500)
+                                                 "エラーが起きました。もう一度お試しください。"}, status=500,
+                                     headers=cookie)
             events = await self._events(sender)
             messages = transcript(events, after)
             cursor = max([after] + [m["ts"] for m in messages])
@@ -469,7 +584,48 @@ class WebInput(InputChannel):
                     page.cursor = max(page.cursor, cursor)
             self._sync_other_pages(sender, events, page_id)
             return response.json({"messages": messages, "transient": unstored(collector.messages, messages),
-                                  "cursor": cursor, "message_id": message_id}, ensure_ascii=False)
+                                  "cursor": cursor, "message_id": message_id}, ensure_ascii=False, headers=cookie)
+
+        @web.route("/conversation", methods=["POST"])
+        async def new_conversation(request: Request) -> HTTPResponse:
+            """A new conversation: a new cookie, or a new in-memory token for the embedded page."""
+            try:
+                body = parse_json_object(request) if request.body else {}
+            except InboundError as error:
+                return response.json(error.as_json(), status=error.status)
+            payload, headers = self.fresh_start(request, embedded=body.get("embed") is True or
+                                                request.headers.get(CONVERSATION_HEADER) is not None)
+            return response.json(payload, headers=headers)
+
+        @web.route("/stream-ticket", methods=["POST"])
+        async def stream_ticket(request: Request) -> HTTPResponse:
+            try:
+                visitor = self.visitor(request)
+            except InboundError as error:
+                return response.json(error.as_json(), status=error.status)
+            return response.json({"ticket": self.issue_ticket(visitor.conversation_id)},
+                                 headers={"Cache-Control": "no-store", **self.cookie_headers(request, visitor)})
+
+        @web.route("/delete", methods=["POST"])
+        async def delete_conversation(request: Request) -> HTTPResponse:
+            """「この会話を消す」: everything of this conversation goes; the page starts afresh."""
+            try:
+                visitor = self.visitor(request)
+                body = parse_json_object(request) if request.body else {}
+                page_id = client_id(body.get("page")) or ""
+            except InboundError as error:
+                return response.json(error.as_json(), status=error.status)
+            self._app = self._app or request.app
+            sender = visitor.conversation_id
+            language = body.get("language") if body.get("language") in LANGUAGES else \
+                await privacy.conversation_language(request.app, sender)
+            deletion = await privacy.delete_conversation(request.app, sender, self.name())
+            self._reset_pages(sender, page_id)
+            loop = asyncio.get_running_loop()
+            reply = await loop.run_in_executor(None, privacy.deleted_message, deletion, language)
+            payload, headers = self.fresh_start(request, embedded=visitor.embedded)
+            payload.update(deleted=deletion.summary(), message=shape_message(reply))
+            return response.json(payload, ensure_ascii=False, headers=headers)
 
         return web
 
@@ -487,11 +643,52 @@ def unstored(collected: List[Dict[str, Any]], stored: List[Dict[str, Any]]) -> L
     return result
 
 
-def web_sender(value: Any) -> str:
-    sender = check_sender(value)
-    if not WEB_SENDER.match(sender):
-        raise InboundError("invalid_sender", "`sender` must be a web conversation id (web- and 32 hex digits).")
-    return sender
+def new_token() -> str:
+    """128 random bits: the secret a web conversation belongs to."""
+    return secrets.token_hex(16)
+
+
+def conversation_id_for(token: str) -> str:
+    """`web:` + 128 bits of SHA-256 of the token: ids seen by staff or in logs reveal no cookie."""
+    return SENDER_PREFIX + hashlib.sha256(token.encode("ascii")).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Visitor:
+    """Whose conversation a request is: its token, and whether the response must set a cookie."""
+
+    token: str
+    embedded: bool = False
+    new: bool = False
+
+    @property
+    def conversation_id(self) -> str:
+        return conversation_id_for(self.token)
+
+
+def cookie_header(token: str, settings: Any) -> str:
+    """The Set-Cookie value: HttpOnly, SameSite=Strict; `__Host-` and Secure behind HTTPS.
+
+    It lasts as long as conversations are kept (MADOGUCHI_RETENTION_DAYS).
+    """
+    secure = bool(getattr(settings, "behind_https", False))
+    name = SECURE_COOKIE_NAME if secure else COOKIE_NAME
+    parts = [f"{name}={token}", "Path=/", "HttpOnly", "SameSite=Strict"]
+    days = int(getattr(settings, "retention_days", 0) or 0)
+    if days > 0:
+        parts.insert(2, f"Max-Age={days * 86400}")
+    if secure:
+        parts.append("Secure")
+    return "; ".join(parts)
+
+
+def too_many_pages() -> HTTPResponse:
+    return response.json(
+        {"error": "too_many_pages",
+         "message": f"This conversation is already open in {MAX_PAGES_PER_CONVERSATION} tabs. Please close one "
+                    f"and reload this page. この会話は、すでに{MAX_PAGES_PER_CONVERSATION}つのタブで開いています。"
+                    "どれかを閉じてから、このページを読み込み直してください。"},
+        status=429, headers={"Retry-After": str(sse.RETRY_AFTER_SECONDS), "Cache-Control": "no-store"})
 
 
 def client_id(value: Any) -> Optional[str]:

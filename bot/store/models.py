@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Column, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import declarative_base
 
 Base = declarative_base()
@@ -95,3 +95,17 @@ class SatisfactionAnswer(Base):
     conversation_id = Column(String(128), nullable=False)
     asked_at = Column(DateTime, nullable=False)
     score = Column(Integer, nullable=True)
+
+
+class ConversationStats(Base):
+    """Anonymous counts that outlive deleted conversations (no ids, no text): how many
+    conversations a channel had on a day (the day of their first message), and how many
+    of them reached a person. Written when a conversation is deleted or purged."""
+
+    __tablename__ = "conversation_stats"
+    __table_args__ = (UniqueConstraint("day", "channel"),)
+    id = Column(Integer, primary_key=True)
+    day = Column(Date, nullable=False)
+    channel = Column(String(16), nullable=False)
+    conversations = Column(Integer, nullable=False, default=0)
+    handoffs = Column(Integer, nullable=False, default=0)

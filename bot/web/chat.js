@@ -3,7 +3,12 @@
  * Safety rule: every text from a resident or the bot becomes DOM text nodes (or <ruby>
  * built from the catalog's {漢字|かんじ} markup); nothing is ever parsed as HTML.
  * The tracker is the source of truth: each message has an id (its tracker timestamp),
- * so replies, staff pushes, reconnects and reloads never show a message twice. */
+ * so replies, staff pushes, reconnects and reloads never show a message twice.
+ *
+ * Whose conversation it is, is the server's business: an HttpOnly cookie on the city's
+ * page; embedded by widget.js (a cross-site iframe, where that cookie cannot live) a token
+ * held only in this page's memory, sent in a header, with one-time tickets for the stream.
+ * Nothing identifying the conversation is kept in storage or put in a URL. */
 (function () {
   'use strict';
 
@@ -75,7 +80,11 @@
 
   // ---- state -----------------------------------------------------------------------
   var state = {
-    sender: storage.get('sender'),
+    embedded: /[?&]embed=1(&|$)/.test(window.location.search),
+    token: null,           // the embedded page's conversation (memory only)
+    kiosk: /[?&]kiosk=1(&|$)/.test(window.location.search),
+    kioskTimer: null,
+    countdownTimer: null,
     page: randomHex(16),
     cursor: 0,
     variant: storage.get('variant'),
@@ -93,10 +102,7 @@
     recognition: null,
     lastFailed: null
   };
-  if (!state.sender || !/^web-[0-9a-f]{32}$/.test(state.sender)) {
-    state.sender = 'web-' + randomHex(16);
-    storage.set('sender', state.sender);
-  }
+  storage.remove('sender');   // left by an older version of this page: no longer used
   if (VARIANTS.indexOf(state.variant) < 0) {
     state.variant = /^en\b/i.test(navigator.language || '') ? 'en' : 'ja';
   }
@@ -414,6 +420,37 @@
 
   function clearAlert() { alertBox.replaceChildren(); delete alertBox.dataset.kind; }
 
+  // ---- talking to the server -----------------------------------------------------------
+  /* fetch() with the conversation's credentials: the cookie goes by itself; the embedded
+   * page adds its in-memory token. */
+  function api(path, options) {
+    options = Object.assign({ cache: 'no-store', credentials: 'same-origin' }, options || {});
+    var headers = Object.assign({}, options.headers || {});
+    if (state.token) headers['X-Madoguchi-Conversation'] = state.token;
+    if (options.json !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      options.body = JSON.stringify(options.json);
+      delete options.json;
+    }
+    options.headers = headers;
+    return fetch(API + path, options);
+  }
+
+  function postJson(path, body) {
+    return api(path, { method: 'POST', json: body || {} }).then(function (reply) {
+      return reply.json().catch(function () { return {}; }).then(function (data) {
+        if (!reply.ok) throw new Error(data.message || ('HTTP ' + reply.status));
+        return data;
+      });
+    });
+  }
+
+  /* The embedded page starts its own conversation (see the module docstring of channels/web.py). */
+  function ensureConversation() {
+    if (!state.embedded || state.token) return Promise.resolve();
+    return postJson('/conversation', { embed: true }).then(function (data) { state.token = data.token; });
+  }
+
   // ---- sending ------------------------------------------------------------------------
   function updateCount() {
     if (!input) return;
@@ -454,13 +491,10 @@
     var controller = new AbortController();
     var timedOut = false;
     var deadline = window.setTimeout(function () { timedOut = true; controller.abort(); }, CONFIG.replyTimeoutMs);
-    var body = { sender: state.sender, message: text, message_id: messageId, page: state.page, after: state.cursor };
+    var body = { message: text, message_id: messageId, page: state.page, after: state.cursor };
     if (title) body.title = title;
-    return fetch(API + '/message', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(body),
-      signal: controller.signal
+    return ensureConversation().then(function () {
+      return api('/message', { method: 'POST', json: body, signal: controller.signal });
     }).then(function (reply) {
       return reply.json().catch(function () { return {}; }).then(function (data) {
         if (!reply.ok) {
@@ -521,8 +555,8 @@
 
   // ---- history and live updates ------------------------------------------------------
   function loadHistory() {
-    var url = API + '/history?sender=' + encodeURIComponent(state.sender) + '&after=0';
-    return fetch(url, { cache: 'no-store' })
+    return ensureConversation()
+      .then(function () { return api('/history?after=0'); })
       .then(function (reply) { if (!reply.ok) throw new Error('HTTP ' + reply.status); return reply.json(); })
       .then(function (data) {
         var messages = data.messages || [];
@@ -538,7 +572,17 @@
   function connect() {
     window.clearTimeout(state.reconnectTimer);
     if (state.stream) state.stream.close();
-    var url = API + '/events?sender=' + encodeURIComponent(state.sender) + '&page=' + state.page + '&after=' + state.cursor;
+    state.stream = null;
+    var query = 'page=' + state.page + '&after=' + state.cursor;
+    if (!state.embedded) { openStream(API + '/events?' + query); return; }
+    // EventSource cannot send a header: the embedded page asks for a one-time ticket.
+    ensureConversation()
+      .then(function () { return postJson('/stream-ticket'); })
+      .then(function (data) { openStream(API + '/events?ticket=' + data.ticket + '&' + query); })
+      .catch(function () { streamFailed(null); });
+  }
+
+  function openStream(url) {
     var stream = new EventSource(url);
     state.stream = stream;
     stream.addEventListener('ready', function () {
@@ -557,15 +601,41 @@
       var added = addMessages(data.messages, data.transient);
       if (added.length && !statusBox.classList.contains('status--busy')) setStatus('received');
     });
+    stream.addEventListener('reset', function () {
+      // The conversation was deleted (in another tab): this screen starts afresh too.
+      clearScreen();
+      setStatus('deleted_elsewhere');
+    });
     stream.onerror = function () {
-      if (!state.offlineTimer && !state.offline) {
+      if (stream.readyState === EventSource.CLOSED) streamFailed(stream);   // the browser gave up: we retry
+      else if (!state.offlineTimer && !state.offline) {
         state.offlineTimer = window.setTimeout(goOffline, CONFIG.offlineNoticeMs);
       }
-      if (stream.readyState === EventSource.CLOSED) {   // the browser gave up: we retry
-        state.reconnectTimer = window.setTimeout(connect, state.reconnectDelay);
-        state.reconnectDelay = Math.min(state.reconnectDelay * 2, 30000);
-      }
     };
+  }
+
+  /* The stream was refused or lost. Ask the server why (too many tabs, a busy server) so
+   * the resident reads a polite note instead of "offline", and try again later. */
+  function streamFailed(stream) {
+    if (stream && state.stream !== stream) return;
+    var retry = function () {
+      state.reconnectTimer = window.setTimeout(connect, state.reconnectDelay);
+      state.reconnectDelay = Math.min(state.reconnectDelay * 2, 30000);
+    };
+    api('/events?check=1').then(function (reply) {
+      if (reply.status === 429 || reply.status === 503) {
+        window.clearTimeout(state.offlineTimer);
+        state.offlineTimer = null;
+        state.offline = true;
+        state.reconnectDelay = Math.max(state.reconnectDelay, 15000);
+        showAlert(t(reply.status === 429 ? 'too_many_tabs' : 'server_busy'), t('reconnect'),
+          function () { clearAlert(); connect(); input.focus(); }, 'offline');
+      } else if (!state.offlineTimer && !state.offline) {
+        state.offlineTimer = window.setTimeout(goOffline, CONFIG.offlineNoticeMs);
+      }
+    }).catch(function () {
+      if (!state.offlineTimer && !state.offline) state.offlineTimer = window.setTimeout(goOffline, CONFIG.offlineNoticeMs);
+    }).then(retry);
   }
 
   function goOffline() {
@@ -705,24 +775,133 @@
   }
   function afterPrint() { $('counter-info').open = infoWasOpen; }
 
-  function newConversation() {
-    if (!window.confirm(plain(t('confirm_new')))) return;
+  /* Everything of the previous conversation leaves the screen (and the saved draft). */
+  function clearScreen() {
     stopSpeaking();
-    state.sender = 'web-' + randomHex(16);
-    storage.set('sender', state.sender);
     storage.remove('draft');
     state.cursor = 0;
     state.seen.clear();
     state.pending.clear();
     state.transient = [];
+    state.lastFailed = null;
     transcript.replaceChildren();
     $('intro').hidden = false;
     input.value = '';
     updateCount();
     clearAlert();
     setStatus(null);
-    connect();
-    input.focus();
+  }
+
+  /* A new conversation on the server (new cookie, or a new token when embedded), then a clean screen. */
+  function startAfresh() {
+    var request = state.embedded
+      ? postJson('/conversation', { embed: true }).then(function (data) { state.token = data.token; })
+      : postJson('/conversation');
+    return request.then(function () {
+      clearScreen();
+      connect();
+    });
+  }
+
+  function newConversation() {
+    if (!window.confirm(plain(t('confirm_new')))) return;
+    startAfresh().then(function () { input.focus(); }, function () { showAlert(t('send_failed')); });
+  }
+
+  // ---- deleting the conversation -------------------------------------------------------------
+  function openDeleteDialog() {
+    var dialog = $('delete-dialog');
+    dialog.showModal();
+    $('delete-cancel').focus();   // the safe choice first
+  }
+
+  function closeDeleteDialog() {
+    $('delete-dialog').close();
+  }
+
+  function deleteConversation() {
+    var confirmButton = $('delete-confirm');
+    confirmButton.disabled = true;
+    return postJson('/delete', { language: state.variant, page: state.page }).then(function (data) {
+      if (data.token) state.token = data.token;
+      closeDeleteDialog();
+      clearScreen();
+      var message = data.message || {};
+      setMarkup(statusBox, message.variant === 'easy' && message.ruby ? message.ruby : (message.text || t('deleted')));
+      statusBox.lang = message.lang || htmlLang(state.variant);
+      connect();
+      input.focus();
+    }, function () {
+      closeDeleteDialog();
+      showAlert(t('delete_failed'));
+      $('delete-button').focus();
+    }).finally(function () { confirmButton.disabled = false; });
+  }
+
+  // ---- kiosk: a visible countdown, then the next resident starts afresh -----------------------
+  function kioskSetting(name, fallback) {
+    var fromPage = CONFIG[name === 'idle' ? 'kioskIdleSeconds' : 'kioskCountdownSeconds'];
+    var fromServer = state.info && state.info.kiosk && state.info.kiosk[name === 'idle' ? 'idle_seconds' : 'countdown_seconds'];
+    return Number(fromPage || fromServer || fallback);
+  }
+
+  function kioskActivity() {
+    if (!state.kiosk) return;
+    if (!$('kiosk-countdown').hidden) hideCountdown();
+    window.clearTimeout(state.kioskTimer);
+    state.kioskTimer = window.setTimeout(showCountdown, kioskSetting('idle', 120) * 1000);
+  }
+
+  function showCountdown() {
+    if (!transcript.querySelector('.msg') && !input.value) { kioskActivity(); return; }   // nothing to hide
+    var left = kioskSetting('countdown', 30);
+    var box = $('kiosk-countdown');
+    var tick = function () {
+      setMarkup($('kiosk-seconds'), t('kiosk_seconds', { seconds: left }));
+      if (left === kioskSetting('countdown', 30) || left === 10) {
+        setMarkup($('kiosk-live'), t('kiosk_warning', { seconds: left }));
+      }
+      if (left <= 0) { kioskReset(); return; }
+      left -= 1;
+      state.countdownTimer = window.setTimeout(tick, 1000);
+    };
+    box.hidden = false;
+    tick();
+    $('kiosk-continue').focus();
+  }
+
+  function hideCountdown() {
+    window.clearTimeout(state.countdownTimer);
+    $('kiosk-countdown').hidden = true;
+    $('kiosk-live').textContent = '';
+  }
+
+  function kioskReset() {
+    hideCountdown();
+    var dialog = $('delete-dialog');
+    if (dialog.open) dialog.close();
+    state.variant = /^en\b/i.test(navigator.language || '') ? 'en' : 'ja';
+    storage.remove('variant');
+    localize();
+    startAfresh().then(function () {
+      setStatus('kiosk_reset');
+      input.focus();
+      kioskActivity();
+    }, function () {
+      clearScreen();   // the screen is cleared even when the server cannot be reached
+      kioskActivity();
+    });
+  }
+
+  function startKiosk() {
+    state.kiosk = state.kiosk || !!(state.info && state.info.kiosk && state.info.kiosk.enabled);
+    if (!state.kiosk) return;
+    document.documentElement.classList.add('kiosk');
+    ['pointerdown', 'keydown', 'input', 'wheel', 'touchstart'].forEach(function (name) {
+      document.addEventListener(name, kioskActivity, { capture: true, passive: true });
+    });
+    $('kiosk-continue').addEventListener('click', function () { hideCountdown(); kioskActivity(); input.focus(); });
+    kioskActivity();
   }
 
   // ---- wiring ---------------------------------------------------------------------------------
@@ -779,13 +958,16 @@
     $('print-button').addEventListener('click', function () { window.print(); });
     $('save-button').addEventListener('click', saveTranscript);
     $('new-button').addEventListener('click', newConversation);
+    $('delete-button').addEventListener('click', openDeleteDialog);
+    $('delete-cancel').addEventListener('click', function () { closeDeleteDialog(); $('delete-button').focus(); });
+    $('delete-confirm').addEventListener('click', deleteConversation);
     window.addEventListener('beforeprint', beforePrint);
     window.addEventListener('afterprint', afterPrint);
     window.addEventListener('pagehide', stopSpeaking);
     if ('speechSynthesis' in window) window.speechSynthesis.cancel();   // nothing left playing from before
     setupMicrophone();
 
-    loadInfo();
+    loadInfo().then(startKiosk);
     loadHistory().then(connect);
   }
 

@@ -5,7 +5,11 @@
  * It adds one button; the button opens the chat page in a panel (an iframe on the
  * madoguchi origin, so the host page's styles and scripts cannot touch the chat).
  * Styles are set through the DOM, so a host page's Content-Security-Policy for
- * inline <style> does not get in the way. */
+ * inline <style> does not get in the way.
+ *
+ * In the iframe (`/?embed=1`, a cross-site frame) the chat cannot keep a SameSite=Strict
+ * cookie: its conversation lives for this page load only, as a token in the frame's
+ * memory (see channels/web.py). Closing the panel keeps it; reloading the site starts anew. */
 (function () {
   'use strict';
   var script = document.currentScript;

@@ -42,16 +42,14 @@ def test_staff_console_in_a_browser(server, accounts, clerk):
 
 def test_staff_console_handles_an_after_hours_callback(server, accounts, clerk):
     """The resident uses the web page (button titles are kept); the clerk calls back from the console."""
-    import httpx
+    from tests.web.resident import WebResident
 
-    resident = "web-" + uuid.uuid4().hex
+    browser = WebResident(server.base_url)
+    resident = browser.conversation_id
     marker = f"児童手当の申請をしたい{uuid.uuid4().hex[:4]}"
 
     def send(text, title=None):
-        body = {"sender": resident, "message": text}
-        if title:
-            body["title"] = title
-        httpx.post(f"{server.base_url}/webhooks/web/message", json=body, timeout=60).raise_for_status()
+        browser.say(text, **({"title": title} if title else {}))
 
     send(marker)
     send("人と話したい")                               # こども家庭課 is closed on Saturdays

@@ -3,13 +3,14 @@ position → clerk logs in, claims, replies → the reply arrives live on the op
 → hand back → the bot answers the next question."""
 import json
 import queue
-import secrets
 import threading
 
 import httpx
 
 from bot.catalog import load_catalog
 from bot.settings import PROJECT_ROOT
+from channels.web import COOKIE_NAME
+from tests.web.resident import WebResident
 
 CATALOG = load_catalog(PROJECT_ROOT / "intents")
 
@@ -17,16 +18,16 @@ CATALOG = load_catalog(PROJECT_ROOT / "intents")
 class PageStream:
     """What an open chat page receives over SSE, read in a background thread."""
 
-    def __init__(self, base_url: str, sender: str) -> None:
+    def __init__(self, base_url: str, resident: WebResident) -> None:
         self.messages: "queue.Queue[dict]" = queue.Queue()
         self._stop = threading.Event()
         self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._read, args=(base_url, sender), daemon=True)
+        self._thread = threading.Thread(target=self._read, args=(base_url, resident.secret), daemon=True)
         self._thread.start()
         assert self._ready.wait(30), "stream did not open"
 
-    def _read(self, base_url: str, sender: str) -> None:
-        with httpx.stream("GET", f"{base_url}/webhooks/web/events", params={"sender": sender},
+    def _read(self, base_url: str, secret: str) -> None:
+        with httpx.stream("GET", f"{base_url}/webhooks/web/events", headers={"Cookie": f"{COOKIE_NAME}={secret}"},
                           timeout=httpx.Timeout(60, read=None)) as response:
             event = None
             for line in response.iter_lines():
@@ -51,18 +52,17 @@ class PageStream:
         self._stop.set()
 
 
-def send(server, sender: str, text: str) -> list:
-    reply = httpx.post(f"{server.base_url}/webhooks/web/message", json={"sender": sender, "message": text}, timeout=60)
-    reply.raise_for_status()
-    return reply.json()
+def send(server, resident: WebResident, text: str) -> list:
+    return resident.say(text)
 
 
 def test_staff_reply_reaches_the_web_page_live_and_the_bot_resumes(server, clerk):
-    sender = "web-" + secrets.token_hex(16)
-    page = PageStream(server.base_url, sender)
+    resident = WebResident(server.base_url)
+    sender = resident.conversation_id
+    page = PageStream(server.base_url, resident)
     try:
-        send(server, sender, "マイナンバーカードを受け取りたい")
-        send(server, sender, "人と話したい")
+        send(server, resident, "マイナンバーカードを受け取りたい")
+        send(server, resident, "人と話したい")
         joined = page.wait_for(lambda m: "番目" in (m.get("text") or ""))
         assert "順番待ち" in joined["text"] or "番目" in joined["text"]
 
@@ -77,7 +77,7 @@ def test_staff_reply_reaches_the_web_page_live_and_the_bot_resumes(server, clerk
 
         assert clerk.post(f"/conversations/{sender}/handback").status_code == 200
         page.wait_for(lambda m: m.get("text") == CATALOG.phrases["staff_handback"].ja)
-        send(server, sender, "何を持っていけばいい？")
+        send(server, resident, "何を持っていけばいい？")
         documents = page.wait_for(lambda m: "持ち物" in (m.get("text") or ""))
         for item in CATALOG.procedures["mynumber_pickup"].documents.ja:
             assert item in documents["text"]
@@ -86,11 +86,12 @@ def test_staff_reply_reaches_the_web_page_live_and_the_bot_resumes(server, clerk
 
 
 def test_queue_position_updates_reach_a_waiting_web_resident(server, clerk):
-    first, second = ("web-" + secrets.token_hex(16) for _ in range(2))
-    page = PageStream(server.base_url, second)
+    residents = [WebResident(server.base_url) for _ in range(2)]
+    first = residents[0].conversation_id
+    page = PageStream(server.base_url, residents[1])
     try:
-        send(server, first, "人と話したい")
-        send(server, second, "人と話したい")
+        send(server, residents[0], "人と話したい")
+        send(server, residents[1], "人と話したい")
         before = page.wait_for(lambda m: "番目" in (m.get("text") or ""))
         place = int(before["text"].split("現在")[1].split("番目")[0])
         clerk.post(f"/conversations/{first}/claim")
@@ -101,9 +102,9 @@ def test_queue_position_updates_reach_a_waiting_web_resident(server, clerk):
 
 
 def test_visit_slip_qr_code_reaches_the_web_page(server):
-    sender = "web-" + secrets.token_hex(16)
-    send(server, sender, "印鑑登録をしたい")
-    send(server, sender, "/visit_slip")
-    history = httpx.get(f"{server.base_url}/webhooks/web/history", params={"sender": sender}, timeout=30).json()
+    resident = WebResident(server.base_url)
+    send(server, resident, "印鑑登録をしたい")
+    send(server, resident, "/visit_slip")
+    history = resident.history()
     slip = next(m for m in history["messages"] if m.get("image"))
     assert slip["image"].startswith("data:image/png;base64,") and "来庁票の番号" in slip["text"]

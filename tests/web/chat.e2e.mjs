@@ -1,11 +1,25 @@
 // Browser scenarios for the web chat, against the real server.
 //   node tests/web/chat.e2e.mjs <base url> <scenario> [<scenario> ...]
 // Prints {"<scenario>": {observations...}} as JSON; tests/web/test_web_chat.py asserts on them.
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 
 import {
   activeId, axe, clickChoice, counts, lastBot, main, newPage, openChat, say, shot, startProxy, userTexts, waitForReply,
 } from './browser.mjs';
+
+/** The web conversation of a browser context: `web:` + a hash of its HttpOnly cookie (the page cannot read it). */
+async function conversationOf(context, base) {
+  const cookie = (await context.cookies(base)).find((c) => c.name === 'madoguchi_web');
+  if (!cookie) return { cookie: null, id: null };
+  return { cookie, id: 'web:' + createHash('sha256').update(cookie.value).digest('hex').slice(0, 32) };
+}
+
+async function trackerUsers(base, id) {
+  const reply = await fetch(`${base}/conversations/${id}/tracker?token=${process.env.MADOGUCHI_API_TOKEN}`);
+  const tracker = await reply.json();
+  return (tracker.events || []).filter((e) => e.event === 'user').map((e) => e.text);
+}
 
 const KANJI = /[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々〆]/;
 
@@ -65,8 +79,10 @@ const scenarios = {
       hasRecognition: !!(window.SpeechRecognition || window.webkitSpeechRecognition),
       sizes: Array.from(document.querySelectorAll('button[data-text-size]')).map((b) => b.textContent.trim()),
       contrast: document.getElementById('contrast-toggle').getAttribute('aria-pressed'),
-      sender: window.madoguchiChat.state.sender,
+      stored: Object.keys(window.localStorage).join(' '),
+      location: window.location.href,
     }));
+    const { cookie } = await conversationOf(context, base);
     const axeLoad = await axe(page);
     await shot(page, '01-load');
     await page.locator('#counter-info summary').click();
@@ -76,7 +92,9 @@ const scenarios = {
     const axeInfo = await axe(page);
     const root = await (await fetch(base + '/')).text();
     await context.close();
-    return { ...facts, axe: axeLoad, axeInfo, info, phoneHref, rootServesPage: root.includes('role="log"'), problems: page.problems };
+    return { ...facts, axe: axeLoad, axeInfo, info, phoneHref, rootServesPage: root.includes('role="log"'),
+      cookie: cookie && { httpOnly: cookie.httpOnly, sameSite: cookie.sameSite, path: cookie.path, length: cookie.value.length },
+      problems: page.problems };
   },
 
   async conversation(browser, base) {
@@ -160,11 +178,13 @@ const scenarios = {
     let before = (await counts(page)).bot;
     await page.locator('[data-language="easy"]').click();
     await waitForReply(page, before);
-    const oldSender = await page.evaluate(() => window.madoguchiChat.state.sender);
+    const oldSender = (await conversationOf(context, base)).id;
     await page.locator('#new-button').click();
+    await page.waitForFunction(() => !document.querySelector('#transcript .msg'));
+    await page.waitForFunction(() => document.activeElement && document.activeElement.id === 'message-input');
     const cleared = { messages: (await counts(page)).bot + (await counts(page)).user,
       introVisible: await page.locator('#intro').isVisible(), focus: await activeId(page),
-      sender: await page.evaluate(() => window.madoguchiChat.state.sender) };
+      sender: (await conversationOf(context, base)).id };
     before = (await counts(page)).bot;
     await page.locator('#message-input').fill('じゅうみんひょうが ほしい');
     await page.locator('#message-input').press('Enter');
@@ -176,9 +196,9 @@ const scenarios = {
       .map((n) => n.textContent).join('\n'));
     const variant = await page.evaluate(() => document.documentElement.dataset.variant);
     const bare = await kanjiWithoutRuby(page, '#transcript .msg--bot .msg__body');
-    const oldHistory = await (await fetch(`${base}/webhooks/web/history?sender=${oldSender}`)).json();
+    const oldKept = (await trackerUsers(base, oldSender)).length;
     await context.close();
-    return { oldSender, cleared, users, reply, variant, bare, oldKept: oldHistory.messages.length, problems: page.problems };
+    return { oldSender, cleared, users, reply, variant, bare, oldKept, problems: page.problems };
   },
 
   async furigana(browser, base) {
@@ -377,7 +397,7 @@ const scenarios = {
     try {
       await openChat(page, proxy.base);
       await say(page, 'こんにちは');
-      const sender = await page.evaluate(() => window.madoguchiChat.state.sender);
+      const { cookie } = await conversationOf(context, proxy.base);
       await proxy.down();
       await page.waitForFunction(() => document.getElementById('alert').dataset.kind === 'offline', null, { timeout: 15000 });
       const lost = { alert: await page.locator('#alert').innerText(), button: await page.locator('#alert button').innerText() };
@@ -390,8 +410,9 @@ const scenarios = {
         pending: (await counts(page)).pending, users: (await counts(page)).user };
       await shot(page, '14-send-failed');
       // Meanwhile the conversation goes on at the server (e.g. another tab): the page must catch up.
-      const direct = await fetch(`${base}/webhooks/web/message`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ sender, message: '住民票がほしい' }) });
+      const direct = await fetch(`${base}/webhooks/web/message`, { method: 'POST',
+        headers: { 'Content-Type': 'application/json', Cookie: `madoguchi_web=${cookie.value}` },
+        body: JSON.stringify({ message: '住民票がほしい' }) });
       await proxy.up();
       await page.waitForFunction(() => Array.from(document.querySelectorAll('#transcript .msg--user .msg__body'))
         .some((n) => n.textContent === '住民票がほしい'), null, { timeout: 20000 });
@@ -438,7 +459,7 @@ const scenarios = {
     const first = await newPage(browser);
     await openChat(first.page, base);
     await say(first.page, 'こんにちは');
-    const sender = await first.page.evaluate(() => window.madoguchiChat.state.sender);
+    const sender = (await conversationOf(first.context, base)).id;
     // A second tab of the same conversation (same browser storage) sees what the first one sends.
     const second = await first.context.newPage();
     await openChat(second, base);
@@ -552,6 +573,127 @@ const scenarios = {
     return { filename: download.suggestedFilename(), saved, printed, pdfBytes: pdf.length, problems: page.problems };
   },
 
+  async deleteConversation(browser, base) {
+    // 「この会話を消す」: a confirmation dialog, then everything of the conversation leaves the server.
+    const { context, page } = await newPage(browser);
+    await openChat(page, base);
+    await say(page, '印鑑登録をしたい');
+    await say(page, '/visit_slip');
+    const before = await conversationOf(context, base);
+    const usersBefore = (await trackerUsers(base, before.id)).length;
+    await page.locator('#delete-button').click();
+    await page.waitForFunction(() => document.getElementById('delete-dialog').open);
+    const dialog = await page.evaluate(() => ({
+      open: document.getElementById('delete-dialog').open,
+      modal: document.getElementById('delete-dialog').matches(':modal'),
+      title: document.getElementById('delete-title').textContent,
+      text: document.getElementById('delete-text').textContent,
+      focus: document.activeElement.id,
+      buttons: Array.from(document.querySelectorAll('#delete-dialog button')).map((b) => b.textContent.trim()),
+    }));
+    const axeDialog = await axe(page);
+    await shot(page, '20-delete-dialog', { fullPage: false });
+    await page.keyboard.press('Escape');                       // the safe way out
+    const afterEscape = { open: await page.evaluate(() => document.getElementById('delete-dialog').open),
+      messages: (await counts(page)).bot };
+    await page.locator('#delete-button').click();
+    await page.locator('#delete-confirm').click();
+    await page.waitForFunction(() => !document.querySelector('#transcript .msg')
+      && document.getElementById('status').textContent.includes('消しました'), null, { timeout: 20000 });
+    const after = await conversationOf(context, base);
+    const deleted = {
+      status: await page.locator('#status').innerText(),
+      focus: await activeId(page),
+      introVisible: await page.locator('#intro').isVisible(),
+      dialogOpen: await page.evaluate(() => document.getElementById('delete-dialog').open),
+      oldUsers: (await trackerUsers(base, before.id)).length,
+      newConversation: after.id !== before.id,
+    };
+    await page.waitForFunction(() => window.madoguchiChat.state.stream && window.madoguchiChat.state.stream.readyState === 1);
+    const axeAfter = await axe(page);
+    await shot(page, '21-deleted');
+    // A reload shows nothing of it, and the next message starts a fresh conversation.
+    await page.reload();
+    await openChat(page, base);
+    const afterReload = (await counts(page)).user;
+    await say(page, 'こんにちは');
+    const fresh = await trackerUsers(base, after.id);
+    await context.close();
+    return { usersBefore, dialog, axeDialog, afterEscape, deleted, axeAfter, afterReload, fresh, problems: page.problems };
+  },
+
+  async kiosk(browser, base) {
+    // A lobby tablet: idle → a visible countdown (「続けますか？」) → the next resident starts afresh.
+    const init = () => { window.MADOGUCHI = { kioskIdleSeconds: 2, kioskCountdownSeconds: 5 }; };
+    const { context, page } = await newPage(browser, { init });
+    await openChat(page, base, '/?kiosk=1');
+    await say(page, '住民票がほしい');
+    const first = await conversationOf(context, base);
+    await page.waitForSelector('#kiosk-countdown:not([hidden])', { timeout: 10000 });
+    const countdown = await page.evaluate(() => ({
+      role: document.getElementById('kiosk-countdown').getAttribute('role'),
+      title: document.getElementById('kiosk-title').textContent,
+      seconds: document.getElementById('kiosk-seconds').textContent,
+      live: document.getElementById('kiosk-live').textContent,
+      liveMode: document.getElementById('kiosk-live').getAttribute('aria-live'),
+      focus: document.activeElement.id,
+      messages: document.querySelectorAll('#transcript .msg').length,
+    }));
+    const axeCountdown = await axe(page);
+    await shot(page, '22-kiosk-countdown', { fullPage: false });
+    await page.locator('#kiosk-continue').click();          // 「続ける」 keeps the conversation
+    const continued = { hidden: await page.locator('#kiosk-countdown').isHidden(),
+      messages: await page.evaluate(() => document.querySelectorAll('#transcript .msg').length) };
+    await page.waitForSelector('#kiosk-countdown:not([hidden])', { timeout: 10000 });
+    await page.waitForFunction(() => !document.querySelector('#transcript .msg'), null, { timeout: 15000 });
+    await page.waitForFunction(() => window.madoguchiChat.state.stream && window.madoguchiChat.state.stream.readyState === 1);
+    const second = await conversationOf(context, base);
+    const reset = {
+      messages: (await counts(page)).bot + (await counts(page)).user,
+      countdownHidden: await page.locator('#kiosk-countdown').isHidden(),
+      status: await page.locator('#status').innerText(),
+      input: await page.locator('#message-input').inputValue(),
+      newConversation: second.id !== first.id,
+      history: (await (await page.evaluate(() => fetch('/webhooks/web/history').then((r) => r.json())))).messages.length,
+    };
+    const axeReset = await axe(page);
+    await context.close();
+    return { countdown, axeCountdown, continued, reset, axeReset, oldKept: (await trackerUsers(base, first.id)).length,
+      problems: page.problems };
+  },
+
+  async tooManyTabs(browser, base) {
+    // The 9th tab of one conversation is refused with a polite note; the resident's own tabs stay open.
+    const { context, page } = await newPage(browser);
+    await openChat(page, base);
+    const { cookie } = await conversationOf(context, base);
+    const held = [];
+    for (let n = 0; n < 7; n += 1) {
+      const controller = new AbortController();
+      const reply = await fetch(`${base}/webhooks/web/events?page=${String(n).padStart(2, '0').repeat(8)}`,
+        { headers: { Cookie: `madoguchi_web=${cookie.value}` }, signal: controller.signal });
+      held.push({ controller, status: reply.status });
+    }
+    const second = await context.newPage();
+    second.problems = [];
+    second.on('pageerror', (error) => second.problems.push(`pageerror: ${error.message}`));
+    await second.goto(base + '/');
+    await second.waitForFunction(() => document.getElementById('alert').textContent.includes('タブ'), null, { timeout: 15000 });
+    const note = { alert: await second.locator('#alert').innerText(), button: await second.locator('#alert button').innerText() };
+    const axeNote = await axe(second);
+    await shot(second, '23-too-many-tabs', { fullPage: false });
+    const firstStillOpen = await page.evaluate(() => window.madoguchiChat.state.stream.readyState === 1);
+    held.forEach((h) => h.controller.abort());
+    await page.waitForTimeout(500);
+    await second.locator('#alert button').click();
+    await second.waitForFunction(() => window.madoguchiChat.state.stream && window.madoguchiChat.state.stream.readyState === 1,
+      null, { timeout: 15000 });
+    const recovered = await second.locator('#alert').innerText();
+    await context.close();
+    return { held: held.map((h) => h.status), note, axeNote, firstStillOpen, recovered,
+      problems: page.problems.concat(second.problems) };
+  },
+
   async widget(browser, base) {
     const { context, page } = await newPage(browser, { viewport: { width: 900, height: 900 } });
     // The city's own site: another origin (another port), one <script> tag.
@@ -586,10 +728,17 @@ async function widgetOnSite(page, base, siteUrl) {
   await frame.locator('#transcript .msg--bot').first().waitFor();
   await shot(page, '18-widget', { fullPage: false });
   const frameTitle = await page.locator('#madoguchi-widget-panel iframe').getAttribute('title');
+  const inFrame = await frame.locator('html').evaluate(() => ({
+    // Chromium blocks third-party storage in a cross-site frame: either way nothing of the conversation is kept.
+    stored: (() => { try { return Object.keys(window.localStorage).join(' '); } catch (e) { return 'blocked'; } })(),
+    location: window.location.href,
+    token: /^[0-9a-f]{32}$/.test(window.madoguchiChat.state.token || ''),
+  }));
+  const cookies = (await page.context().cookies(base)).map((c) => c.name);
   await page.locator('#madoguchi-widget-panel > button').click();
   const afterClose = { expanded: await opener.getAttribute('aria-expanded'),
     focus: await page.evaluate(() => document.activeElement.getAttribute('aria-controls')) };
-  return { closedState, openState, frameTitle, afterClose, problems: page.problems };
+  return { closedState, openState, frameTitle, afterClose, inFrame, cookies, problems: page.problems };
 }
 
 await main(scenarios);

@@ -72,6 +72,10 @@ def test_page_loads_with_landmarks_controls_and_no_axe_violations(server):
     assert "市民課" in r["info"] and "0120-000-111" in r["info"] and "平日 08:30〜17:15" in r["info"]
     assert r["phoneHref"] == "tel:0120000111"
     assert r["rootServesPage"]
+    # Finding 10: the conversation is a server-issued HttpOnly, SameSite=Strict cookie; nothing
+    # identifying it is in the page's storage or its URL.
+    assert r["cookie"] == {"httpOnly": True, "sameSite": "Strict", "path": "/", "length": 32}
+    assert "sender" not in r["stored"] and "?" not in r["location"]
     assert no_violations(r["axe"]) and no_violations(r["axeInfo"])
     assert r["problems"] == []
 
@@ -249,4 +253,52 @@ def test_one_script_tag_embeds_the_chat_on_another_site(server):
     assert r["closedState"] == "false" and r["openState"] == "true"
     assert "窓口案内チャット" in r["frameTitle"]
     assert r["afterClose"] == {"expanded": "false", "focus": "madoguchi-widget-panel"}
+    # Embedded cross-site, the conversation lives in the page load only: a token in memory,
+    # no cookie, nothing in storage.
+    assert r["inFrame"]["token"] and "sender" not in r["inFrame"]["stored"] and "token" not in r["inFrame"]["stored"]
+    assert "madoguchi_web" not in r["cookies"]
     assert r["problems"] == []
+
+
+def test_delete_this_conversation_asks_first_then_leaves_nothing_on_the_server(server):
+    r = scenario(server, "deleteConversation")
+    assert r["usersBefore"] == 2
+    dialog = r["dialog"]
+    assert dialog["open"] and dialog["modal"] and dialog["focus"] == "delete-cancel"   # the safe choice first
+    assert dialog["title"] == "この会話を消しますか？" and "元には戻せません" in dialog["text"]
+    assert dialog["buttons"] == ["やめる", "消す"]
+    assert no_violations(r["axeDialog"])
+    assert r["afterEscape"] == {"open": False, "messages": r["afterEscape"]["messages"]} and r["afterEscape"]["messages"] > 0
+    deleted = r["deleted"]
+    assert "消しました" in deleted["status"] and "来庁票1枚" in deleted["status"]   # told plainly what went
+    assert deleted["oldUsers"] == 0 and deleted["newConversation"]
+    assert deleted["focus"] == "message-input" and deleted["introVisible"] and not deleted["dialogOpen"]
+    assert no_violations(r["axeAfter"])
+    assert r["afterReload"] == 0 and r["fresh"] == ["こんにちは"]
+    assert script_errors(r) == []
+
+
+def test_kiosk_counts_down_visibly_then_the_next_resident_starts_afresh(server):
+    r = scenario(server, "kiosk")
+    countdown = r["countdown"]
+    assert countdown["role"] == "alertdialog" and countdown["title"] == "続けますか？"
+    assert "秒" in countdown["seconds"] and "続ける" in countdown["live"] and countdown["liveMode"] == "assertive"
+    assert countdown["focus"] == "kiosk-continue" and countdown["messages"] > 0
+    assert no_violations(r["axeCountdown"])
+    assert r["continued"]["hidden"] and r["continued"]["messages"] == countdown["messages"]
+    reset = r["reset"]
+    assert reset["messages"] == 0 and reset["countdownHidden"] and reset["input"] == ""
+    assert reset["newConversation"] and reset["history"] == 0 and "消しました" in reset["status"]
+    assert r["oldKept"] > 0                       # the previous conversation stays for the staff, not on the screen
+    assert no_violations(r["axeReset"])
+    assert script_errors(r) == []
+
+
+def test_a_ninth_tab_gets_a_polite_note_and_no_tab_is_pushed_out(server):
+    r = scenario(server, "tooManyTabs")
+    assert r["held"] == [200] * 7
+    assert "タブが多すぎる" in r["note"]["alert"] and r["note"]["button"] == "今すぐつなぎ直す"
+    assert no_violations(r["axeNote"])
+    assert r["firstStillOpen"]
+    assert r["recovered"] == ""
+    assert script_errors(r) == []
