@@ -238,7 +238,7 @@ def staff_blueprint() -> Blueprint:
             staff.streams.release(token, subscription)
         return stream
 
-    @bp.get("/conversations/<cid>")
+    @bp.get("/conversations/<cid>", unquote=True)
     @authenticated()
     async def read_conversation(request: Request, cid: str) -> HTTPResponse:
         staff = request.app.ctx.staff
@@ -252,7 +252,7 @@ def staff_blueprint() -> Blueprint:
         handoff = entry_json(entry, await to_thread(staff.names)) if entry else None
         return response.json({"handoff": handoff, "transcript": lines})
 
-    @bp.post("/conversations/<cid>/claim")
+    @bp.post("/conversations/<cid>/claim", unquote=True)
     @authenticated()
     async def claim(request: Request, cid: str) -> HTTPResponse:
         staff = request.app.ctx.staff
@@ -261,7 +261,7 @@ def staff_blueprint() -> Blueprint:
         await staff.deliver(request.app, entry, staff.builder(entry.language).phrase("staff_joined", name=p.display_name))
         return await finish(request, "conversation.claim", entry)
 
-    @bp.post("/conversations/<cid>/pull")
+    @bp.post("/conversations/<cid>/pull", unquote=True)
     @authenticated()
     async def pull(request: Request, cid: str) -> HTTPResponse:
         """Take over a conversation the bot is handling."""
@@ -282,7 +282,7 @@ def staff_blueprint() -> Blueprint:
         await staff.deliver(request.app, entry, staff.builder(language).phrase("staff_joined", name=p.display_name))
         return await finish(request, "conversation.pull", entry)
 
-    @bp.post("/conversations/<cid>/messages")
+    @bp.post("/conversations/<cid>/messages", unquote=True)
     @authenticated()
     async def reply(request: Request, cid: str) -> HTTPResponse:
         staff = request.app.ctx.staff
@@ -302,7 +302,7 @@ def staff_blueprint() -> Blueprint:
                         {"chars": len(text), "delivered": delivered})
         return response.json({"ok": True, "delivered": delivered})
 
-    @bp.post("/conversations/<cid>/handback")
+    @bp.post("/conversations/<cid>/handback", unquote=True)
     @authenticated()
     async def handback(request: Request, cid: str) -> HTTPResponse:
         staff = request.app.ctx.staff
@@ -313,7 +313,7 @@ def staff_blueprint() -> Blueprint:
         await request.app.ctx.delivery.deliver(entry.channel, cid, message)
         return await finish(request, "conversation.handback", entry)
 
-    @bp.post("/conversations/<cid>/close")
+    @bp.post("/conversations/<cid>/close", unquote=True)
     @authenticated()
     async def close(request: Request, cid: str) -> HTTPResponse:
         staff = request.app.ctx.staff
@@ -330,7 +330,7 @@ def staff_blueprint() -> Blueprint:
             await request.app.ctx.delivery.deliver(entry.channel, cid, message)
         return await finish(request, "conversation.close", entry, {"note_chars": len(note)})
 
-    @bp.post("/conversations/<cid>/transfer")
+    @bp.post("/conversations/<cid>/transfer", unquote=True)
     @authenticated()
     async def transfer(request: Request, cid: str) -> HTTPResponse:
         staff = request.app.ctx.staff
@@ -347,7 +347,7 @@ def staff_blueprint() -> Blueprint:
             await staff.queue_changed(request.app, before.section)
         return await finish(request, "conversation.transfer", entry, {"to": section})
 
-    @bp.get("/conversations/<cid>/callback")
+    @bp.get("/conversations/<cid>/callback", unquote=True)
     @authenticated()
     async def callback_phone(request: Request, cid: str) -> HTTPResponse:
         staff = request.app.ctx.staff
@@ -362,7 +362,7 @@ def staff_blueprint() -> Blueprint:
         await to_thread(staff.audit.record, p.username, "callback.read_phone", cid)
         return response.json({"phone": found["phone"]})
 
-    @bp.post("/conversations/<cid>/callback-done")
+    @bp.post("/conversations/<cid>/callback-done", unquote=True)
     @authenticated()
     async def callback_done(request: Request, cid: str) -> HTTPResponse:
         staff = request.app.ctx.staff
