@@ -25,6 +25,7 @@ from bot.handoff.hub import CLOSED
 from bot.handoff.machine import CALLBACK, HandoffError
 from bot.handoff.slips import Slips
 from bot.redaction import redact
+from bot.sse import KEEPALIVE, event as sse_event, open_stream, server_busy, stream_slots
 from bot.staff.accounts import Principal, in_password_worker
 from bot.staff.cookies import SessionCookie
 
@@ -216,11 +217,17 @@ def staff_blueprint() -> Blueprint:
         before each event, and logging out ends the session's streams at once."""
         staff = request.app.ctx.staff
         token = request.ctx.session_token
-        await to_thread(staff.audit.record, request.ctx.principal.username, "stream.open")
+        slots = stream_slots(request.app)  # one cap for resident pages and staff consoles
+        if not slots.acquire():
+            return server_busy()
+        try:
+            await to_thread(staff.audit.record, request.ctx.principal.username, "stream.open")
+        except Exception:
+            slots.release()
+            raise
         subscription = staff.streams.open(token)
         try:
-            stream = await request.respond(content_type="text/event-stream",
-                                           headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+            stream = await open_stream(request)
             await stream.send(": connected\n\n")
             while True:
                 try:
@@ -230,11 +237,12 @@ def staff_blueprint() -> Blueprint:
                 if event is CLOSED or await to_thread(staff.accounts.principal, token) is None:
                     break  # logged out, expired or deactivated: not one more event
                 if event is KEEP_ALIVE:
-                    await stream.send(": keep-alive\n\n")
+                    await stream.send(KEEPALIVE)
                     continue
                 event = dict(event, text=clean(event.get("text")))
-                await stream.send(f"event: {event['type']}\ndata: {json.dumps(event, ensure_ascii=False)}\n\n")
+                await stream.send(sse_event(event["type"], event))
         finally:
+            slots.release()
             staff.streams.release(token, subscription)
         return stream
 

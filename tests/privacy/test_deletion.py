@@ -287,6 +287,24 @@ def test_a_global_cap_on_open_streams_answers_503_with_retry_after(privacy_serve
             stream.close()
 
 
+def test_staff_consoles_share_the_cap_with_resident_pages(privacy_server, clerk):
+    """Three resident pages fill the cap of 3: a console's live stream waits (503) too, and
+    gets its slot back once a page closes."""
+    residents = [WebResident(privacy_server.base_url) for _ in range(3)]
+    streams = [r.stream() for r in residents]
+    try:
+        refused = clerk.get("/events", timeout=10)
+        assert refused.status_code == 503 and int(refused.headers["retry-after"]) > 0
+        streams[0].close()
+        time.sleep(0.5)
+        with clerk.client.stream("GET", "/staff/api/events", timeout=10) as live:
+            assert live.status_code == 200
+            assert live.headers["content-type"].startswith("text/event-stream")
+    finally:
+        for stream in streams:
+            stream.close()
+
+
 def test_kiosk_setting_reaches_the_page(privacy_server):
     info = httpx.get(f"{privacy_server.base_url}/webhooks/web/info", timeout=10).json()
     assert info["kiosk"] == {"enabled": True, "idle_seconds": 45, "countdown_seconds": 30}
