@@ -82,7 +82,9 @@ def build_app(settings: Settings, model_path: Path):
     from rasa.core.run import close_resources, configure_app, load_agent_on_start
     from rasa.core.utils import AvailableEndpoints
 
+    from bot.access import rasa_api_guard, rasa_api_routes
     from bot.actions.inprocess import InProcessActionEndpoint
+    from bot.cors import install_cors
     from bot.delivery import Delivery
 
     endpoints = AvailableEndpoints(
@@ -90,9 +92,6 @@ def build_app(settings: Settings, model_path: Path):
         tracker_store=tracker_store_endpoint(settings),
         lock_store=lock_store_endpoint(settings),
     )
-    from bot.access import rasa_api_guard, rasa_api_routes
-    from bot.cors import install_cors
-
     channels = input_channels(settings)
     app = configure_app(
         None,  # channels are registered below, behind the handoff gate

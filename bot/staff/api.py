@@ -168,7 +168,9 @@ def staff_blueprint() -> Blueprint:
             hub.unsubscribe(subscription)
         return stream
 
-    @bp.get("/conversations/<cid>")
+    # Conversation ids carry their channel's namespace (`telegram:…`), and browsers send `:` as
+    # %3A: Sanic decodes path parameters only for routes with unquote=True.
+    @bp.route("/conversations/<cid>", methods=["GET"], unquote=True)
     @authenticated()
     async def read_conversation(request: Request, cid: str) -> HTTPResponse:
         staff = request.app.ctx.staff
@@ -181,7 +183,7 @@ def staff_blueprint() -> Blueprint:
             line["text"] = clean(line.get("text"))
         return response.json({"handoff": entry_json(entry, staff.names()) if entry else None, "transcript": lines})
 
-    @bp.post("/conversations/<cid>/claim")
+    @bp.route("/conversations/<cid>/claim", methods=["POST"], unquote=True)
     @authenticated()
     async def claim(request: Request, cid: str) -> HTTPResponse:
         staff = request.app.ctx.staff
@@ -190,7 +192,7 @@ def staff_blueprint() -> Blueprint:
         await staff.deliver(request.app, entry, staff.builder(entry.language).phrase("staff_joined", name=p.display_name))
         return await finish(request, "conversation.claim", entry)
 
-    @bp.post("/conversations/<cid>/pull")
+    @bp.route("/conversations/<cid>/pull", methods=["POST"], unquote=True)
     @authenticated()
     async def pull(request: Request, cid: str) -> HTTPResponse:
         """Take over a conversation the bot is handling."""
@@ -211,7 +213,7 @@ def staff_blueprint() -> Blueprint:
         await staff.deliver(request.app, entry, staff.builder(language).phrase("staff_joined", name=p.display_name))
         return await finish(request, "conversation.pull", entry)
 
-    @bp.post("/conversations/<cid>/messages")
+    @bp.route("/conversations/<cid>/messages", methods=["POST"], unquote=True)
     @authenticated()
     async def reply(request: Request, cid: str) -> HTTPResponse:
         staff = request.app.ctx.staff
@@ -230,7 +232,7 @@ def staff_blueprint() -> Blueprint:
         staff.audit.record(p.username, "conversation.reply", cid, {"chars": len(text), "delivered": delivered})
         return response.json({"ok": True, "delivered": delivered})
 
-    @bp.post("/conversations/<cid>/handback")
+    @bp.route("/conversations/<cid>/handback", methods=["POST"], unquote=True)
     @authenticated()
     async def handback(request: Request, cid: str) -> HTTPResponse:
         staff = request.app.ctx.staff
@@ -241,7 +243,7 @@ def staff_blueprint() -> Blueprint:
         await request.app.ctx.delivery.deliver(entry.channel, cid, message)
         return await finish(request, "conversation.handback", entry)
 
-    @bp.post("/conversations/<cid>/close")
+    @bp.route("/conversations/<cid>/close", methods=["POST"], unquote=True)
     @authenticated()
     async def close(request: Request, cid: str) -> HTTPResponse:
         staff = request.app.ctx.staff
@@ -258,7 +260,7 @@ def staff_blueprint() -> Blueprint:
             await request.app.ctx.delivery.deliver(entry.channel, cid, message)
         return await finish(request, "conversation.close", entry, {"note_chars": len(note)})
 
-    @bp.post("/conversations/<cid>/transfer")
+    @bp.route("/conversations/<cid>/transfer", methods=["POST"], unquote=True)
     @authenticated()
     async def transfer(request: Request, cid: str) -> HTTPResponse:
         staff = request.app.ctx.staff
@@ -275,7 +277,7 @@ def staff_blueprint() -> Blueprint:
             await staff.queue_changed(request.app, before.section)
         return await finish(request, "conversation.transfer", entry, {"to": section})
 
-    @bp.get("/conversations/<cid>/callback")
+    @bp.route("/conversations/<cid>/callback", methods=["GET"], unquote=True)
     @authenticated()
     async def callback_phone(request: Request, cid: str) -> HTTPResponse:
         staff = request.app.ctx.staff
@@ -285,7 +287,7 @@ def staff_blueprint() -> Blueprint:
         staff.audit.record(request.ctx.principal.username, "callback.read_phone", cid)
         return response.json({"phone": phone})
 
-    @bp.post("/conversations/<cid>/callback-done")
+    @bp.route("/conversations/<cid>/callback-done", methods=["POST"], unquote=True)
     @authenticated()
     async def callback_done(request: Request, cid: str) -> HTTPResponse:
         staff = request.app.ctx.staff

@@ -91,3 +91,18 @@ def test_without_a_rest_token_the_channel_stays_open(server):
     """The default (a local server): no REST token needed; ids still get the `rest:` prefix."""
     assert server.say("open-rest", "住民票がほしい")
     assert server.tracker("open-rest")["sender_id"] == "rest:open-rest"
+
+
+def test_the_staff_console_opens_namespaced_conversations_sent_encoded(server):
+    """Browsers send `rest:x` in a path as `rest%3Ax`; the staff API decodes it (the console used to 404)."""
+    from tests.handoff.conftest import add_account, login
+
+    username = f"ns{random.randrange(10**9)}"
+    add_account(server, username, "staff", "中村")
+    clerk = login(server, username)
+    sender = f"console-{random.randrange(10**9)}"
+    server.say(sender, "人と話したい")
+    opened = clerk.client.get(f"/staff/api/conversations/rest%3A{sender}")
+    assert opened.status_code == 200 and opened.json()["handoff"]["conversation_id"] == f"rest:{sender}"
+    claimed = clerk.client.post(f"/staff/api/conversations/rest%3A{sender}/claim", headers={"X-CSRF-Token": clerk.csrf})
+    assert claimed.status_code == 200, claimed.text
