@@ -46,8 +46,13 @@ def cmd_train(settings: Settings, args) -> int:
 
 
 def cmd_serve(settings: Settings, args) -> int:
-    from bot.server import serve
+    from bot.server import ServeRefused, check_listen_address, serve
 
+    try:
+        check_listen_address(settings)
+    except ServeRefused as refusal:
+        print(f"error: {refusal}", file=sys.stderr)
+        return 2
     if cmd_check(settings, args):
         return 1
     serve(settings)

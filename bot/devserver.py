@@ -62,14 +62,14 @@ def running_server(var_dir: Path, token: str, extra_env: Optional[Dict[str, str]
 
 
 def wait_until_ready(server: RunningServer, timeout: float) -> None:
-    """Wait until the model is loaded (Rasa's /status names the model file)."""
+    """Wait until the model is loaded (the public /health check; works with or without an API token)."""
     deadline = time.monotonic() + timeout
     while True:
         if server.process.poll() is not None:
             raise RuntimeError(f"server exited early:\n{server.log_path.read_text()[-4000:]}")
         try:
-            status = httpx.get(f"{server.base_url}/status", params={"token": server.token}, timeout=5)
-            if status.status_code == 200 and status.json().get("model_file"):
+            status = httpx.get(f"{server.base_url}/health", timeout=5)
+            if status.status_code == 200 and status.json().get("model_loaded"):
                 return
         except httpx.HTTPError:
             pass

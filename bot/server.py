@@ -2,6 +2,8 @@
 
 Mirrors `rasa.core.run.serve_application`, so `madoguchi serve` behaves like `rasa run`
 with our channels, our tracker store settings and our own pages added to the same app.
+Closed by default: Rasa's HTTP API exists only with MADOGUCHI_API_TOKEN, CORS only for
+MADOGUCHI_ALLOWED_ORIGINS, request bodies capped at MADOGUCHI_MAX_BODY_BYTES.
 """
 from __future__ import annotations
 
@@ -18,6 +20,20 @@ logger = logging.getLogger(__name__)
 
 # Rasa's SQL tracker store with its queries in a worker thread (bot/store/tracker_store.py).
 TRACKER_STORE_TYPE = "bot.store.tracker_store.ThreadedSQLTrackerStore"
+
+
+class ServeRefused(RuntimeError):
+    """`madoguchi serve` would be unsafe with these settings; the message says what to change."""
+
+
+def check_listen_address(settings: Settings) -> None:
+    """Refuse a non-loopback address without an API token (closed by default, even if misconfigured)."""
+    from bot.access import is_loopback
+
+    if not settings.api_token and not is_loopback(settings.host):
+        raise ServeRefused(
+            f"refusing to listen on {settings.host!r} without MADOGUCHI_API_TOKEN: set a long random token "
+            f"(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`) or listen on 127.0.0.1")
 
 
 def tracker_store_endpoint(settings: Settings):
@@ -50,7 +66,7 @@ def input_channels(settings: Settings) -> List:
     from channels.rest import MadoguchiRestInput
     from channels.web import WebInput
 
-    channels = [MadoguchiRestInput(settings.max_message_chars),
+    channels = [MadoguchiRestInput(settings.max_message_chars, settings.rest_token),
                 WebInput(settings.max_message_chars, settings.catalog_dir)]
     if settings.telegram_token:  # Telegram is on only when a bot token is configured
         from channels.telegram import TelegramInput
@@ -70,7 +86,9 @@ def build_app(settings: Settings, model_path: Path):
     from rasa.core.run import close_resources, configure_app, load_agent_on_start
     from rasa.core.utils import AvailableEndpoints
 
+    from bot.access import rasa_api_guard, rasa_api_routes
     from bot.actions.inprocess import InProcessActionEndpoint
+    from bot.cors import install_cors
     from bot.delivery import Delivery
     from bot.privacy import install_retention
 
@@ -82,22 +100,59 @@ def build_app(settings: Settings, model_path: Path):
     channels = input_channels(settings)
     app = configure_app(
         None,  # channels are registered below, behind the handoff gate
-        cors="*",
+        cors=None,  # Rasa's sanic_cors gets no origins: bot.cors decides every CORS header
         auth_token=settings.api_token or None,
-        enable_api=True,
+        enable_api=bool(settings.api_token),  # no token: Rasa's HTTP API is not mounted at all (404)
         port=settings.port,
         endpoints=endpoints,
     )
+    if settings.api_token:  # taken before our routes join, so only Rasa's own routes are guarded
+        app.register_middleware(rasa_api_guard(rasa_api_routes(app), settings.api_token), "request")
+    install_body_limit(app, settings.max_body_bytes)
+    install_cors(app, settings.allowed_origins)
     app.ctx.delivery = Delivery(channels)
     app.ctx.settings = settings
     gate = install_handoff(app, settings)
     register_channels(app, channels, gate)
-    for blueprint in extra_blueprints(settings) + staff_blueprints():
+    for blueprint in [health_blueprint()] + extra_blueprints(settings) + staff_blueprints():
         app.blueprint(blueprint)
     app.register_listener(partial(load_agent_on_start, str(model_path), endpoints, None), "before_server_start")
     install_retention(app, settings.retention_days)  # daily purge (MADOGUCHI_RETENTION_DAYS), after the agent loads
     app.register_listener(close_resources, "after_server_stop")
     return app
+
+
+def install_body_limit(app, max_bytes: int) -> None:
+    """Bodies over `max_bytes` get 413 with a JSON error on every route (Sanic's default is 100 MB).
+
+    Sanic checks Content-Length (and counts chunked bodies) before any handler runs, so an
+    oversized request never reaches a channel, Rasa or the database.
+    """
+    from sanic import response
+    from sanic.exceptions import PayloadTooLarge
+
+    app.config.REQUEST_MAX_SIZE = max_bytes
+
+    async def too_large(_request, _error) -> response.HTTPResponse:
+        return response.json({"error": "body_too_large",
+                              "message": f"The request body is too large. Please send at most {max_bytes} bytes. "
+                                         f"送られたデータが大きすぎます。"}, status=413)
+
+    app.exception(PayloadTooLarge)(too_large)
+
+
+def health_blueprint():
+    """GET /health: public readiness check; says only whether the model is loaded."""
+    from sanic import Blueprint, response
+
+    health = Blueprint("madoguchi_health")
+
+    @health.get("/health")
+    async def status(request) -> response.HTTPResponse:
+        agent = getattr(request.app.ctx, "agent", None)
+        return response.json({"status": "ok", "model_loaded": bool(agent is not None and agent.is_ready())})
+
+    return health
 
 
 def register_channels(app, channels: List, gate) -> None:
@@ -162,10 +217,11 @@ def serve(settings: Optional[Settings] = None, model_path: Optional[Path] = None
     from bot.training import ensure_model
 
     settings = settings or Settings.from_env()
+    check_listen_address(settings)
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
     configure_logging(os.environ.get("MADOGUCHI_LOG_LEVEL", "INFO"))
     if not settings.api_token:
-        logger.warning("MADOGUCHI_API_TOKEN is not set: the Rasa HTTP API is open to anyone who can reach it.")
+        logger.info("MADOGUCHI_API_TOKEN is not set: Rasa's HTTP API is not mounted.")
     model_path = model_path or ensure_model(settings)
     app = build_app(settings, model_path)
     rasa.utils.common.update_sanic_log_level()

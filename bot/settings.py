@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Tuple
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -16,7 +17,10 @@ class Settings:
     var_dir: Path = PROJECT_ROOT / "var"
     host: str = "127.0.0.1"
     port: int = 5005
-    api_token: str = ""
+    api_token: str = ""  # empty: Rasa's HTTP API is not mounted at all
+    rest_token: str = ""  # empty: the REST channel needs no token
+    allowed_origins: Tuple[str, ...] = ()  # origins that get CORS headers (never on /staff)
+    max_body_bytes: int = 65536  # larger request bodies get 413
     database_url: str = ""
     redis_url: str = ""
     timezone: str = "Asia/Tokyo"
@@ -52,6 +56,9 @@ class Settings:
             host=env.get("MADOGUCHI_HOST", "127.0.0.1"),
             port=int(env.get("MADOGUCHI_PORT", "5005")),
             api_token=env.get("MADOGUCHI_API_TOKEN", ""),
+            rest_token=env.get("MADOGUCHI_REST_TOKEN", ""),
+            allowed_origins=origins_from(env.get("MADOGUCHI_ALLOWED_ORIGINS", "")),
+            max_body_bytes=int(env.get("MADOGUCHI_MAX_BODY_BYTES", "65536")),
             database_url=env.get("MADOGUCHI_DATABASE_URL", ""),
             redis_url=env.get("MADOGUCHI_REDIS_URL", ""),
             timezone=env.get("MADOGUCHI_TIMEZONE", "Asia/Tokyo"),
@@ -90,3 +97,8 @@ def duration_seconds(text: str) -> int:
     except ValueError:
         raise ValueError(f"not a duration: {text!r} (use e.g. 7d, 12h, 30m)") from None
     return max(1, int(seconds))
+
+
+def origins_from(value: str) -> Tuple[str, ...]:
+    """`https://a.example, https://b.example/` → exact origins as browsers send them (no trailing slash)."""
+    return tuple(origin.strip().rstrip("/") for origin in value.split(",") if origin.strip())

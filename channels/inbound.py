@@ -1,6 +1,8 @@
-"""What every channel does to a resident's text before Rasa sees it."""
+"""What every channel does to a resident's text before Rasa sees it, and whose conversation it is."""
 from __future__ import annotations
 
+import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Dict, Optional
@@ -10,6 +12,19 @@ from bot.redaction import clean_inbound
 SENDER_PATTERN = re.compile(r"^[A-Za-z0-9_.:@\-]{1,128}$")
 # Metadata keys the server sets itself; a client must not be able to forge them.
 RESERVED_METADATA = {"redacted", "staff", "channel_user"}
+
+# Each channel owns a namespace of conversation ids (`telegram:<chat id>`, …) and only that
+# channel writes to it: a REST client must never act as a Telegram or LINE resident.
+CHANNEL_NAMESPACES = ("web", "telegram", "line", "voice", "rest")
+# Web conversation ids from before namespaces (`web-` + 32 hex digits) still belong to the web channel.
+LEGACY_PREFIXES = {"web-": "web"}
+
+# Client metadata is stored with every message: keep it small and shallow.
+MAX_METADATA_KEYS = 20  # per object
+MAX_METADATA_KEY_CHARS = 64
+MAX_METADATA_LIST_ITEMS = 20
+MAX_METADATA_DEPTH = 3  # the metadata object itself is depth 1
+MAX_METADATA_BYTES = 4096  # serialized as UTF-8 JSON
 
 
 class InboundError(ValueError):
@@ -47,7 +62,7 @@ def prepare(text: Any, max_chars: int, metadata: Optional[Dict[str, Any]] = None
     redaction = clean_inbound(text)
     if not redaction.text:
         raise InboundError("empty_message", "The message is empty. メッセージが空です。")
-    clean_metadata = {k: v for k, v in (metadata or {}).items() if k not in RESERVED_METADATA}
+    clean_metadata = {k: v for k, v in check_metadata(metadata).items() if k not in RESERVED_METADATA}
     if redaction.findings:
         clean_metadata["redacted"] = list(redaction.findings)
     return Inbound(redaction.text, clean_metadata)
@@ -57,3 +72,82 @@ def check_sender(sender: Any) -> str:
     if not isinstance(sender, str) or not SENDER_PATTERN.match(sender):
         raise InboundError("invalid_sender", "`sender` must be 1–128 letters, digits or . _ - : @")
     return sender
+
+
+def sender_prefix(channel: str) -> str:
+    """`telegram` → `telegram:`, the start of every conversation id the channel owns."""
+    if channel not in CHANNEL_NAMESPACES:
+        raise ValueError(f"unknown channel namespace: {channel!r}")
+    return f"{channel}:"
+
+
+def namespace_of(sender: str) -> Optional[str]:
+    """The channel whose namespace a conversation id is in (None for a bare id)."""
+    lowered = sender.lower()  # `Telegram:1` must not slip past a case-insensitive database
+    for channel in CHANNEL_NAMESPACES:
+        if lowered.startswith(f"{channel}:"):
+            return channel
+    return next((owner for prefix, owner in LEGACY_PREFIXES.items() if lowered.startswith(prefix)), None)
+
+
+def namespaced_sender(channel: str, raw: Any) -> str:
+    """The conversation id `channel` uses for its user `raw`: `<channel>:<raw>`.
+
+    An id already in the channel's own namespace is kept as it is (never double-prefixed);
+    one in another channel's namespace is refused with 403, because only that channel
+    may write to it.
+    """
+    prefix = sender_prefix(channel)
+    raw = check_sender(raw)
+    owner = namespace_of(raw)
+    if owner == channel and raw.lower().startswith(prefix):
+        return prefix + raw[len(prefix):]
+    if owner is not None:
+        raise InboundError("foreign_sender",
+                           f"`sender` {raw!r} belongs to the {owner} channel; the {channel} channel can only "
+                           f"write to its own conversations ({prefix}…). Use a plain id such as \"me\".",
+                           status=403)
+    return prefix + raw
+
+
+def check_metadata(metadata: Any) -> Dict[str, Any]:
+    """Client metadata, if it is small and shallow JSON; InboundError `invalid_metadata` (400) otherwise."""
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict):
+        raise invalid_metadata("`metadata` must be an object.")
+    _check_metadata_value(metadata, 1)
+    try:
+        size = len(json.dumps(metadata, ensure_ascii=False, allow_nan=False).encode("utf-8"))
+    except ValueError:
+        raise invalid_metadata("`metadata` must be plain JSON (no NaN or Infinity).")
+    if size > MAX_METADATA_BYTES:
+        raise invalid_metadata(f"`metadata` is {size} bytes as JSON; at most {MAX_METADATA_BYTES} are accepted.")
+    return metadata
+
+
+def _check_metadata_value(value: Any, depth: int) -> None:
+    if isinstance(value, dict):
+        if depth > MAX_METADATA_DEPTH:
+            raise invalid_metadata(f"`metadata` may nest objects and lists at most {MAX_METADATA_DEPTH} levels deep.")
+        if len(value) > MAX_METADATA_KEYS:
+            raise invalid_metadata(f"`metadata` objects may have at most {MAX_METADATA_KEYS} keys.")
+        for key, item in value.items():
+            if not isinstance(key, str) or not 0 < len(key) <= MAX_METADATA_KEY_CHARS:
+                raise invalid_metadata(f"`metadata` keys must be 1–{MAX_METADATA_KEY_CHARS} characters.")
+            _check_metadata_value(item, depth + 1)
+    elif isinstance(value, list):
+        if depth > MAX_METADATA_DEPTH:
+            raise invalid_metadata(f"`metadata` may nest objects and lists at most {MAX_METADATA_DEPTH} levels deep.")
+        if len(value) > MAX_METADATA_LIST_ITEMS:
+            raise invalid_metadata(f"`metadata` lists may have at most {MAX_METADATA_LIST_ITEMS} items.")
+        for item in value:
+            _check_metadata_value(item, depth + 1)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise invalid_metadata("`metadata` must be plain JSON (no NaN or Infinity).")
+    elif value is not None and not isinstance(value, (str, int, float, bool)):
+        raise invalid_metadata("`metadata` values must be JSON strings, numbers, booleans, null, lists or objects.")
+
+
+def invalid_metadata(message: str) -> InboundError:
+    return InboundError("invalid_metadata", message)

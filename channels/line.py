@@ -33,7 +33,7 @@ from sanic.response import HTTPResponse
 from bot import privacy
 from channels.outbound import (NOTICES, SeenIds, ShortPayloads, longest_fitting_prefix,
                                split_text as split_platform_text, text_of)
-from channels.inbound import InboundError, check_sender, prepare
+from channels.inbound import InboundError, namespaced_sender, prepare, sender_prefix
 
 logger = logging.getLogger(__name__)
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
@@ -41,7 +41,7 @@ OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 DEFAULT_API_URL = "https://api.line.me"
 DEFAULT_MAX_CHARS = 2000
 SIGNATURE_HEADER = "X-Line-Signature"
-SENDER_PREFIX = "line:"
+SENDER_PREFIX = sender_prefix("line")
 USER_ID = re.compile(r"^U[0-9a-f]{32}$")
 # Messaging API limits. LINE counts characters; we count UTF-16 units, which is never fewer,
 # so an emoji never pushes a part over a limit.
@@ -274,7 +274,7 @@ class LineInput(InputChannel):
                       metadata: Optional[Dict[str, Any]], on_new_message: OnNewMessage) -> None:
         """Inbound rules (NFKC, redaction, limits), then Rasa, then one reply; problems get a polite one."""
         try:
-            sender = check_sender(f"{SENDER_PREFIX}{user_id}")
+            sender = namespaced_sender(self.name(), user_id)
             inbound = prepare(text, self.max_chars, metadata)
         except InboundError as error:
             await self.notify(user_id, reply_token, error.code, max_chars=self.max_chars)

@@ -3,6 +3,9 @@
 Same wire format as Rasa's RestInput (`{"sender", "message", "metadata"}` → list of
 bot messages), so integrations and checks keep working; on top of it: validation with
 clear errors, NFKC normalization, My Number/PIN redaction, and `lang` on every reply.
+The conversation id is always `rest:<sender>`: a REST client cannot write to another
+channel's conversations (`telegram:…`, `line:…`, `web:…` are refused with 403), and with
+MADOGUCHI_REST_TOKEN set every call needs the token (`Authorization: Bearer …` or `?token=…`).
 """
 from __future__ import annotations
 
@@ -14,7 +17,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from channels.inbound import InboundError, check_sender, prepare
+from bot.access import not_authenticated, request_token, token_matches
+from channels.inbound import InboundError, namespaced_sender, prepare
 
 logger = logging.getLogger(__name__)
 DEFAULT_MAX_CHARS = 2000
@@ -46,12 +50,14 @@ class MadoguchiRestInput(InputChannel):
     def name(cls) -> Text:
         return "rest"
 
-    def __init__(self, max_chars: int = DEFAULT_MAX_CHARS) -> None:
+    def __init__(self, max_chars: int = DEFAULT_MAX_CHARS, token: str = "") -> None:
         self.max_chars = max_chars
+        self.token = token  # empty: no token needed
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
-        return cls(int((credentials or {}).get("max_chars", DEFAULT_MAX_CHARS)))
+        credentials = credentials or {}
+        return cls(int(credentials.get("max_chars", DEFAULT_MAX_CHARS)), str(credentials.get("token") or ""))
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint("madoguchi_rest_webhook", __name__)
@@ -62,9 +68,12 @@ class MadoguchiRestInput(InputChannel):
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
+            if self.token and not token_matches(request_token(request), self.token):
+                return not_authenticated("The REST channel needs its token "
+                                         "(`Authorization: Bearer …` or `?token=…`).")
             try:
                 body = parse_json_object(request)
-                sender = check_sender(body.get("sender"))
+                sender = namespaced_sender(self.name(), body.get("sender"))
                 metadata = body.get("metadata")
                 if metadata is not None and not isinstance(metadata, dict):
                     raise InboundError("invalid_metadata", "`metadata` must be an object.")

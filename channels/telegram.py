@@ -33,7 +33,7 @@ from telegram.request import HTTPXRequest
 from bot import privacy
 from channels.outbound import (MAX_TITLE_CHARS, NOTICES, SeenIds, ShortPayloads,
                                split_text as split_platform_text, text_of)
-from channels.inbound import InboundError, check_sender, prepare
+from channels.inbound import InboundError, namespaced_sender, prepare, sender_prefix
 
 logger = logging.getLogger(__name__)
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
@@ -41,7 +41,7 @@ OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 DEFAULT_API_URL = "https://api.telegram.org"
 DEFAULT_MAX_CHARS = 2000
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-SENDER_PREFIX = "telegram:"
+SENDER_PREFIX = sender_prefix("telegram")
 MAX_CALLBACK_DATA_BYTES = 64  # Bot API limit for InlineKeyboardButton.callback_data
 MAX_TEXT_CHARS = 4096  # Bot API limit for sendMessage.text
 # Telegram may send several updates at once; PTB's default pool of one connection would queue them.
@@ -208,7 +208,7 @@ class TelegramInput(InputChannel):
                       on_new_message: OnNewMessage) -> None:
         """Inbound rules (NFKC, redaction, limits), then Rasa; problems get a polite reply."""
         try:
-            sender = check_sender(f"{SENDER_PREFIX}{chat_id}")
+            sender = namespaced_sender(self.name(), str(chat_id))
             inbound = prepare(text, self.max_chars, metadata)
         except InboundError as error:
             await self.notify(chat_id, error.code, max_chars=self.max_chars)

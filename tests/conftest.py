@@ -16,8 +16,16 @@ import pytest
 
 from bot.devserver import running_server
 from bot.settings import Settings
+from channels.inbound import namespaced_sender
 
 API_TOKEN = "test-token-madoguchi"
+# The `closed_server` is configured as on a public address (see its docstring).
+REST_TOKEN = "rest-token-madoguchi"
+CITY_ORIGIN = "https://www.city.sample.lg.jp"
+CLOSED_TELEGRAM_TOKEN = "123456789:TEST-madoguchi-closed-server"
+CLOSED_TELEGRAM_SECRET = "madoguchi_closed-server-secret"
+CLOSED_LINE_SECRET = "closed-server-line-channel-secret"
+CLOSED_LINE_ACCESS_TOKEN = "closed-server-line-access-token"
 # The test server lives on the 2nd Saturday of November 2026, 09:05 in Japan: 市民課 is open
 # (Saturday morning hours) while the other counters are closed, so one server shows both the
 # staffed path and the after-hours path whatever the real time is. The clock runs from there.
@@ -59,7 +67,9 @@ class Server:
         return reply.json()
 
     def tracker(self, sender: str) -> Dict[str, Any]:
-        reply = httpx.get(f"{self.base_url}/conversations/{sender}/tracker", params={"token": self.token}, timeout=60)
+        """The tracker of the conversation `say(sender, …)` wrote to (`rest:<sender>`)."""
+        reply = httpx.get(f"{self.base_url}/conversations/{rest_id(sender)}/tracker", params={"token": self.token},
+                          timeout=60)
         reply.raise_for_status()
         return reply.json()
 
@@ -69,6 +79,53 @@ def server(trained_model: Path, tmp_path_factory) -> Server:
     """`madoguchi serve` as a real process on a free port, with its own SQLite database."""
     with running_server(tmp_path_factory.mktemp("var"), API_TOKEN, {"MADOGUCHI_FAKE_NOW": FAKE_NOW}) as running:
         yield Server(running.base_url, running.token, running.var_dir, running.process)
+
+
+@dataclass
+class ClosedServer:
+    """A server as deployed on a public address, with the fake Bot API its Telegram channel talks to."""
+
+    base_url: str
+    var_dir: Path
+    telegram: Any  # tests.channels.fake_telegram.FakeBotApi
+    line: Any  # tests.channels.fake_line.FakeLineApi
+
+    @property
+    def database(self) -> Path:
+        return self.var_dir / "madoguchi.db"
+
+    def say(self, sender: Any, text: str, token: Optional[str] = REST_TOKEN, **kwargs: Any) -> httpx.Response:
+        """One REST message with the REST token as a Bearer header (or none); the raw response."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.post(f"{self.base_url}/webhooks/rest/webhook", json={"sender": sender, "message": text},
+                          headers={**headers, **kwargs.pop("headers", {})}, timeout=60, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def closed_server(trained_model: Path, tmp_path_factory) -> ClosedServer:
+    """`madoguchi serve` as on a public address: no MADOGUCHI_API_TOKEN (Rasa's API is not mounted),
+    a REST token, one allowed CORS origin, and Telegram and LINE on against local fake platform APIs."""
+    from tests.channels.fake_line import FakeLineApi
+    from tests.channels.fake_telegram import FakeBotApi
+
+    telegram = FakeBotApi(CLOSED_TELEGRAM_TOKEN).start()
+    line = FakeLineApi(CLOSED_LINE_ACCESS_TOKEN).start()
+    extra = {"MADOGUCHI_FAKE_NOW": FAKE_NOW, "MADOGUCHI_REST_TOKEN": REST_TOKEN,
+             "MADOGUCHI_ALLOWED_ORIGINS": CITY_ORIGIN, "MADOGUCHI_TELEGRAM_TOKEN": CLOSED_TELEGRAM_TOKEN,
+             "MADOGUCHI_TELEGRAM_SECRET": CLOSED_TELEGRAM_SECRET, "MADOGUCHI_TELEGRAM_API_URL": telegram.url,
+             "MADOGUCHI_LINE_CHANNEL_SECRET": CLOSED_LINE_SECRET, "MADOGUCHI_LINE_ACCESS_TOKEN": CLOSED_LINE_ACCESS_TOKEN,
+             "MADOGUCHI_LINE_API_URL": line.url}
+    try:
+        with running_server(tmp_path_factory.mktemp("closed-var"), "", extra) as running:
+            yield ClosedServer(running.base_url, running.var_dir, telegram, line)
+    finally:
+        telegram.stop()
+        line.stop()
+
+
+def rest_id(sender: str) -> str:
+    """The conversation id the REST channel uses for `sender` (`me` → `rest:me`)."""
+    return namespaced_sender("rest", sender)
 
 
 def texts(messages: List[Dict[str, Any]]) -> str:

@@ -246,6 +246,8 @@ def staff_blueprint() -> Blueprint:
             staff.streams.release(token, subscription)
         return stream
 
+    # Conversation ids carry their channel's namespace (`telegram:…`), and browsers send `:` as
+    # %3A: Sanic decodes path parameters only for routes with unquote=True.
     @bp.get("/conversations/<cid>", unquote=True)
     @authenticated()
     async def read_conversation(request: Request, cid: str) -> HTTPResponse:

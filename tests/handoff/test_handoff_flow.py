@@ -13,7 +13,7 @@ CATALOG = load_catalog(PROJECT_ROOT / "intents")
 
 
 def new_sender() -> str:
-    return f"resident-{uuid.uuid4().hex[:10]}"
+    return f"rest:resident-{uuid.uuid4().hex[:10]}"  # the id the REST channel uses (kept as is)
 
 
 def queue_entry(clerk, sender):

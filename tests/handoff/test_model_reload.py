@@ -10,7 +10,7 @@ def test_handoff_still_applies_after_a_model_is_loaded_through_the_api(server, t
     loaded = httpx.put(f"{server.base_url}/model", params={"token": server.token},
                        json={"model_file": str(trained_model)}, timeout=300)
     assert loaded.status_code == 204, loaded.text
-    sender = f"reload-{uuid.uuid4().hex[:8]}"
+    sender = f"rest:reload-{uuid.uuid4().hex[:8]}"  # the REST channel's own namespace
     server.say(sender, "人と話したい")
     waiting = server.say(sender, "まだでしょうか")
     assert "番目" in texts(waiting)  # the gate answered: Rasa stayed paused
