@@ -16,21 +16,11 @@ from bot.actions.replies import Reply, ReplyBuilder, to_message
 from bot.handoff import tracker as conversation
 from bot.handoff.hub import EventHub
 from bot.handoff.machine import PAUSED_STATES, QUEUED, HandoffService
+from bot.redaction import find_phone_number, mask_phone_numbers
 
 logger = logging.getLogger(__name__)
 
 CANCEL_WORDS = re.compile(r"^/cancel_handoff$|キャンセル|やめ(る|ます)|取り消|とりけし|待つのをやめ|\bcancel\b", re.I)
-PHONE = re.compile(r"(?<!\d)(0\d{1,4})-?(\d{1,4})-?(\d{3,4})(?!\d)")
-PHONE_MASK = "[電話番号]"
-
-
-def extract_phone(text: str) -> Optional[str]:
-    """A Japanese phone number (10 or 11 digits, hyphens optional), or None."""
-    match = PHONE.search(text)
-    if not match:
-        return None
-    digits = "".join(match.groups())
-    return digits if len(digits) in (10, 11) else None
 
 
 class HandoffGate:
@@ -55,11 +45,11 @@ class HandoffGate:
         agent = self.app.ctx.agent
 
         if before is not None and before.awaiting == "callback_phone" and state not in PAUSED_STATES:
-            phone = extract_phone(message.text or "")
+            phone = find_phone_number(message.text or "")
             if phone:
                 self.service.request_callback(cid, message.input_channel or before.channel, before.section,
                                               before.language, phone, before.summary)
-                message.text = PHONE.sub(PHONE_MASK, message.text)
+                message.text = mask_phone_numbers(message.text)
                 metadata["callback"] = "registered"
             elif CANCEL_WORDS.search(message.text or ""):
                 self.service.await_input(cid, before.channel, before.section, before.language, None)

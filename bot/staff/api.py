@@ -18,7 +18,7 @@ from bot.actions.dialogue import current_catalog
 from bot.handoff import tracker as conversation
 from bot.handoff.machine import HandoffError
 from bot.handoff.slips import Slips
-from bot.redaction import redact
+from bot.redaction import mask_phone_numbers, scrub
 from bot.staff.accounts import Principal
 
 logger = logging.getLogger(__name__)
@@ -62,9 +62,12 @@ def authenticated(role: Optional[str] = None) -> Callable:
     return decorator
 
 
-def clean(text: Optional[str]) -> Optional[str]:
-    """Redaction applies to everything staff see, even events stored before a rule change."""
-    return redact(text).text if isinstance(text, str) else text
+def clean(text: Optional[str], from_resident: bool = True) -> Optional[str]:
+    """Redaction (inbound's own rules) applies to everything staff see, even events stored
+    before a rule change; a resident's phone numbers are masked too, the bot's and staff's not."""
+    if not isinstance(text, str):
+        return text
+    return mask_phone_numbers(scrub(text)) if from_resident else scrub(text)
 
 
 def entry_json(entry, names: Dict[int, str]) -> Dict[str, Any]:
@@ -178,7 +181,7 @@ def staff_blueprint() -> Blueprint:
             return error(404, "not_found", "No such conversation.")
         staff.audit.record(request.ctx.principal.username, "conversation.read", cid)
         for line in lines:
-            line["text"] = clean(line.get("text"))
+            line["text"] = clean(line.get("text"), from_resident=line.get("from") == "resident")
         return response.json({"handoff": entry_json(entry, staff.names()) if entry else None, "transcript": lines})
 
     @bp.post("/conversations/<cid>/claim")
@@ -226,7 +229,7 @@ def staff_blueprint() -> Blueprint:
             return error(409, "not_assigned", "Claim the conversation before replying.")
         if entry.assigned_to != p.account_id and not p.is_admin:
             return error(403, "not_yours", "This conversation is assigned to someone else.")
-        delivered = await staff.deliver(request.app, entry, clean(text.strip()), staff_name=p.display_name)
+        delivered = await staff.deliver(request.app, entry, clean(text.strip(), from_resident=False), staff_name=p.display_name)
         staff.audit.record(p.username, "conversation.reply", cid, {"chars": len(text), "delivered": delivered})
         return response.json({"ok": True, "delivered": delivered})
 
