@@ -126,9 +126,12 @@ _SPOKEN_GAP = _joined_by(_SPOKEN_GAP_CHARS, allow_empty=True)
 _PHONE_GAP = _joined_by(_PHONE_GAP_CHARS, allow_empty=False)
 
 
+def _ascii_digits(group: str) -> str:
+    return group if group.isascii() else "".join(str(unicodedata.decimal(c)) for c in group)
+
+
 def _digit_groups(text: str) -> List[_Piece]:
-    return [_Piece(m.start(), m.end(), "".join(str(unicodedata.decimal(c)) for c in m.group()))
-            for m in _DIGIT_GROUP.finditer(text)]
+    return [_Piece(m.start(), m.end(), _ascii_digits(m.group())) for m in _DIGIT_GROUP.finditer(text)]
 
 
 def _spoken_digits(text: str) -> List[_Piece]:

@@ -1,7 +1,14 @@
-import pytest
+"""Redaction rules, by example and property-based (hypothesis): what must go, what must stay."""
+import json
+import unicodedata
 
-from bot.redaction import (MY_NUMBER_MASK, PIN_MASK, Redaction, clean_inbound, is_valid_my_number,
-                           my_number_check_digit, normalize)
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.redaction import (MY_NUMBER_MASK, PHONE_MASK, PIN_MASK, Redaction, clean_inbound, find_phone_number,
+                           is_valid_my_number, mask_phone_numbers, my_number_check_digit, normalize,
+                           redact_metadata, scrub)
 
 # 123456789018 is the check-digit-valid sample number used in public documentation.
 VALID = "123456789018"
@@ -68,15 +75,6 @@ def test_half_width_kana_is_normalized():
 
 
 # --- separators, groupings, widths, spoken digits: property-based ------------------------------
-import json  # noqa: E402
-import unicodedata  # noqa: E402
-
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from bot.redaction import (PHONE_MASK, find_phone_number, mask_phone_numbers, redact_metadata,  # noqa: E402
-                           scrub)
-
 # What people and input methods put between digit groups (before NFKC: full-width forms too).
 SEPARATORS = ["-", "ー", "‐", "–", "—", "−", "－", "ｰ", " ", "  ", "   ", "\t", "\n", "\r\n", "\n\n", "　",
               ".", "．", "・", "･", "/", "／", " - ", " / ", "\u200b", "\u00a0"]
