@@ -11,7 +11,12 @@ so digits are read as *runs*: maximal groups of digits joined by separator chara
 A run of exactly 12 digits, or 12 digits at group boundaries inside a longer run, is an
 individual number when its check digit is valid, or whatever its check digit when My Number
 words are near. Spoken digits (いち, に, さん, 一, 二, "one", …), as a speech recognizer writes
-them, are read the same way.
+them, are read the same way. Digits glued together by separators alone are one run, so a
+date next to a phone number can now and then read as an individual number: the law errs on
+that side.
+
+Phone numbers are found the same way (`find_phone_number`) but stay in inbound text: the
+handoff gate takes a call-back number out itself; the staff view and the log mask the rest.
 """
 from __future__ import annotations
 
@@ -315,7 +320,11 @@ def redact_metadata(value: Any) -> Tuple[Any, Tuple[str, ...]]:
         if isinstance(item, (list, tuple)):
             return [clean(inner, keys) for inner in item]
         if isinstance(item, str) or (isinstance(item, (int, float)) and not isinstance(item, bool)):
-            result = redact(normalize(str(item)), normalize(keys))
+            try:
+                text = str(item)
+            except ValueError:  # an integer too long to print is one digit group: no individual number
+                return item
+            result = redact(normalize(text), normalize(keys))
             if result.findings:
                 findings.extend(result.findings)
                 return result.text
