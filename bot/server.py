@@ -201,14 +201,18 @@ def extra_blueprints(settings: Settings) -> List:
     return [root_page_blueprint()]
 
 
-def configure_logging(level_name: str) -> None:
-    """Rasa's own logging set-up (as `rasa run --log-level`), so its debug traces stay quiet."""
+def configure_logging(level_name: str, settings: Optional[Settings] = None) -> None:
+    """Rasa's own logging set-up (as `rasa run --log-level`), so its debug traces stay quiet;
+    then the mask that keeps secrets and personal numbers out of every line."""
     from rasa.utils.common import configure_logging_and_warnings
     from rasa.utils.log_utils import configure_structlog
+
+    from bot import logmask
 
     level = getattr(logging, level_name.upper(), logging.INFO)
     configure_logging_and_warnings(level)
     configure_structlog(level)
+    logmask.install(logmask.configured_secrets(settings or Settings.from_env()))
 
 
 def serve(settings: Optional[Settings] = None, model_path: Optional[Path] = None) -> None:
@@ -219,7 +223,7 @@ def serve(settings: Optional[Settings] = None, model_path: Optional[Path] = None
     settings = settings or Settings.from_env()
     check_listen_address(settings)
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
-    configure_logging(os.environ.get("MADOGUCHI_LOG_LEVEL", "INFO"))
+    configure_logging(os.environ.get("MADOGUCHI_LOG_LEVEL", "INFO"), settings)
     if not settings.api_token:
         logger.info("MADOGUCHI_API_TOKEN is not set: Rasa's HTTP API is not mounted.")
     model_path = model_path or ensure_model(settings)

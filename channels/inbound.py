@@ -7,11 +7,12 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
-from bot.redaction import clean_inbound
+from bot.redaction import clean_inbound, redact_metadata
 
 SENDER_PATTERN = re.compile(r"^[A-Za-z0-9_.:@\-]{1,128}$")
 # Metadata keys the server sets itself; a client must not be able to forge them.
-RESERVED_METADATA = {"redacted", "staff", "channel_user"}
+# The handoff gate answers through `callback` and `handoff`: a client must not fake those answers.
+RESERVED_METADATA = {"redacted", "staff", "channel_user", "callback", "handoff"}
 
 # Each channel owns a namespace of conversation ids (`telegram:<chat id>`, …) and only that
 # channel writes to it: a REST client must never act as a Telegram or LINE resident.
@@ -62,9 +63,12 @@ def prepare(text: Any, max_chars: int, metadata: Optional[Dict[str, Any]] = None
     redaction = clean_inbound(text)
     if not redaction.text:
         raise InboundError("empty_message", "The message is empty. メッセージが空です。")
-    clean_metadata = {k: v for k, v in check_metadata(metadata).items() if k not in RESERVED_METADATA}
-    if redaction.findings:
-        clean_metadata["redacted"] = list(redaction.findings)
+    # Metadata is stored with the event and copied into the session_started_metadata slot.
+    clean_metadata, metadata_findings = redact_metadata(
+        {k: v for k, v in check_metadata(metadata).items() if k not in RESERVED_METADATA})
+    findings = list(dict.fromkeys(redaction.findings + metadata_findings))
+    if findings:
+        clean_metadata["redacted"] = findings
     return Inbound(redaction.text, clean_metadata)
 
 

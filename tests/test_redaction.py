@@ -1,7 +1,14 @@
-import pytest
+"""Redaction rules, by example and property-based (hypothesis): what must go, what must stay."""
+import json
+import unicodedata
 
-from bot.redaction import (MY_NUMBER_MASK, PIN_MASK, clean_inbound, is_valid_my_number,
-                           my_number_check_digit)
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.redaction import (MY_NUMBER_MASK, PHONE_MASK, PIN_MASK, Redaction, clean_inbound, find_phone_number,
+                           is_valid_my_number, mask_phone_numbers, my_number_check_digit, normalize,
+                           redact_metadata, scrub)
 
 # 123456789018 is the check-digit-valid sample number used in public documentation.
 VALID = "123456789018"
@@ -65,3 +72,193 @@ def test_four_digits_without_pin_context_are_kept():
 
 def test_half_width_kana_is_normalized():
     assert clean_inbound("ﾏｲﾅﾝﾊﾞｰｶｰﾄﾞ").text == "マイナンバーカード"
+
+
+# --- separators, groupings, widths, spoken digits: property-based ------------------------------
+# What people and input methods put between digit groups (before NFKC: full-width forms too).
+SEPARATORS = ["-", "ー", "‐", "–", "—", "−", "－", "ｰ", " ", "  ", "   ", "\t", "\n", "\r\n", "\n\n", "　",
+              ".", "．", "・", "･", "/", "／", " - ", " / ", "\u200b", "\u00a0"]
+# Sentence fragments around a number: no digits, no "+", no My Number or PIN words (unless noted).
+PREFIXES = ["", "番号は", "私の番号は ", "こちらです：", "Here it is: ", "「", "確認してください\n", "(", "→"]
+PREFIXES_WITH_CONTEXT = ["マイナンバーは", "個人番号：", "My number is "]
+SUFFIXES = ["", "です", "です。よろしくお願いします", " です", "」", "\nお願いします", ". Thanks", ")"]
+FILLERS = ["住民票がほしい", "転入届を出したい", "今日は雨です", "Where is the counter?", "引っ越しました"]
+SPOKEN = {
+    "0": ["ゼロ", "ぜろ", "れい", "まる", "〇", "零", "zero"],
+    "1": ["いち", "イチ", "一", "one"],
+    "2": ["に", "ニ", "二", "two"],
+    "3": ["さん", "サン", "三", "three"],
+    "4": ["よん", "し", "ヨン", "四", "four"],
+    "5": ["ご", "ゴ", "五", "five"],
+    "6": ["ろく", "ロク", "六", "six"],
+    "7": ["なな", "しち", "ナナ", "七", "seven"],
+    "8": ["はち", "ハチ", "八", "eight"],
+    "9": ["きゅう", "く", "キュウ", "九", "nine"],
+}
+FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+@st.composite
+def valid_numbers(draw) -> str:
+    first_eleven = "".join(draw(st.lists(st.sampled_from("0123456789"), min_size=11, max_size=11)))
+    return first_eleven + str(my_number_check_digit(first_eleven))
+
+
+@st.composite
+def invalid_numbers(draw) -> str:
+    number = draw(valid_numbers())
+    wrong = draw(st.sampled_from([d for d in "0123456789" if d != number[-1]]))
+    return number[:-1] + wrong
+
+
+@st.composite
+def written(draw, digits: str, empty_gaps: bool = True) -> str:
+    """`digits` in a random grouping, with random separators and digit widths."""
+    cuts = sorted(draw(st.sets(st.integers(1, len(digits) - 1), max_size=len(digits) - 1)))
+    groups = [digits[a:b] for a, b in zip([0] + cuts, cuts + [len(digits)])]
+    gaps = st.sampled_from(SEPARATORS + ([""] if empty_gaps else []))
+    text = groups[0]
+    for group in groups[1:]:
+        text += draw(gaps) + group
+    return "".join(c.translate(FULL_WIDTH) if draw(st.booleans()) else c for c in text)
+
+
+def digits_of(text: str) -> str:
+    """Every decimal digit left in `text`, in order (what a reader could still piece together)."""
+    return "".join(str(unicodedata.decimal(c)) for c in unicodedata.normalize("NFKC", text) if c.isdecimal())
+
+
+@settings(max_examples=400, deadline=None)
+@given(number=valid_numbers(), data=st.data(), prefix=st.sampled_from(PREFIXES + PREFIXES_WITH_CONTEXT),
+       suffix=st.sampled_from(SUFFIXES), filler=st.sampled_from(FILLERS))
+def test_a_valid_number_is_redacted_whatever_the_separators(number, data, prefix, suffix, filler):
+    message = f"{filler}{prefix}{data.draw(written(number))}{suffix}"
+    result = clean_inbound(message)
+    assert result.findings == ("my_number",)
+    assert MY_NUMBER_MASK in result.text
+    assert digits_of(result.text) == ""  # nothing of the number is left, not even a group
+
+
+@settings(max_examples=200, deadline=None)
+@given(number=valid_numbers(), data=st.data(),
+       before=st.lists(st.text("0123456789", min_size=1, max_size=4), max_size=3),
+       after=st.lists(st.text("0123456789", min_size=1, max_size=4), max_size=3))
+def test_a_valid_number_is_redacted_among_other_numbers(number, data, before, after):
+    # 「1. 1234 5678 9018 3月」: list numbers, dates and counts joined to it by separators.
+    joined = st.sampled_from(SEPARATORS)
+    parts = [*(g + data.draw(joined) for g in before), data.draw(written(number, empty_gaps=False)),
+             *(data.draw(joined) + g for g in after)]
+    result = clean_inbound("".join(parts))
+    assert "my_number" in result.findings
+    assert number not in digits_of(result.text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(number=invalid_numbers(), data=st.data(), prefix=st.sampled_from(PREFIXES_WITH_CONTEXT),
+       suffix=st.sampled_from(SUFFIXES))
+def test_twelve_digits_named_as_my_number_are_redacted_whatever_the_check_digit(number, data, prefix, suffix):
+    result = clean_inbound(prefix + data.draw(written(number)) + suffix)
+    assert result.findings == ("my_number",)
+    assert digits_of(result.text) == ""
+
+
+@settings(max_examples=300, deadline=None)
+@given(number=valid_numbers(), data=st.data(), prefix=st.sampled_from(["", "番号は", "マイナンバーは、", "It's "]),
+       suffix=st.sampled_from(["", "です", "。", " thanks"]))
+def test_spoken_digits_are_redacted(number, data, prefix, suffix):
+    words = [data.draw(st.sampled_from(SPOKEN[d])) for d in number]
+    spoken = words[0]
+    for previous, word in zip(words, words[1:]):
+        gaps = ["", " ", "、", "ー"] if not (previous.isascii() or word.isascii()) else [" ", ", ", "-"]
+        spoken += data.draw(st.sampled_from(gaps)) + word
+    result = clean_inbound(prefix + spoken + suffix)
+    assert "my_number" in result.findings
+    assert spoken not in result.text and MY_NUMBER_MASK in result.text
+
+
+@settings(max_examples=300, deadline=None)
+@given(number=valid_numbers(), data=st.data(), as_int=st.booleans(),
+       path=st.lists(st.sampled_from(["note", "profile", "items", "x"]), min_size=1, max_size=4))
+def test_metadata_is_redacted_at_any_depth(number, data, as_int, path):
+    value = int(number) if as_int and number[0] != "0" else f"{data.draw(st.sampled_from(PREFIXES))}{data.draw(written(number))}"
+    metadata = value
+    for key in reversed(path):
+        metadata = {key: [metadata, "ok"]} if key == "items" else {key: metadata, "other": "2026-11-25"}
+    cleaned, findings = redact_metadata(metadata)
+    assert findings == ("my_number",)
+    assert number not in digits_of(json.dumps(cleaned, ensure_ascii=False))
+    assert json.dumps(cleaned).count("2026-11-25") == sum(key != "items" for key in path)  # the rest is kept
+
+
+# --- what must stay ----------------------------------------------------------------------------
+@settings(max_examples=300, deadline=None)
+@given(digits=st.text("0123456789", min_size=1, max_size=11), data=st.data(),
+       prefix=st.sampled_from(PREFIXES), suffix=st.sampled_from(SUFFIXES))
+def test_fewer_than_twelve_digits_stay_whatever_the_separators(digits, data, prefix, suffix):
+    message = prefix + data.draw(written(digits)) + suffix if len(digits) > 1 else prefix + digits + suffix
+    assert clean_inbound(message) == Redaction(normalize(message), ())
+
+
+@settings(max_examples=300, deadline=None)
+@given(number=invalid_numbers(), data=st.data(), prefix=st.sampled_from(PREFIXES), suffix=st.sampled_from(SUFFIXES))
+def test_twelve_digits_with_a_wrong_check_digit_and_no_my_number_words_stay(number, data, prefix, suffix):
+    message = prefix + data.draw(written(number)) + suffix
+    assert clean_inbound(message) == Redaction(normalize(message), ())
+
+
+@settings(max_examples=300, deadline=None)
+@given(year=st.integers(1900, 2099), month=st.integers(1, 12), day=st.integers(1, 28),
+       separator=st.sampled_from(["-", "/", ".", "ー", "・"]), digits=st.sampled_from(["%d", "%02d"]),
+       slip=st.integers(0, 999_999), price=st.integers(0, 10**13), phone=st.sampled_from(
+           ["0120-000-111", "03-1234-5678", "090-1234-5678", "(03) 1234-5678", "0312345678", "090 1234 5678"]))
+def test_dates_slip_numbers_prices_and_phone_numbers_stay(year, month, day, separator, digits, slip, price, phone):
+    # Each on its own; digits glued to each other by separators only are read as one run, and
+    # 12 of them with a valid check digit are redacted (the law errs on that side).
+    date = separator.join([str(year), digits % month, digits % day])
+    for message in (f"{date}に引っ越しました", f"{year}年{month}月{day}日", f"整理番号は{slip:06d}です",
+                    f"手数料は{price:,}円です", f"¥{price:,}", f"{phone}に電話してください", f"{date}に{phone}から"):
+        assert clean_inbound(message) == Redaction(normalize(message), ()), message
+
+
+# --- PINs --------------------------------------------------------------------------------------
+@settings(max_examples=200, deadline=None)
+@given(pin=st.text("0123456789", min_size=4, max_size=4), data=st.data(),
+       context=st.sampled_from(["暗証番号は", "PIN ", "パスワードは", "暗証番号：\n"]))
+def test_a_four_digit_pin_is_redacted_whatever_the_separators(pin, data, context):
+    result = clean_inbound(context + data.draw(written(pin)) + "です")
+    assert "pin" in result.findings and PIN_MASK in result.text
+    assert digits_of(result.text) == ""
+
+
+def test_spoken_pin_is_redacted():
+    assert clean_inbound("暗証番号はいちにさんしです").text == f"暗証番号は{PIN_MASK}です"
+
+
+# --- phone numbers (call-back requests, the staff view) ------------------------------------------
+@pytest.mark.parametrize("text, digits", [
+    ("０９０ー１２３４ー５６７８", "09012345678"),
+    ("090 1234 5678", "09012345678"),
+    ("090-1234-5678", "09012345678"),
+    ("(03) 1234-5678", "0312345678"),
+    ("0312345678", "0312345678"),
+    ("03(1234)5678 です", "0312345678"),
+    ("電話は 080.9876.5432 にお願いします", "08098765432"),
+    ("+81 90-1234-5678", "09012345678"),
+    ("電話は持ってません", None),
+    ("整理番号 123456", None),
+    ("2026-11-25", None),
+])
+def test_phone_numbers_are_understood_in_any_form(text, digits):
+    assert find_phone_number(normalize(text)) == digits
+    if digits:
+        assert digits_of(mask_phone_numbers(normalize(text))) == "" and PHONE_MASK in mask_phone_numbers(normalize(text))
+
+
+def test_phone_masking_keeps_what_is_not_a_phone_number():
+    text = "2026-11-25 の 10時、整理番号 123456、ID U0123456789abcdef"
+    assert mask_phone_numbers(text) == text
+
+
+def test_scrub_leaves_text_without_findings_untouched():
+    assert scrub("ﾃｽﾄ　2026-11-25") == "ﾃｽﾄ　2026-11-25"
+    assert scrub("ﾏｲﾅﾝﾊﾞｰ　１２３４－５６７８－９０１８") == f"マイナンバー {MY_NUMBER_MASK}"

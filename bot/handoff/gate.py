@@ -20,21 +20,11 @@ from bot.actions.replies import Reply, ReplyBuilder, to_message
 from bot.handoff import tracker as conversation
 from bot.handoff.hub import EventHub
 from bot.handoff.machine import AWAITING_PHONE, AWAITING_PHONE_AGAIN, CALLBACK, PAUSED_STATES, QUEUED, HandoffService
+from bot.redaction import find_phone_number, mask_phone_numbers
 
 logger = logging.getLogger(__name__)
 
 CANCEL_WORDS = re.compile(r"^/cancel_handoff$|キャンセル|やめ(る|ます)|取り消|とりけし|待つのをやめ|\bcancel\b", re.I)
-PHONE = re.compile(r"(?<!\d)(0\d{1,4})-?(\d{1,4})-?(\d{3,4})(?!\d)")
-PHONE_MASK = "[電話番号]"
-
-
-def extract_phone(text: str) -> Optional[str]:
-    """A Japanese phone number (10 or 11 digits, hyphens optional), or None."""
-    match = PHONE.search(text)
-    if not match:
-        return None
-    digits = "".join(match.groups())
-    return digits if len(digits) in (10, 11) else None
 
 
 class HandoffGate:
@@ -91,11 +81,11 @@ class HandoffGate:
         """The answer to 「電話番号を入力してください」: registered, cancelled, invalid_phone
         (asked once more) or gave_up (a second unreadable answer ends the wait)."""
         cid = message.sender_id
-        phone = extract_phone(message.text or "")
+        phone = find_phone_number(message.text or "")
         if phone:
             await to_thread(self.service.request_callback, cid, message.input_channel or before.channel,
                             before.section, before.language, phone, before.summary)
-            message.text = PHONE.sub(PHONE_MASK, message.text)
+            message.text = mask_phone_numbers(message.text)
             return "registered"
         if CANCEL_WORDS.search(message.text or ""):
             await to_thread(self.service.clear_awaiting, cid)

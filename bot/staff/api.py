@@ -24,7 +24,7 @@ from bot.handoff import tracker as conversation
 from bot.handoff.hub import CLOSED
 from bot.handoff.machine import CALLBACK, HandoffError
 from bot.handoff.slips import Slips
-from bot.redaction import redact
+from bot.redaction import mask_phone_numbers, scrub
 from bot.sse import KEEPALIVE, event as sse_event, open_stream, server_busy, stream_slots
 from bot.staff.accounts import Principal, in_password_worker
 from bot.staff.cookies import SessionCookie
@@ -85,9 +85,12 @@ def may_see_callback(principal: Principal, section: str) -> bool:
     return principal.is_admin or principal.section == section
 
 
-def clean(text: Optional[str]) -> Optional[str]:
-    """Redaction applies to everything staff see, even events stored before a rule change."""
-    return redact(text).text if isinstance(text, str) else text
+def clean(text: Optional[str], from_resident: bool = True) -> Optional[str]:
+    """Redaction (inbound's own rules) applies to everything staff see, even events stored
+    before a rule change; a resident's phone numbers are masked too, the bot's and staff's not."""
+    if not isinstance(text, str):
+        return text
+    return mask_phone_numbers(scrub(text)) if from_resident else scrub(text)
 
 
 def entry_json(entry, names: Dict[int, str]) -> Dict[str, Any]:
@@ -258,7 +261,7 @@ def staff_blueprint() -> Blueprint:
             return error(404, "not_found", "No such conversation.")
         await to_thread(staff.audit.record, request.ctx.principal.username, "conversation.read", cid)
         for line in lines:
-            line["text"] = clean(line.get("text"))
+            line["text"] = clean(line.get("text"), from_resident=line.get("from") == "resident")
         handoff = entry_json(entry, await to_thread(staff.names)) if entry else None
         return response.json({"handoff": handoff, "transcript": lines})
 
@@ -307,7 +310,8 @@ def staff_blueprint() -> Blueprint:
             return error(409, "not_assigned", "Claim the conversation before replying.")
         if entry.assigned_to != p.account_id and not p.is_admin:
             return error(403, "not_yours", "This conversation is assigned to someone else.")
-        delivered = await staff.deliver(request.app, entry, clean(text.strip()), staff_name=p.display_name)
+        delivered = await staff.deliver(request.app, entry, clean(text.strip(), from_resident=False),
+                                        staff_name=p.display_name)
         await to_thread(staff.audit.record, p.username, "conversation.reply", cid,
                         {"chars": len(text), "delivered": delivered})
         return response.json({"ok": True, "delivered": delivered})
