@@ -61,11 +61,14 @@ def test_no_secret_or_personal_number_reaches_the_log(trained_model, tmp_path):
             line_resident.say(f"自宅の電話は{LINE_PHONE}です")
 
             # A call-back request after hours (介護保険課 is closed at the test clock's time).
-            sender = f"log-callback-{uuid.uuid4().hex[:8]}"
+            sender = f"rest:log-callback-{uuid.uuid4().hex[:8]}"
             for text in ("介護保険の申請をしたい", "人と話したい", "/callback_request", "/callback_consent"):
                 rest(server, sender, text)
             assert "承りました" in " ".join(m.get("text") or "" for m in rest(server, sender, CALLBACK_PHONE))
-            assert clerk.get(f"/conversations/{sender}/callback").json() == {"phone": "08027182818"}
+            care_clerk_name = f"kaigo{uuid.uuid4().hex[:6]}"  # a call-back is read by its own section only
+            add_account(server, care_clerk_name, "staff", "介護", section="kaigo")
+            care_clerk = login(server, care_clerk_name)
+            assert care_clerk.get(f"/conversations/{sender}/callback").json() == {"phone": "08027182818"}
     finally:
         bot_api.stop()
         line_api.stop()

@@ -73,7 +73,7 @@ def test_no_individual_number_survives_anywhere(server):
     rng = random.Random(20261125)
     sent = probes(rng)
     for message, metadata, number in sent:
-        sender = f"probe-{uuid.uuid4().hex[:10]}"
+        sender = f"rest:probe-{uuid.uuid4().hex[:10]}"
         reply = server.say(sender, message, metadata)
         assert CATALOG.phrases["redacted_my_number"].ja in texts(reply), (message, metadata)
         events = httpx.get(f"{server.base_url}/conversations/{sender}/tracker",

@@ -45,7 +45,7 @@ def queue_entry(clerk, sender):
     ("電話は0312345678でお願いします", "0312345678"),
 ])
 def test_a_call_back_number_is_understood_however_it_is_typed(server, clerk, typed, digits):
-    sender = f"callback-{uuid.uuid4().hex[:10]}"
+    sender = f"rest:callback-{uuid.uuid4().hex[:10]}"
     server.say(sender, "介護保険の申請をしたい")   # 介護保険課 is closed at the test clock's time
     offered = server.say(sender, "人と話したい")
     assert any(b["payload"] == "/callback_request" for m in offered for b in m.get("buttons") or [])
@@ -65,7 +65,7 @@ def test_a_call_back_number_is_understood_however_it_is_typed(server, clerk, typ
 
 
 def test_resident_phone_numbers_are_masked_for_staff_but_the_citys_are_not(server, clerk):
-    sender = f"phone-{uuid.uuid4().hex[:10]}"
+    sender = f"rest:phone-{uuid.uuid4().hex[:10]}"
     answer = server.say(sender, "住民票の写しの窓口はどこ？")
     assert CITY_PHONE in texts(answer)
     server.say(sender, "人と話したい")  # 市民課 is open: queued
@@ -84,7 +84,7 @@ def test_resident_phone_numbers_are_masked_for_staff_but_the_citys_are_not(serve
 
 def test_the_staff_view_cleans_with_the_inbound_rules_even_events_stored_otherwise(server, clerk):
     """An event appended through Rasa's API (or stored before a rule change) is cleaned on display."""
-    sender = f"stored-{uuid.uuid4().hex[:10]}"
+    sender = f"rest:stored-{uuid.uuid4().hex[:10]}"
     server.say(sender, "人と話したい")
     raw = "マイナンバーは１２３４ー５６７８ー９０１８、電話は 090 2222 3333"
     appended = httpx.post(f"{server.base_url}/conversations/{sender}/tracker/events", params={"token": server.token},

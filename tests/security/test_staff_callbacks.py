@@ -26,7 +26,7 @@ def handoff_state(server, sender: str) -> str:
 
 def register_callback(server) -> str:
     """こども家庭課 is closed on the test Saturday: the resident leaves a number."""
-    sender = f"resident-{uuid.uuid4().hex[:8]}"
+    sender = f"rest:resident-{uuid.uuid4().hex[:8]}"
     for text in ("児童手当の申請をしたい", "人と話したい", "/callback_request", "/callback_consent"):
         server.say(sender, text)
     assert "承りました" in texts(server.say(sender, f"{PHONE} です"))

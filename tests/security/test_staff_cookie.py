@@ -38,7 +38,7 @@ def test_plain_http_cookie_is_scoped_to_staff_and_logout_deletes_it(server, acco
 
 
 def test_csrf_token_must_match_exactly(server, clerk):
-    sender = f"resident-{uuid.uuid4().hex[:8]}"
+    sender = f"rest:resident-{uuid.uuid4().hex[:8]}"
     httpx.post(f"{server.base_url}/webhooks/rest/webhook", json={"sender": sender, "message": "人と話したい"},
                timeout=60).raise_for_status()
     forged = clerk.csrf[:-1] + ("A" if clerk.csrf[-1] != "A" else "B")

@@ -16,7 +16,7 @@ STOPPED = CATALOG.phrases["callback_cancelled"].ja
 
 
 def new_sender() -> str:
-    return f"resident-{uuid.uuid4().hex[:10]}"
+    return f"rest:resident-{uuid.uuid4().hex[:10]}"
 
 
 def consented(server) -> str:
