@@ -109,6 +109,8 @@ def build_app(settings: Settings, model_path: Path):
     if settings.api_token:  # taken before our routes join, so only Rasa's own routes are guarded
         app.register_middleware(rasa_api_guard(rasa_api_routes(app), settings.api_token), "request")
     install_body_limit(app, settings.max_body_bytes)
+    if settings.trusted_proxies:  # else X-Forwarded-For is ignored: a client could name any address
+        app.config.PROXIES_COUNT = settings.trusted_proxies
     install_cors(app, settings.allowed_origins)
     app.ctx.delivery = Delivery(channels)
     app.ctx.settings = settings

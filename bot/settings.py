@@ -21,6 +21,7 @@ class Settings:
     rest_token: str = ""  # empty: the REST channel needs no token
     allowed_origins: Tuple[str, ...] = ()  # origins that get CORS headers (never on /staff)
     max_body_bytes: int = 65536  # larger request bodies get 413
+    trusted_proxies: int = 0  # reverse proxies in front (nginx: 1) whose X-Forwarded-For names the client
     database_url: str = ""
     redis_url: str = ""
     timezone: str = "Asia/Tokyo"
@@ -59,6 +60,7 @@ class Settings:
             rest_token=env.get("MADOGUCHI_REST_TOKEN", ""),
             allowed_origins=origins_from(env.get("MADOGUCHI_ALLOWED_ORIGINS", "")),
             max_body_bytes=int(env.get("MADOGUCHI_MAX_BODY_BYTES", "65536")),
+            trusted_proxies=int(env.get("MADOGUCHI_TRUSTED_PROXIES", "0")),
             database_url=env.get("MADOGUCHI_DATABASE_URL", ""),
             redis_url=env.get("MADOGUCHI_REDIS_URL", ""),
             timezone=env.get("MADOGUCHI_TIMEZONE", "Asia/Tokyo"),

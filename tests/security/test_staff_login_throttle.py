@@ -108,3 +108,26 @@ def test_no_database_call_runs_on_the_event_loop(server, clerk, admin):
     log = (server.var_dir / "server.log").read_text(encoding="utf-8", errors="replace")
     assert "blocking database call on the event loop" not in log, \
         [line for line in log.splitlines() if "blocking database call" in line][:5]
+
+
+def wrong_logins_from(client: httpx.Client, forwarded_for: str, count: int) -> list:
+    """`count` wrong logins, each for another made-up account, so only the address limit applies."""
+    headers = {"X-Forwarded-For": forwarded_for}
+    return [client.post("/staff/api/login", headers=headers,
+                        json={"username": f"nobody{uuid.uuid4().hex[:6]}", "password": "not the password"}).status_code
+            for _ in range(count)]
+
+
+def test_behind_a_trusted_proxy_the_forwarded_address_is_throttled(https_server):
+    """MADOGUCHI_TRUSTED_PROXIES=1: nginx's X-Forwarded-For names the client, so one address's
+    guesses are throttled while other residents' addresses behind the same proxy are not."""
+    client = client_from(https_server, "127.0.0.21")
+    statuses = wrong_logins_from(client, "203.0.113.7", 21)
+    assert statuses[:20] == [401] * 20 and statuses[20] == 429
+    assert wrong_logins_from(client, "203.0.113.8", 1) == [401]
+
+
+def test_without_a_trusted_proxy_a_forged_forwarded_for_does_not_dodge_the_limit(server):
+    client = client_from(server, "127.0.0.22")
+    statuses = [wrong_logins_from(client, f"198.51.100.{i}", 1)[0] for i in range(21)]
+    assert statuses[:20] == [401] * 20 and statuses[20] == 429
