@@ -27,7 +27,8 @@ def cmd_check(settings: Settings, args) -> int:
 
 def cmd_compile(settings: Settings, args) -> int:
     from bot.catalog import load_catalog
-    from bot.catalog.compile import compile_catalog, fingerprint
+    from bot.catalog.compile import compile_catalog
+    from bot.training import fingerprint
 
     if cmd_check(settings, args):
         return 1

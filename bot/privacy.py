@@ -312,7 +312,7 @@ def deleted_text(builder: Any, deletion: Deletion) -> str:
 def deleted_message(deletion: Deletion, language: str) -> Dict[str, Any]:
     """The reply after a deletion, shaped like a bot message (text, lang, ruby)."""
     from bot.actions.dialogue import current_catalog
-    from bot.actions.replies import Reply, ReplyBuilder, to_message
+    from bot.replies import Reply, ReplyBuilder, to_message
 
     return to_message(Reply([deleted_text(ReplyBuilder(current_catalog(), language), deletion)]), language)
 
@@ -320,7 +320,7 @@ def deleted_message(deletion: Deletion, language: str) -> Dict[str, Any]:
 def confirmation_message(language: str) -> Dict[str, Any]:
     """The question before deleting, with 「消す」 and 「やめる」 buttons."""
     from bot.actions.dialogue import current_catalog
-    from bot.actions.replies import Button, Reply, ReplyBuilder, to_message
+    from bot.replies import Button, Reply, ReplyBuilder, to_message
 
     builder = ReplyBuilder(current_catalog(), language)
     reply = Reply([builder.phrase("delete_confirm")],
@@ -331,7 +331,7 @@ def confirmation_message(language: str) -> Dict[str, Any]:
 
 def cancelled_message(language: str) -> Dict[str, Any]:
     from bot.actions.dialogue import current_catalog
-    from bot.actions.replies import Reply, ReplyBuilder, to_message
+    from bot.replies import Reply, ReplyBuilder, to_message
 
     return to_message(Reply([ReplyBuilder(current_catalog(), language).phrase("delete_cancelled")]), language)
 

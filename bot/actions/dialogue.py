@@ -16,9 +16,9 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions import handoff_turns
-from bot.actions.replies import ASPECTS, INTENT_ASPECT, Reply, ReplyBuilder, to_message
 from bot.catalog import Catalog, load_catalog
 from bot.catalog.model import LANGUAGES
+from bot.replies import ASPECTS, INTENT_ASPECT, Reply, ReplyBuilder, to_message
 from bot.settings import Settings
 
 PIN_WORDS = re.compile(r"暗証|あんしょう|\bpin\b|パスワード|password", re.I)

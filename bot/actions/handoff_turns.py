@@ -12,10 +12,10 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import ConversationPaused
 
 from bot import calendar
-from bot.actions.replies import DEFAULT_COUNTER, Button, Reply, ReplyBuilder
 from bot.handoff.machine import AWAITING_PHONE
 from bot.handoff.runtime import service_for
 from bot.handoff.slips import Slips, qr_png_data_url, qr_text
+from bot.replies import DEFAULT_COUNTER, Button, Reply, ReplyBuilder
 from bot.settings import Settings
 from bot.store.models import SatisfactionAnswer, utcnow
 

@@ -16,11 +16,11 @@ from typing import Any, Awaitable, Callable, Dict, Optional
 
 from rasa.core.channels.channel import UserMessage
 
-from bot.actions.replies import Reply, ReplyBuilder, to_message
 from bot.handoff import tracker as conversation
 from bot.handoff.hub import EventHub
 from bot.handoff.machine import AWAITING_PHONE, AWAITING_PHONE_AGAIN, CALLBACK, PAUSED_STATES, QUEUED, HandoffService
 from bot.redaction import find_phone_number, mask_phone_numbers
+from bot.replies import Reply, ReplyBuilder, to_message
 
 logger = logging.getLogger(__name__)
 

@@ -18,13 +18,13 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.actions.replies import to_message
 from bot.actions.dialogue import current_catalog
 from bot.handoff import tracker as conversation
 from bot.handoff.hub import CLOSED
 from bot.handoff.machine import CALLBACK, HandoffError
 from bot.handoff.slips import Slips
 from bot.redaction import mask_phone_numbers, scrub
+from bot.replies import to_message
 from bot.sse import KEEPALIVE, event as sse_event, open_stream, server_busy, stream_slots
 from bot.staff.accounts import Principal, in_password_worker
 from bot.staff.cookies import SessionCookie

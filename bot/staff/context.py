@@ -9,11 +9,11 @@ from typing import Any, Dict, Optional
 from sqlalchemy import select
 
 from bot.actions.dialogue import current_catalog
-from bot.actions.replies import Reply, ReplyBuilder, to_message
 from bot.handoff import tracker as conversation
 from bot.handoff.gate import HandoffGate
 from bot.handoff.hub import EventHub
 from bot.handoff.machine import HandoffService, QueueEntry
+from bot.replies import Reply, ReplyBuilder, to_message
 from bot.staff.accounts import Accounts
 from bot.staff.audit import AuditLog
 from bot.staff.streams import StaffStreams
