@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Tuple
 
+from bot.text import DEFAULT_MAX_CHARS
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -24,7 +26,7 @@ class Settings:
     database_url: str = ""
     redis_url: str = ""
     timezone: str = "Asia/Tokyo"
-    max_message_chars: int = 2000
+    max_message_chars: int = DEFAULT_MAX_CHARS
     telegram_token: str = ""  # empty: the Telegram channel is off
     telegram_secret: str = ""  # setWebhook secret_token; required when the token is set
     telegram_api_url: str = "https://api.telegram.org"

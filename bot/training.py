@@ -24,13 +24,15 @@ def fingerprint(files: Dict[str, Path]) -> str:
     """
     import rasa
 
+    from bot import text
     from bot.nlu import japanese_tokenizer
 
     digest = hashlib.sha256()
     digest.update(f"rasa={rasa.__version__};compiler={COMPILER_VERSION}".encode())
     for key in sorted(files):
         digest.update(key.encode() + b"\0" + files[key].read_bytes() + b"\0")
-    digest.update(Path(japanese_tokenizer.__file__).read_bytes())
+    for source in (japanese_tokenizer.__file__, text.__file__):  # the NLU component and its text rules
+        digest.update(Path(source).read_bytes())
     return digest.hexdigest()[:16]
 
 

@@ -426,7 +426,8 @@ class WebInput(InputChannel):
         Recomputed once a minute, since "open now / next opening" changes with the clock.
         """
         from bot import calendar
-        from bot.replies import DEFAULT_COUNTER, ReplyBuilder
+        from bot.catalog.model import DEFAULT_COUNTER
+        from bot.replies import ReplyBuilder
 
         now = dt.datetime.now(dt.timezone.utc)
         minute = now.strftime("%Y-%m-%dT%H:%M")

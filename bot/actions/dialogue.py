@@ -17,9 +17,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions import handoff_turns
 from bot.catalog import Catalog, load_catalog
-from bot.catalog.model import LANGUAGES
 from bot.replies import ASPECTS, INTENT_ASPECT, Reply, ReplyBuilder, to_message
 from bot.settings import Settings
+from bot.text import LANGUAGES
 
 PIN_WORDS = re.compile(r"暗証|あんしょう|\bpin\b|パスワード|password", re.I)
 ASPECT_WORDS = {

@@ -15,7 +15,7 @@ from bot import calendar
 from bot.handoff.machine import AWAITING_PHONE
 from bot.handoff.runtime import service_for
 from bot.handoff.slips import Slips, qr_png_data_url, qr_text
-from bot.replies import DEFAULT_COUNTER, Button, Reply, ReplyBuilder
+from bot.replies import Button, Reply, ReplyBuilder
 from bot.settings import Settings
 from bot.store.models import SatisfactionAnswer, utcnow
 
@@ -42,15 +42,9 @@ def summary_of(tracker: Tracker, procedure_id: Optional[str], language: str, rea
     }
 
 
-def counter_of(builder: ReplyBuilder, procedure_id: Optional[str]):
-    procedure = builder.catalog.procedures.get(procedure_id or "")
-    section = procedure.section if procedure else DEFAULT_COUNTER
-    return builder.catalog.counters.get(section) or builder.catalog.counters[DEFAULT_COUNTER]
-
-
 async def start_handoff(builder: ReplyBuilder, tracker: Tracker, procedure_id: Optional[str], reason: str) -> tuple:
     """(replies, events): queue when the counter is staffed now, otherwise offer a callback or a slip."""
-    counter = counter_of(builder, procedure_id)
+    counter = builder.catalog.counter_for(procedure_id)
     if not calendar.is_open(builder.catalog.city, counter, builder.now):
         return [builder.after_hours(counter)], []
     summary = summary_of(tracker, procedure_id, builder.language, reason, builder.catalog)
@@ -71,7 +65,7 @@ def callback_request(builder: ReplyBuilder) -> List[Reply]:
 
 
 async def callback_consent(builder: ReplyBuilder, tracker: Tracker, procedure_id: Optional[str]) -> List[Reply]:
-    counter = counter_of(builder, procedure_id)
+    counter = builder.catalog.counter_for(procedure_id)
     summary = summary_of(tracker, procedure_id, builder.language, "callback", builder.catalog)
     await to_thread(lambda: service().await_input(tracker.sender_id, tracker.get_latest_input_channel() or "rest",
                                                   counter.id, builder.language, AWAITING_PHONE, summary))
@@ -80,7 +74,7 @@ async def callback_consent(builder: ReplyBuilder, tracker: Tracker, procedure_id
 
 def callback_outcome(builder: ReplyBuilder, outcome: str, procedure_id: Optional[str]) -> List[Reply]:
     """What the gate did with the answer to 「電話番号を入力してください」."""
-    counter = counter_of(builder, procedure_id)
+    counter = builder.catalog.counter_for(procedure_id)
     if outcome == "registered":
         return [Reply([builder.phrase("callback_registered", section=builder.t(counter.name),
                                       next=builder.next_opening(counter))])]
@@ -102,7 +96,7 @@ async def visit_slip(builder: ReplyBuilder, tracker: Tracker, procedure_id: Opti
     a QR code is read by any phone, so it must never carry free text."""
     catalog = builder.catalog
     procedure = catalog.procedures.get(procedure_id or "")
-    counter = counter_of(builder, procedure_id)
+    counter = builder.catalog.counter_for(procedure_id)
     summary = summary_of(tracker, procedure_id, builder.language, "visit", catalog)
     content = {
         "title": procedure.title.ja if procedure else None,

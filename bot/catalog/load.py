@@ -17,11 +17,11 @@ from ruamel.yaml.error import YAMLError
 
 from bot.catalog import furigana
 from bot.catalog.model import (
-    CONVERSATION_INTENTS, EXAMPLE_LANGUAGES, LANGUAGES, PROCEDURE_IDS, WAYS, Catalog, City,
+    CONVERSATION_INTENTS, EXAMPLE_LANGUAGES, PROCEDURE_IDS, WAYS, Catalog, City,
     ConversationIntent, Counter, Fee, HoursRule, LifeEvent, LifeEventStep, Localized,
     LocalizedList, Procedure,
 )
-from bot.text import example_key
+from bot.text import LANGUAGES, example_key
 
 MIN_EXAMPLES = {"ja": 20, "en": 5}
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")

@@ -285,8 +285,7 @@ def staff_blueprint() -> Blueprint:
             return error(404, "not_found", "No such conversation.")
         language = tracker.get_slot("language") or "ja"
         procedure = tracker.get_slot("procedure")
-        catalog = current_catalog()
-        section = catalog.procedures[procedure].section if procedure in catalog.procedures else "shimin"
+        section = current_catalog().counter_for(procedure).id
         said = [clean(e.text) for e in tracker.events if e.type_name == "user" and e.text][-5:]
         entry = await to_thread(staff.handoffs.pull, cid, tracker.get_latest_input_channel() or "rest", p.account_id,
                                 section, language, {"procedure": procedure, "language": language,
