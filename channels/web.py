@@ -425,7 +425,7 @@ class WebInput(InputChannel):
 
         Recomputed once a minute, since "open now / next opening" changes with the clock.
         """
-        from bot import calendar
+        from bot import opening_hours as calendar
         from bot.catalog.model import DEFAULT_COUNTER
         from bot.replies import ReplyBuilder
 
