@@ -425,8 +425,9 @@ class WebInput(InputChannel):
 
         Recomputed once a minute, since "open now / next opening" changes with the clock.
         """
-        from bot import calendar
-        from bot.actions.replies import DEFAULT_COUNTER, ReplyBuilder
+        from bot import opening_hours as calendar
+        from bot.catalog.model import DEFAULT_COUNTER
+        from bot.replies import ReplyBuilder
 
         now = dt.datetime.now(dt.timezone.utc)
         minute = now.strftime("%Y-%m-%dT%H:%M")
@@ -622,7 +623,7 @@ class WebInput(InputChannel):
             deletion = await privacy.delete_conversation(request.app, sender, self.name())
             self._reset_pages(sender, page_id)
             loop = asyncio.get_running_loop()
-            reply = await loop.run_in_executor(None, privacy.deleted_message, deletion, language)
+            reply = await loop.run_in_executor(None, privacy.deleted_message, await request.app.ctx.catalogs.current(), deletion, language)
             payload, headers = self.fresh_start(request, embedded=visitor.embedded)
             payload.update(deleted=deletion.summary(), message=shape_message(reply))
             return response.json(payload, ensure_ascii=False, headers=headers)

@@ -8,13 +8,14 @@ import hashlib
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Callable, NamedTuple, Optional, TypeVar
 
 import bcrypt
 from sqlalchemy import delete, select
 
+from bot.clock import real_utcnow
 from bot.store import Database
-from bot.store.models import StaffAccount, StaffSession, utcnow
+from bot.store.models import StaffAccount, StaffSession
 
 ROLES = ("staff", "admin")
 SESSION_LIFETIME = dt.timedelta(hours=8)  # one working day
@@ -26,6 +27,11 @@ T = TypeVar("T")
 # A bcrypt check is ~0.25 s of CPU. It gets its own two threads, so a burst of logins can
 # neither stall the event loop nor take the worker threads residents' database calls use.
 _PASSWORD_WORKERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bcrypt")
+
+
+class NewSession(NamedTuple):
+    token: str  # for the session cookie; only its hash is stored
+    csrf: str  # for the client, sent back in a header with every change
 
 
 class AccountError(ValueError):
@@ -108,21 +114,21 @@ class Accounts:
                 return None
             return account if verify_password(password, account.password_hash) else None
 
-    def open_session(self, account: StaffAccount) -> tuple:
-        """(session token for the cookie, CSRF token for the client)."""
+    def open_session(self, account: StaffAccount) -> "NewSession":
+        """A new session: its token for the cookie and its CSRF token for the client."""
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         with self.db.session() as session:
-            session.execute(delete(StaffSession).where(StaffSession.expires_at < utcnow()))
+            session.execute(delete(StaffSession).where(StaffSession.expires_at < real_utcnow()))
             session.add(StaffSession(token_hash=token_hash(token), account_id=account.id, csrf_token=csrf,
-                                     expires_at=utcnow() + SESSION_LIFETIME))
-        return token, csrf
+                                     expires_at=real_utcnow() + SESSION_LIFETIME))
+        return NewSession(token, csrf)
 
     def principal(self, token: Optional[str]) -> Optional[Principal]:
         if not token:
             return None
         with self.db.session() as session:
             row = session.get(StaffSession, token_hash(token))
-            if row is None or row.expires_at < utcnow():
+            if row is None or row.expires_at < real_utcnow():
                 return None
             account = session.get(StaffAccount, row.account_id)
             if account is None or not account.active:
