@@ -34,10 +34,14 @@ if str(ROOT) not in sys.path:
 
 from bot.catalog import load_catalog  # noqa: E402
 from bot.catalog.compile import (  # noqa: E402
-    CONFIG_HEAD, CONFIG_TAIL, FALLBACK_THRESHOLD, PIPELINE_CONFIG, compile_catalog,
+    CONFIG_HEAD,
+    CONFIG_TAIL,
+    FALLBACK_THRESHOLD,
+    PIPELINE_CONFIG,
+    compile_catalog,
 )
-from bot.text import normalize_training  # noqa: E402
 from bot.nlu.evaluate import FALLBACK, Prediction, accuracy, load_heldout, per_intent, predict_all, sweep  # noqa: E402
+from bot.text import normalize_training  # noqa: E402
 
 HELDOUT = ROOT / "tests" / "data" / "nlu_heldout.yml"
 

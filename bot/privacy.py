@@ -34,8 +34,7 @@ from bot.catalog import Catalog
 from bot.handoff.machine import HandoffState
 from bot.replies import Button, Reply, ReplyBuilder, to_message
 from bot.store import Database
-from bot.store.models import (AuditEntry, CallbackRequest, ConversationStats, Handoff, SatisfactionAnswer,
-                              VisitSlip)
+from bot.store.models import AuditEntry, CallbackRequest, ConversationStats, Handoff, SatisfactionAnswer, VisitSlip
 from bot.text import LANGUAGES
 
 logger = logging.getLogger(__name__)

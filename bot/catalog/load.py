@@ -17,9 +17,21 @@ from ruamel.yaml.error import YAMLError
 
 from bot.catalog import furigana
 from bot.catalog.model import (
-    CONVERSATION_INTENTS, EXAMPLE_LANGUAGES, PROCEDURE_IDS, WAYS, Catalog, City,
-    ConversationIntent, Counter, Fee, HoursRule, LifeEvent, LifeEventStep, Localized,
-    LocalizedList, Procedure,
+    CONVERSATION_INTENTS,
+    EXAMPLE_LANGUAGES,
+    PROCEDURE_IDS,
+    WAYS,
+    Catalog,
+    City,
+    ConversationIntent,
+    Counter,
+    Fee,
+    HoursRule,
+    LifeEvent,
+    LifeEventStep,
+    Localized,
+    LocalizedList,
+    Procedure,
 )
 from bot.text import LANGUAGES, example_key
 

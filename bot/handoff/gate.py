@@ -19,8 +19,15 @@ from rasa.core.channels.channel import UserMessage
 from bot.catalog.provider import CatalogProvider
 from bot.handoff import tracker as conversation
 from bot.handoff.hub import EventHub
-from bot.handoff.machine import (AWAITING_PHONE, AWAITING_PHONE_AGAIN, CALLBACK, PAUSED_STATES, QUEUED, HandoffService,
-                                 QueuePosition)
+from bot.handoff.machine import (
+    AWAITING_PHONE,
+    AWAITING_PHONE_AGAIN,
+    CALLBACK,
+    PAUSED_STATES,
+    QUEUED,
+    HandoffService,
+    QueuePosition,
+)
 from bot.redaction import find_phone_number, mask_phone_numbers
 from bot.replies import Reply, ReplyBuilder, to_message
 

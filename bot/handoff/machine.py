@@ -29,7 +29,6 @@ from bot.store import Database
 from bot.store.models import CallbackRequest, Handoff
 
 
-
 class HandoffState(str, Enum):
     """Where a conversation is; a `str` so the database and JSON keep the plain names."""
 

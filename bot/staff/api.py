@@ -24,7 +24,8 @@ from bot.handoff.machine import ASSIGNED, CALLBACK, HandoffError
 from bot.handoff.slips import Slips
 from bot.redaction import mask_phone_numbers, scrub
 from bot.replies import to_message
-from bot.sse import KEEPALIVE, event as sse_event, open_stream, server_busy, stream_slots
+from bot.sse import KEEPALIVE, open_stream, server_busy, stream_slots
+from bot.sse import event as sse_event
 from bot.staff.accounts import Principal, in_password_worker
 from bot.staff.cookies import SessionCookie
 from bot.text import LANGUAGES

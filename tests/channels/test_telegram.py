@@ -20,8 +20,7 @@ from typing import Any, Dict, List, Optional
 
 import httpx
 import pytest
-from telegram import (CallbackQuery, Chat, InlineKeyboardMarkup, Message, PhotoSize, Sticker, Update, User,
-                      Voice)
+from telegram import CallbackQuery, Chat, InlineKeyboardMarkup, Message, PhotoSize, Sticker, Update, User, Voice
 
 from bot.catalog import load_catalog
 from bot.devserver import RunningServer, running_server

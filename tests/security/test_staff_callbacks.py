@@ -7,8 +7,8 @@ import uuid
 from bot.catalog import load_catalog
 from bot.settings import PROJECT_ROOT
 from tests.conftest import Server, texts
-from tests.security.conftest import SHORT_CALLBACK_TTL_SECONDS
 from tests.handoff.conftest import accounts, admin, clerk, second_clerk  # noqa: F401 (fixtures)
+from tests.security.conftest import SHORT_CALLBACK_TTL_SECONDS
 
 CATALOG = load_catalog(PROJECT_ROOT / "intents")
 PHONE = "080-3333-4444"

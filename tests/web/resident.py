@@ -11,7 +11,7 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 
-from channels.web import COOKIE_NAME, CONVERSATION_HEADER, conversation_id_for
+from channels.web import CONVERSATION_HEADER, COOKIE_NAME, conversation_id_for
 
 WEB = "/webhooks/web"
 
