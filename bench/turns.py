@@ -66,8 +66,8 @@ def report(url: str, levels: List[int], rounds: int) -> None:
     print(f"{'conversations':>13} {'turns':>6} {'p50 ms':>8} {'p95 ms':>8} {'turns/s':>8}")
     for level in levels:
         row = asyncio.run(run_level(url, level, rounds))
-        print(f"{row['concurrent']:>13} {row['turns']:>6} {row['p50']:>8.0f} {row['p95']:>8.0f} {row['throughput']:>8.1f}",
-              flush=True)
+        print(f"{row['concurrent']:>13} {row['turns']:>6} {row['p50']:>8.0f} {row['p95']:>8.0f}"
+              f" {row['throughput']:>8.1f}", flush=True)
 
 
 def main() -> None:

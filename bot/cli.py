@@ -89,7 +89,8 @@ def cmd_purge(settings: Settings, args) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    deletions = privacy.purge(service_for(settings.tracker_database_url, settings.callback_ttl_seconds).db, older_than, timezone=settings.timezone)
+    database = service_for(settings.tracker_database_url, settings.callback_ttl_seconds).db
+    deletions = privacy.purge(database, older_than, timezone=settings.timezone)
     by_channel: dict = {}
     for deletion in deletions:
         by_channel[deletion.channel] = by_channel.get(deletion.channel, 0) + 1

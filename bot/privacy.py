@@ -173,7 +173,8 @@ def expired_conversations(db: Database, cutoff: dt.datetime) -> List[str]:
             for sender_id, last in rows:
                 (expired.append if last is not None and last < cutoff_epoch else recent.add)(sender_id)
         known = set(expired) | recent
-        for conversation_id in session.scalars(select(Handoff.conversation_id).where(Handoff.updated_at < naive_cutoff)):
+        stale = select(Handoff.conversation_id).where(Handoff.updated_at < naive_cutoff)
+        for conversation_id in session.scalars(stale):
             if conversation_id not in known:
                 expired.append(conversation_id)
         return expired

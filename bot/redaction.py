@@ -55,7 +55,8 @@ _PIN_CONTEXT = re.compile(
     r"暗証|あんしょう|アンショウ|\bpin\b|ピン番号|パスワード|ぱすわーど|password|passcode|パスコード", re.I
 )
 # 署名用電子証明書の暗証番号: 6–16 characters mixing letters and digits.
-_SIGNING_PIN = re.compile(r"(?<![0-9A-Za-z])(?=[0-9A-Za-z]*[0-9])(?=[0-9A-Za-z]*[A-Za-z])[0-9A-Za-z]{6,16}(?![0-9A-Za-z])")
+_SIGNING_PIN = re.compile(r"(?<![0-9A-Za-z])(?=[0-9A-Za-z]*[0-9])(?=[0-9A-Za-z]*[A-Za-z])"
+                          r"[0-9A-Za-z]{6,16}(?![0-9A-Za-z])")
 
 _DIGIT_GROUP = re.compile(r"\d+")  # \d is every Unicode decimal digit, full-width ones included
 _SPOKEN_WORDS = {

@@ -115,8 +115,8 @@ def closed_server(trained_model: Path, tmp_path_factory) -> ClosedServer:
     extra = {"MADOGUCHI_FAKE_NOW": FAKE_NOW, "MADOGUCHI_REST_TOKEN": REST_TOKEN,
              "MADOGUCHI_ALLOWED_ORIGINS": CITY_ORIGIN, "MADOGUCHI_TELEGRAM_TOKEN": CLOSED_TELEGRAM_TOKEN,
              "MADOGUCHI_TELEGRAM_SECRET": CLOSED_TELEGRAM_SECRET, "MADOGUCHI_TELEGRAM_API_URL": telegram.url,
-             "MADOGUCHI_LINE_CHANNEL_SECRET": CLOSED_LINE_SECRET, "MADOGUCHI_LINE_ACCESS_TOKEN": CLOSED_LINE_ACCESS_TOKEN,
-             "MADOGUCHI_LINE_API_URL": line.url}
+             "MADOGUCHI_LINE_CHANNEL_SECRET": CLOSED_LINE_SECRET,
+             "MADOGUCHI_LINE_ACCESS_TOKEN": CLOSED_LINE_ACCESS_TOKEN, "MADOGUCHI_LINE_API_URL": line.url}
     try:
         with running_server(tmp_path_factory.mktemp("closed-var"), "", extra) as running:
             yield ClosedServer(running.base_url, running.var_dir, telegram, line)

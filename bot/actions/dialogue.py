@@ -22,10 +22,12 @@ from bot.text import LANGUAGES
 
 PIN_WORDS = re.compile(r"暗証|あんしょう|\bpin\b|パスワード|password", re.I)
 ASPECT_WORDS = {
-    "documents": re.compile(r"持ち物|もちもの|持って|もって(い|行)|必要なもの|いるもの|要るもの|書類|bring|documents?|what do i need", re.I),
+    "documents": re.compile(r"持ち物|もちもの|持って|もって(い|行)|必要なもの|いるもの|要るもの|書類"
+                            r"|bring|documents?|what do i need", re.I),
     "fee": re.compile(r"手数料|いくら|料金|費用|お金|無料|fee|cost|how much|charge", re.I),
     "deadline": re.compile(r"いつまで|期限|締め切り|しめきり|deadline|by when", re.I),
-    "online": re.compile(r"オンライン|ネット|インターネット|スマホ|コンビニ|郵送|online|internet|convenience store|by post|by mail", re.I),
+    "online": re.compile(r"オンライン|ネット|インターネット|スマホ|コンビニ|郵送"
+                         r"|online|internet|convenience store|by post|by mail", re.I),
     "counter_location": re.compile(r"どこ|場所|何階|窓口は|where|which floor", re.I),
     "counter_hours": re.compile(r"何時|開いて|あいて|営業|受付時間|土曜|opening hours|\bopen\b|what time", re.I),
 }

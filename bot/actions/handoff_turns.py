@@ -44,7 +44,8 @@ def summary_of(tracker: Tracker, procedure_id: Optional[str], language: str, rea
     }
 
 
-async def start_handoff(handoffs: HandoffService, builder: ReplyBuilder, tracker: Tracker, procedure_id: Optional[str], reason: str) -> "HandoffTurn":
+async def start_handoff(handoffs: HandoffService, builder: ReplyBuilder, tracker: Tracker,
+                        procedure_id: Optional[str], reason: str) -> "HandoffTurn":
     """Queue when the counter is staffed now, otherwise offer a callback or a slip."""
     counter = builder.catalog.counter_for(procedure_id)
     if not opening_hours.is_open(builder.catalog.city, counter, builder.now):
@@ -62,10 +63,12 @@ async def start_handoff(handoffs: HandoffService, builder: ReplyBuilder, tracker
 
 def callback_request(builder: ReplyBuilder) -> List[Reply]:
     return [Reply([builder.phrase("callback_consent")],
-                  [Button(builder.phrase("label_agree"), "/callback_consent"), Button(builder.phrase("label_cancel"), "/deny")])]
+                  [Button(builder.phrase("label_agree"), "/callback_consent"),
+                   Button(builder.phrase("label_cancel"), "/deny")])]
 
 
-async def callback_consent(handoffs: HandoffService, builder: ReplyBuilder, tracker: Tracker, procedure_id: Optional[str]) -> List[Reply]:
+async def callback_consent(handoffs: HandoffService, builder: ReplyBuilder, tracker: Tracker,
+                           procedure_id: Optional[str]) -> List[Reply]:
     counter = builder.catalog.counter_for(procedure_id)
     summary = summary_of(tracker, procedure_id, builder.language, "callback", builder.catalog)
     await to_thread(lambda: handoffs.await_input(tracker.sender_id, tracker.get_latest_input_channel() or "rest",
@@ -90,7 +93,8 @@ async def stop_waiting_for_phone(handoffs: HandoffService, tracker: Tracker) -> 
     await to_thread(handoffs.clear_awaiting, tracker.sender_id)
 
 
-async def visit_slip(handoffs: HandoffService, builder: ReplyBuilder, tracker: Tracker, procedure_id: Optional[str]) -> List[Reply]:
+async def visit_slip(handoffs: HandoffService, builder: ReplyBuilder, tracker: Tracker,
+                     procedure_id: Optional[str]) -> List[Reply]:
     """A slip number and a QR code; the QR carries the number, procedure and checklist only.
 
     The resident's own words (the summary) stay in the database, for staff to look up by number:

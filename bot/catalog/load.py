@@ -258,10 +258,12 @@ def _load_procedure(reader: _Reader, doc: Any) -> Optional[Procedure]:
                 if items is not None:
                     if language == "easy":
                         for index, item in enumerate(items):
-                            reader.check_easy(item, reader.line_of(doc_node[language], index), f"documents.easy[{index}]")
+                            reader.check_easy(item, reader.line_of(doc_node[language], index),
+                                              f"documents.easy[{index}]")
                     lists[language] = items
             for extra in sorted(set(doc_node) - set(LANGUAGES), key=str):
-                reader.error(reader.line_of(doc_node, extra), f"documents.{extra}", "unknown language (use ja, en, easy)")
+                reader.error(reader.line_of(doc_node, extra), f"documents.{extra}",
+                             "unknown language (use ja, en, easy)")
             if len(lists) == len(LANGUAGES):
                 counts = {language: len(items) for language, items in lists.items()}
                 if len(set(counts.values())) > 1:
@@ -278,7 +280,8 @@ def _load_procedure(reader: _Reader, doc: Any) -> Optional[Procedure]:
             if "yen" not in fee_node:
                 reader.error(reader.line_of(fee_node), "fee.yen", "missing (0 when free)")
             elif isinstance(yen, bool) or not isinstance(yen, int) or yen < 0:
-                reader.error(reader.line_of(fee_node, "yen"), "fee.yen", f"must be a whole number of yen ≥ 0, got {yen!r}")
+                reader.error(reader.line_of(fee_node, "yen"), "fee.yen",
+                             f"must be a whole number of yen ≥ 0, got {yen!r}")
             text_node = {k: v for k, v in fee_node.items() if k != "yen"}
             fee_text = reader.localized({"fee": _with_lines(fee_node, text_node)}, "fee", "fee")
             if fee_text is not None and isinstance(yen, int) and not isinstance(yen, bool) and yen >= 0:

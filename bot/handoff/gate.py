@@ -57,7 +57,8 @@ class HandoffGate:
         message.metadata = metadata
         agent = self.app.ctx.agent
 
-        if before is not None and before.awaiting in (AWAITING_PHONE, AWAITING_PHONE_AGAIN) and state not in PAUSED_STATES:
+        if (before is not None and before.awaiting in (AWAITING_PHONE, AWAITING_PHONE_AGAIN)
+                and state not in PAUSED_STATES):
             metadata["callback"] = await self.take_callback_phone(message, before)
         elif state == CALLBACK and CANCEL_WORDS.search(message.text or ""):
             await to_thread(self.service.cancel_callback, cid)

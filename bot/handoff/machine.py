@@ -214,7 +214,8 @@ class HandoffService:
                 session.add(row)
             row.channel, row.section, row.language, row.reason = channel, section, language, "staff_pull"
             row.state, row.summary, row.queued_at = ASSIGNED, json.dumps(summary, ensure_ascii=False), now
-            row.assigned_to, row.assigned_at, row.ended_at, row.close_note, row.updated_at = account_id, now, None, None, now
+            row.assigned_to, row.assigned_at, row.updated_at = account_id, now, now
+            row.ended_at = row.close_note = None
             _forget_callbacks(session, conversation_id)
             session.flush()
             return QueueEntry.of(row, now)
@@ -235,7 +236,8 @@ class HandoffService:
         """To another section's queue, keeping the original waiting time."""
         return self._transition(conversation_id, (ASSIGNED, QUEUED),
                                 {"state": QUEUED, "section": section, "assigned_to": None, "assigned_at": None},
-                                None if account_id is None else ((Handoff.assigned_to == account_id) | (Handoff.state == QUEUED)))
+                                None if account_id is None
+                                else ((Handoff.assigned_to == account_id) | (Handoff.state == QUEUED)))
 
     def cancel(self, conversation_id: str) -> QueueEntry:
         """The resident no longer wants to wait."""
@@ -270,7 +272,8 @@ class HandoffService:
         """The bot no longer waits for an answer (cancelled, or the resident moved on)."""
         with self.db.session() as session:
             session.execute(update(Handoff).where(Handoff.conversation_id == conversation_id)
-                            .values(awaiting=None, updated_at=real_utcnow()).execution_options(synchronize_session=False))
+                            .values(awaiting=None, updated_at=real_utcnow())
+                            .execution_options(synchronize_session=False))
 
     def request_callback(self, conversation_id: str, channel: str, section: str, language: str, phone: str,
                          summary: Dict[str, Any]) -> int:
@@ -281,7 +284,8 @@ class HandoffService:
                 row = Handoff(conversation_id=conversation_id)
                 session.add(row)
             row.channel, row.section, row.language, row.reason = channel, section, language, "callback"
-            row.state, row.summary, row.queued_at, row.updated_at = CALLBACK, json.dumps(summary, ensure_ascii=False), now, now
+            row.state, row.summary = CALLBACK, json.dumps(summary, ensure_ascii=False)
+            row.queued_at = row.updated_at = now
             row.awaiting = None
             row.assigned_to = row.assigned_at = row.ended_at = row.close_note = None
             _forget_callbacks(session, conversation_id)  # a new number replaces the old one

@@ -93,7 +93,8 @@ class Accounts:
             section: Optional[str] = None) -> StaffAccount:
         if role not in ROLES:
             raise AccountError(f"role must be one of {', '.join(ROLES)}")
-        if not username or len(username) > 64 or not username.replace("_", "").replace("-", "").replace(".", "").isalnum():
+        if (not username or len(username) > 64
+                or not username.replace("_", "").replace("-", "").replace(".", "").isalnum()):
             raise AccountError("username: 1–64 letters, digits, . _ -")
         password_hash = hash_password(password)
         with self.db.session() as session:

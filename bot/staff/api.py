@@ -272,7 +272,8 @@ def staff_blueprint() -> Blueprint:
         staff = request.app.ctx.staff
         p: Principal = request.ctx.principal
         entry = await to_thread(staff.handoffs.claim, cid, p.account_id)
-        await staff.deliver(request.app, entry, (await staff.builder(entry.language)).phrase("staff_joined", name=p.display_name))
+        joined = (await staff.builder(entry.language)).phrase("staff_joined", name=p.display_name)
+        await staff.deliver(request.app, entry, joined)
         return await finish(request, "conversation.claim", entry)
 
     @bp.post("/conversations/<cid>/pull", unquote=True)
@@ -292,7 +293,8 @@ def staff_blueprint() -> Blueprint:
                                 section, language, {"procedure": procedure, "language": language,
                                                     "reason": "staff_pull", "last_messages": said})
         await conversation.pause(request.app.ctx.agent, cid)
-        await staff.deliver(request.app, entry, (await staff.builder(language)).phrase("staff_joined", name=p.display_name))
+        joined = (await staff.builder(language)).phrase("staff_joined", name=p.display_name)
+        await staff.deliver(request.app, entry, joined)
         return await finish(request, "conversation.pull", entry)
 
     @bp.post("/conversations/<cid>/messages", unquote=True)

@@ -39,7 +39,8 @@ def test_ask_for_a_person_claim_reply_hand_back(server, clerk):
     transcript = clerk.get(f"/conversations/{sender}").json()["transcript"]
     assert any(line["from"] == "resident" and line["text"] == "まだですか" for line in transcript)
 
-    assert clerk.post(f"/conversations/{sender}/messages", {"text": "市民課の山田です。ご用件を伺います。"}).status_code == 200
+    reply = {"text": "市民課の山田です。ご用件を伺います。"}
+    assert clerk.post(f"/conversations/{sender}/messages", reply).status_code == 200
     events = server.tracker(sender)["events"]
     staff_lines = [e for e in events if e["event"] == "bot" and (e.get("metadata") or {}).get("staff")]
     assert staff_lines and staff_lines[-1]["text"] == "市民課の山田です。ご用件を伺います。"
@@ -132,7 +133,8 @@ def test_after_hours_callback_is_stored_apart_and_deleted_after_the_call(server,
     assert clerk.post(f"/conversations/{sender}/callback-done", {"note": "折り返し済み"}).status_code == 200
     assert clerk.get(f"/conversations/{sender}/callback").status_code == 404
     database = sqlite3.connect(server.var_dir / "madoguchi.db")
-    assert database.execute("select count(*) from callback_requests where conversation_id = ?", (sender,)).fetchone() == (0,)
+    assert database.execute("select count(*) from callback_requests where conversation_id = ?",
+                            (sender,)).fetchone() == (0,)
 
 
 def test_visit_slip_round_trip(server, clerk):
@@ -173,7 +175,8 @@ def test_login_roles_and_csrf(server, clerk, admin, accounts):
     anonymous = httpx.Client(base_url=server.base_url, timeout=30)
     assert anonymous.get("/staff/api/queue").status_code == 401
     assert anonymous.post("/staff/api/conversations/x/claim").status_code == 401
-    assert anonymous.post("/staff/api/login", json={"username": accounts["staff1"], "password": "wrong password"}).status_code == 401
+    wrong = {"username": accounts["staff1"], "password": "wrong password"}
+    assert anonymous.post("/staff/api/login", json=wrong).status_code == 401
     assert clerk.get("/audit").status_code == 403                         # wrong role
     sender = new_sender()
     server.say(sender, "人と話したい")
@@ -197,8 +200,9 @@ def test_every_read_and_write_is_audited(server, clerk, admin, accounts):
 def test_openapi_document_is_served(server):
     spec = httpx.get(f"{server.base_url}/staff/api/openapi.json", timeout=30).json()
     assert spec["openapi"].startswith("3.")
-    for path in ("/login", "/queue", "/conversations/{cid}", "/conversations/{cid}/claim", "/conversations/{cid}/messages",
-                 "/conversations/{cid}/handback", "/conversations/{cid}/close", "/conversations/{cid}/transfer", "/slips/{number}"):
+    for path in ("/login", "/queue", "/conversations/{cid}", "/conversations/{cid}/claim",
+                 "/conversations/{cid}/messages", "/conversations/{cid}/handback", "/conversations/{cid}/close",
+                 "/conversations/{cid}/transfer", "/slips/{number}"):
         assert path in spec["paths"]
 
 

@@ -75,8 +75,10 @@ def write_old_conversation(var_dir: Path, sender: str, days_ago: float) -> str:
     """A conversation whose messages are `days_ago` old, through Rasa's own SQL tracker store."""
     at = time.time() - days_ago * 86400
     store = SQLTrackerStore(Domain.empty(), dialect="sqlite", db=str(database(var_dir)))
-    tracker = DialogueStateTracker.from_events(sender, [UserUttered("住民票がほしい", timestamp=at),
-                                                        BotUttered("住民票の写しについてご案内します。", timestamp=at + 1)])
+    tracker = DialogueStateTracker.from_events(sender, [
+        UserUttered("住民票がほしい", timestamp=at),
+        BotUttered("住民票の写しについてご案内します。", timestamp=at + 1),
+    ])
     asyncio.run(store.save(tracker))
     return dt.datetime.fromtimestamp(at, ZoneInfo("Asia/Tokyo")).date().isoformat()  # the day counted
 

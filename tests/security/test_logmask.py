@@ -77,7 +77,7 @@ def test_chatty_http_loggers_are_quiet(installed):
 @st.composite
 def written_digits(draw, digits: str) -> str:
     cuts = sorted(draw(st.sets(st.integers(1, len(digits) - 1), max_size=5)))
-    groups = [digits[a:b] for a, b in zip([0] + cuts, cuts + [len(digits)])]
+    groups = [digits[a:b] for a, b in zip([0] + cuts, cuts + [len(digits)], strict=True)]
     return groups[0] + "".join(draw(st.sampled_from(SEPARATORS[1:])) + g for g in groups[1:])
 
 

@@ -72,7 +72,7 @@ def probes(rng: random.Random) -> List[Tuple[str, Optional[Dict[str, Any]], str]
 def test_no_individual_number_survives_anywhere(server):
     rng = random.Random(20261125)
     sent = probes(rng)
-    for message, metadata, number in sent:
+    for message, metadata, _number in sent:
         sender = f"rest:probe-{uuid.uuid4().hex[:10]}"
         reply = server.say(sender, message, metadata)
         assert CATALOG.phrases["redacted_my_number"].ja in texts(reply), (message, metadata)
@@ -84,7 +84,8 @@ def test_no_individual_number_survives_anywhere(server):
     files = stored_files(server.var_dir)
     assert any(p.name == "madoguchi.db" for p in files) and any(p.suffix == ".log" for p in files)
     numbers = [number for _, _, number in sent]
-    spoken = [message[3:-2] for message, metadata, _ in sent if metadata is None and not any(c.isdigit() for c in message)]
+    spoken = [message[3:-2] for message, metadata, _ in sent
+              if metadata is None and not any(c.isdigit() for c in message)]
     assert len(spoken) == 3
     assert hits(files, numbers, spoken) == []
 

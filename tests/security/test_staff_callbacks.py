@@ -58,8 +58,8 @@ def test_a_number_older_than_the_ttl_is_purged_on_read(server, clerk):
     sender = register_callback(server)
     database = sqlite3.connect(server.var_dir / "madoguchi.db")
     with database:  # as if it had been left eight days ago (the default TTL is seven)
-        database.execute("update callback_requests set consent_at = datetime('now', '-8 days') where conversation_id = ?",
-                         (sender,))
+        database.execute("update callback_requests set consent_at = datetime('now', '-8 days')"
+                         " where conversation_id = ?", (sender,))
     assert clerk.get(f"/conversations/{sender}/callback").status_code == 404
     assert stored_numbers(server, sender) == 0
     assert handoff_state(server, sender) == "closed"

@@ -72,7 +72,8 @@ def test_a_successful_login_resets_the_account_counter(server):
     clerk_pc = client_from(server, "127.0.0.13")
     for _ in range(2):
         for _ in range(4):
-            assert clerk_pc.post("/staff/api/login", json={"username": username, "password": "wrong one!"}).status_code == 401
+            wrong = {"username": username, "password": "wrong one!"}
+            assert clerk_pc.post("/staff/api/login", json=wrong).status_code == 401
         assert clerk_pc.post("/staff/api/login", json={"username": username, "password": PASSWORD}).status_code == 200
 
 

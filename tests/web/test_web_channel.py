@@ -290,7 +290,8 @@ def test_push_delivers_a_stored_staff_reply_to_every_open_page():
     sender = new_sender()
     events = [UserUttered("人と話したい", timestamp=10.0),
               BotUttered("担当者におつなぎします。", {}, {"lang": "ja", "variant": "ja"}, timestamp=11.0),
-              BotUttered("市民課の山田です。ご用件をどうぞ。", {}, {"lang": "ja", "staff": {"name": "山田"}}, timestamp=20.0)]
+              BotUttered("市民課の山田です。ご用件をどうぞ。", {}, {"lang": "ja", "staff": {"name": "山田"}},
+                         timestamp=20.0)]
     channel = WebInput()
     channel._app = fake_app(events)
     pages = [PageStream(sender, "aa" * 8, 11.0), PageStream(sender, "bb" * 8, 0.0)]
@@ -298,7 +299,8 @@ def test_push_delivers_a_stored_staff_reply_to_every_open_page():
         channel._open(page)
     assert Delivery([channel]).supports("web")
 
-    delivered = asyncio.run(channel.push(sender, {"text": "市民課の山田です。ご用件をどうぞ。", "staff": {"name": "山田"}}))
+    staff_reply = {"text": "市民課の山田です。ご用件をどうぞ。", "staff": {"name": "山田"}}
+    delivered = asyncio.run(channel.push(sender, staff_reply))
     assert delivered is True
     up_to_date = json.loads(pages[0].queue.get_nowait().split("data: ", 1)[1])
     assert [m["role"] for m in up_to_date["messages"]] == ["staff"]
@@ -316,7 +318,8 @@ def test_push_delivers_a_stored_staff_reply_to_every_open_page():
 
 def test_transcript_shows_titles_and_hides_server_triggered_intents():
     events = [UserUttered("EXTERNAL: counter_hours", timestamp=1.0),
-              BotUttered("どれですか", {"buttons": [{"title": "手数料", "payload": "/ask_fee"}]}, {"lang": "ja"}, timestamp=2.0),
+              BotUttered("どれですか", {"buttons": [{"title": "手数料", "payload": "/ask_fee"}]}, {"lang": "ja"},
+                         timestamp=2.0),
               UserUttered("/ask_fee", timestamp=3.0),
               UserUttered("/request_human", timestamp=4.0, metadata={"title": "人と話す"})]
     entries = transcript(events)

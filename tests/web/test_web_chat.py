@@ -65,7 +65,8 @@ def test_page_loads_with_landmarks_controls_and_no_axe_violations(server):
     r = scenario(server, "load")
     assert r["lang"] == "ja" and "サンプル市" in r["title"]
     assert r["log"] and r["status"] and r["alert"]
-    assert r["languages"] == [["日本語", "ja", "BUTTON"], ["English", "en", "BUTTON"], ["やさしい にほんご", "ja", "BUTTON"]]
+    assert r["languages"] == [["日本語", "ja", "BUTTON"], ["English", "en", "BUTTON"],
+                              ["やさしい にほんご", "ja", "BUTTON"]]
     assert r["human"] == "人と話す"
     assert r["sizes"] == ["標準", "大", "特大"] and r["contrast"] == "false"
     assert r["micHidden"] is (not r["hasRecognition"])
@@ -143,7 +144,8 @@ def test_keyboard_only_from_start_to_a_bot_button(server):
     assert r["afterSend"]["id"] == "message-input"
     assert r["choice"]["tag"] == "BUTTON" and r["choice"]["ring"]
     assert r["afterChoice"]["id"] == "message-input"
-    assert r["users"][0] == "住民票がほしい" and r["users"][1] == r["choice"]["text"].replace("（", "(").replace("）", ")")
+    assert r["users"][0] == "住民票がほしい"
+    assert r["users"][1] == r["choice"]["text"].replace("（", "(").replace("）", ")")
     assert r["draft"] == "一行目\n二行目" and r["pending"] == 0
 
 
@@ -268,7 +270,8 @@ def test_delete_this_conversation_asks_first_then_leaves_nothing_on_the_server(s
     assert dialog["title"] == "この会話を消しますか？" and "元には戻せません" in dialog["text"]
     assert dialog["buttons"] == ["やめる", "消す"]
     assert no_violations(r["axeDialog"])
-    assert r["afterEscape"] == {"open": False, "messages": r["afterEscape"]["messages"]} and r["afterEscape"]["messages"] > 0
+    assert r["afterEscape"] == {"open": False, "messages": r["afterEscape"]["messages"]}
+    assert r["afterEscape"]["messages"] > 0
     deleted = r["deleted"]
     assert "消しました" in deleted["status"] and "来庁票1枚" in deleted["status"]   # told plainly what went
     assert deleted["oldUsers"] == 0 and deleted["newConversation"]
