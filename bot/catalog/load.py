@@ -304,13 +304,15 @@ def _load_procedure(reader: _Reader, doc: Any) -> Optional[Procedure]:
     related = reader.string_list(node, "related", "related") if "related" in node else None
     examples = reader.examples(node, "examples", MIN_EXAMPLES) if "examples" in node else {}
 
-    complete = all([pid, section, owner, review_by, documents, fee, how, related is not None, examples])
-    if not complete or any(v is None for v in texts.values()):
+    title, summary, audience, deadline = texts["title"], texts["summary"], texts["audience"], texts["deadline"]
+    if (not pid or not section or not owner or review_by is None or documents is None or fee is None or not how
+            or related is None or not examples
+            or title is None or summary is None or audience is None or deadline is None):
         return None
     return Procedure(
         id=pid, section=section, owner=owner, review_by=review_by, human_only=human_only,
-        title=texts["title"], summary=texts["summary"], audience=texts["audience"],
-        deadline=texts["deadline"], documents=documents, fee=fee, how=how,
+        title=title, summary=summary, audience=audience,
+        deadline=deadline, documents=documents, fee=fee, how=how,
         related=tuple(related), examples=examples, source=reader.name,
     )
 
@@ -333,7 +335,8 @@ def _load_city(reader: _Reader, doc: Any) -> Tuple[Optional[City], Dict[str, Cou
     if "city" not in node:
         reader.error(1, "city", "missing")
     if city_node is not None:
-        texts = {key: reader.localized(city_node, key, f"city.{key}") for key in ("name", "address", "access")}
+        city_name, address, access = (reader.localized(city_node, key, f"city.{key}")
+                                      for key in ("name", "address", "access"))
         phone = reader.string(city_node, "phone", "city.phone")
         timezone = reader.string(city_node, "timezone", "city.timezone")
         closure = reader.string_list(city_node, "year_end_closure", "city.year_end_closure")
@@ -341,8 +344,8 @@ def _load_city(reader: _Reader, doc: Any) -> Tuple[Optional[City], Dict[str, Cou
             if not re.fullmatch(r"(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])", day):
                 reader.error(reader.line_of(city_node["year_end_closure"], index),
                              f"city.year_end_closure[{index}]", f"must be MM-DD, got {day!r}")
-        if all(texts.values()) and phone and timezone and closure is not None:
-            city = City(phone=phone, timezone=timezone, year_end_closure=closure, **texts)
+        if city_name and address and access and phone and timezone and closure is not None:
+            city = City(city_name, address, access, phone=phone, timezone=timezone, year_end_closure=closure)
 
     counters: Dict[str, Counter] = {}
     counters_node = node.get("counters")
@@ -383,7 +386,8 @@ def _load_city(reader: _Reader, doc: Any) -> Tuple[Optional[City], Dict[str, Cou
                 reader.error(reader.line_of(rule), f"{rfield}.saturdays_of_month", "must be a list of 1 … 5")
                 ok = False
             note = reader.localized(rule, "note", f"{rfield}.note") if "note" in rule else None
-            if ok:
+            # `ok` implies the rest; spelled out so that the type checker sees it too.
+            if ok and isinstance(weekdays, list) and opening is not None and closing is not None:
                 rules.append(HoursRule(tuple(weekdays), opening, closing, tuple(nth), note))
         if name and place and phone and len(rules) == len(hours):
             counters[str(cid)] = Counter(str(cid), name, place, phone, tuple(rules))

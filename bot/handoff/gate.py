@@ -26,6 +26,7 @@ from bot.handoff.machine import (
     PAUSED_STATES,
     QUEUED,
     HandoffService,
+    QueueEntry,
     QueuePosition,
 )
 from bot.redaction import find_phone_number, mask_phone_numbers
@@ -74,9 +75,11 @@ class HandoffGate:
         result = await handle(message)
 
         if cancelled:
+            assert before is not None  # only a queued entry can be cancelled
             self.hub.publish({"type": "queue_changed", "conversation_id": cid})
             await self.notify_positions(before.section)
         elif state in PAUSED_STATES:
+            assert before is not None  # without an entry the state is "bot"
             await to_thread(self.service.note_message, cid, message.text or "")
             self.hub.publish({"type": "message", "conversation_id": cid, "text": message.text})
             if state == QUEUED:
@@ -87,7 +90,7 @@ class HandoffGate:
                 self.hub.publish({"type": "queue_changed", "conversation_id": cid, "state": after.state})
         return result
 
-    async def take_callback_phone(self, message: UserMessage, before: Any) -> str:
+    async def take_callback_phone(self, message: UserMessage, before: QueueEntry) -> str:
         """The answer to 「電話番号を入力してください」: registered, cancelled, invalid_phone
         (asked once more) or gave_up (a second unreadable answer ends the wait)."""
         cid = message.sender_id

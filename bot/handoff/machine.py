@@ -150,7 +150,9 @@ class HandoffService:
             if section:
                 query = query.where(Handoff.section == section)
             rows = session.scalars(query.order_by(Handoff.section, Handoff.queued_at, Handoff.conversation_id)).all()
-        now, places, result = real_utcnow(), {}, []
+        now = real_utcnow()
+        places: Dict[str, int] = {}
+        result: List[Tuple[QueueEntry, QueuePosition]] = []
         for row in rows:
             place = places[row.section] = places.get(row.section, 0) + 1
             result.append((QueueEntry.of(row, now), QueuePosition.at(place)))

@@ -12,7 +12,7 @@ import logging
 from asyncio import to_thread
 from functools import wraps
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, overload
 
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -84,6 +84,12 @@ def csrf_matches(request: Request, principal: Principal) -> bool:
 def may_see_callback(principal: Principal, section: str) -> bool:
     """A call-back's phone number is for its own section's clerks (and admins) only."""
     return principal.is_admin or principal.section == section
+
+
+@overload
+def clean(text: str, from_resident: bool = True) -> str: ...
+@overload
+def clean(text: Optional[str], from_resident: bool = True) -> Optional[str]: ...
 
 
 def clean(text: Optional[str], from_resident: bool = True) -> Optional[str]:

@@ -1,12 +1,16 @@
 """SQLAlchemy models (1.4 API, 2.0 style queries)."""
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Boolean, Column, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import declarative_base
 
 from bot.clock import real_utcnow
 
-Base = declarative_base()
+# SQLAlchemy 1.4's declarative_base() makes a class at run time, which mypy cannot follow without the
+# sqlalchemy2-stubs plugin; `Any` lets the models subclass it (their columns are still Column objects).
+Base: Any = declarative_base()
 
 
 class StaffAccount(Base):
