@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 from typing import Any, Dict, Iterable, Protocol, runtime_checkable
 
+from bot.messages import BotMessage
+
 logger = logging.getLogger(__name__)
 
 
@@ -17,7 +19,7 @@ class PushChannel(Protocol):
     @classmethod
     def name(cls) -> str: ...
 
-    async def push(self, recipient_id: str, message: Dict[str, Any]) -> bool:
+    async def push(self, recipient_id: str, message: BotMessage) -> bool:
         """Send one bot message (same shape as a REST reply) to the recipient; True if delivered."""
 
 
@@ -31,7 +33,7 @@ class Delivery:
     def supports(self, channel_name: str) -> bool:
         return channel_name in self._channels
 
-    async def deliver(self, channel_name: str, recipient_id: str, message: Dict[str, Any]) -> bool:
+    async def deliver(self, channel_name: str, recipient_id: str, message: BotMessage) -> bool:
         """Push `message`; False (and logged) when the channel cannot push or delivery failed.
 
         The message is always in the tracker already, so a resident who reconnects

@@ -32,6 +32,7 @@ from sqlalchemy import delete, func, select
 from bot import clock
 from bot.catalog import Catalog
 from bot.handoff.machine import HandoffState
+from bot.messages import BotMessage
 from bot.replies import Button, Reply, ReplyBuilder, to_message
 from bot.store import Database
 from bot.store.models import AuditEntry, CallbackRequest, ConversationStats, Handoff, SatisfactionAnswer, VisitSlip
@@ -313,12 +314,12 @@ def deleted_text(builder: Any, deletion: Deletion) -> str:
     return builder.phrase("conversation_deleted", what=separator.join(parts))
 
 
-def deleted_message(catalog: Catalog, deletion: Deletion, language: str) -> Dict[str, Any]:
+def deleted_message(catalog: Catalog, deletion: Deletion, language: str) -> BotMessage:
     """The reply after a deletion, shaped like a bot message (text, lang, ruby)."""
     return to_message(Reply([deleted_text(ReplyBuilder(catalog, language), deletion)]), language)
 
 
-def confirmation_message(catalog: Catalog, language: str) -> Dict[str, Any]:
+def confirmation_message(catalog: Catalog, language: str) -> BotMessage:
     """The question before deleting, with 「消す」 and 「やめる」 buttons."""
     builder = ReplyBuilder(catalog, language)
     reply = Reply([builder.phrase("delete_confirm")],
@@ -327,11 +328,11 @@ def confirmation_message(catalog: Catalog, language: str) -> Dict[str, Any]:
     return to_message(reply, language)
 
 
-def cancelled_message(catalog: Catalog, language: str) -> Dict[str, Any]:
+def cancelled_message(catalog: Catalog, language: str) -> BotMessage:
     return to_message(Reply([ReplyBuilder(catalog, language).phrase("delete_cancelled")]), language)
 
 
-async def answer_delete_command(app: Any, conversation_id: str, channel: str, text: str) -> Optional[Dict[str, Any]]:
+async def answer_delete_command(app: Any, conversation_id: str, channel: str, text: str) -> Optional[BotMessage]:
     """For the messaging channels (Telegram `/delete`, LINE 「会話を消す」): the reply to a
     deletion request (a question with 「消す」/「やめる」 buttons), to its confirmation (the
     conversation is deleted; the reply says what went) or to its cancellation. None when

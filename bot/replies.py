@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from bot import clock, opening_hours
 from bot.catalog import furigana
 from bot.catalog.model import Catalog, Counter, HoursRule, Procedure
+from bot.messages import BotMessage
 
 ASPECTS = ("documents", "fee", "deadline", "online", "counter_location", "counter_hours")
 ASPECT_INTENT = {
@@ -46,11 +47,11 @@ class Reply:
         return "\n".join(line for line in self.lines if line)
 
 
-def to_message(reply: Reply, language: str) -> Dict:
+def to_message(reply: Reply, language: str) -> BotMessage:
     """The kwargs for `dispatcher.utter_message`: plain text for every channel, plus
     `lang` and the furigana source (`ruby`) for channels that can show ruby."""
     source = reply.text()
-    message = {
+    message: BotMessage = {
         "text": furigana.parenthesized(source) if language == "easy" else furigana.plain(source),
         "lang": HTML_LANG.get(language, "ja"),
         "variant": language,

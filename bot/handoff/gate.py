@@ -29,6 +29,7 @@ from bot.handoff.machine import (
     QueueEntry,
     QueuePosition,
 )
+from bot.messages import BotMessage
 from bot.redaction import find_phone_number, mask_phone_numbers
 from bot.replies import Reply, ReplyBuilder, to_message
 
@@ -113,7 +114,7 @@ class HandoffGate:
     async def builder(self, language: str) -> ReplyBuilder:
         return ReplyBuilder(await self.catalogs.current(), language)
 
-    async def position_message(self, position: Optional[QueuePosition], language: str) -> Optional[Dict[str, Any]]:
+    async def position_message(self, position: Optional[QueuePosition], language: str) -> Optional[BotMessage]:
         """「現在N番目です」 with a cancel button."""
         if position is None:
             return None

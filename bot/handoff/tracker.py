@@ -5,6 +5,8 @@ from typing import Any, Dict, List, Optional
 
 from rasa.shared.core.events import ActionExecuted, BotUttered, ConversationPaused, ConversationResumed, Event
 
+from bot.messages import BotMessage
+
 ACTION_LISTEN = "action_listen"
 
 
@@ -20,7 +22,7 @@ async def pause(agent: Any, conversation_id: str) -> None:
     await append_events(agent, conversation_id, [ConversationPaused()])
 
 
-async def resume(agent: Any, conversation_id: str, message: Optional[Dict[str, Any]] = None) -> None:
+async def resume(agent: Any, conversation_id: str, message: Optional[BotMessage] = None) -> None:
     """Hand back to the bot: `resume` **and** `action_listen`, otherwise the next
     message falls back and re-pauses."""
     events: List[Event] = [ConversationResumed(), ActionExecuted(ACTION_LISTEN)]
@@ -29,14 +31,14 @@ async def resume(agent: Any, conversation_id: str, message: Optional[Dict[str, A
     await append_events(agent, conversation_id, events)
 
 
-def bot_event(message: Dict[str, Any]) -> BotUttered:
+def bot_event(message: BotMessage) -> BotUttered:
     """A bot event from a message dict shaped like a REST reply (text, buttons, lang, …)."""
     data = {key: message.get(key) for key in ("buttons", "image", "custom", "attachment", "elements", "quick_replies")}
     metadata = {key: value for key, value in message.items() if key not in data and key != "text" and value is not None}
     return BotUttered(message.get("text"), data=data, metadata=metadata)
 
 
-async def append_bot_message(agent: Any, conversation_id: str, message: Dict[str, Any]) -> None:
+async def append_bot_message(agent: Any, conversation_id: str, message: BotMessage) -> None:
     await append_events(agent, conversation_id, [bot_event(message)])
 
 

@@ -13,6 +13,7 @@ from bot.handoff import tracker as conversation
 from bot.handoff.gate import HandoffGate
 from bot.handoff.hub import EventHub
 from bot.handoff.machine import HandoffService, QueueEntry
+from bot.messages import BotMessage
 from bot.replies import Reply, ReplyBuilder, to_message
 from bot.staff.accounts import Accounts
 from bot.staff.audit import AuditLog
@@ -40,17 +41,18 @@ class StaffContext:
     async def builder(self, language: str) -> ReplyBuilder:
         return ReplyBuilder(await self.catalogs.current(), language)
 
-    async def message(self, language: str, phrase: str, **values: str) -> Dict[str, Any]:
+    async def message(self, language: str, phrase: str, **values: str) -> BotMessage:
         builder = await self.builder(language)
         return to_message(Reply([builder.phrase(phrase, **values)]), language)
 
     async def deliver(self, app: Any, entry: QueueEntry, text: str, staff_name: Optional[str] = None) -> bool:
         """Record a message in the transcript and push it on the resident's own channel."""
+        message: BotMessage
         if staff_name is None:
             message = to_message(Reply([text]), entry.language)
         else:  # a clerk's own words: shown as typed, labelled as staff
-            message = {"text": text, "lang": "en" if entry.language == "en" else "ja", "variant": entry.language}
-            message["staff"] = {"name": staff_name}
+            message = {"text": text, "lang": "en" if entry.language == "en" else "ja",
+                       "variant": entry.language, "staff": {"name": staff_name}}
         await conversation.append_bot_message(app.ctx.agent, entry.conversation_id, message)
         return await app.ctx.delivery.deliver(entry.channel, entry.conversation_id, message)
 
