@@ -20,6 +20,8 @@ run: setup
 	$(PY) -m bot.cli serve
 
 test: setup
+	$(PY) -m ruff check bot channels tests bench
+	$(PY) -m mypy
 	$(PY) -m pytest
 
 bench: setup
