@@ -16,7 +16,7 @@ import pytest
 
 from bot.devserver import running_server
 from bot.settings import Settings
-from channels.inbound import namespaced_sender
+from channels.inbound import namespace_of, namespaced_sender
 
 API_TOKEN = "test-token-madoguchi"
 # The `closed_server` is configured as on a public address (see its docstring).
@@ -67,8 +67,10 @@ class Server:
         return reply.json()
 
     def tracker(self, sender: str) -> Dict[str, Any]:
-        """The tracker of the conversation `say(sender, …)` wrote to (`rest:<sender>`)."""
-        reply = httpx.get(f"{self.base_url}/conversations/{rest_id(sender)}/tracker", params={"token": self.token},
+        """The tracker of the conversation `say(sender, …)` wrote to (`rest:<sender>`), or of a
+        conversation id of another channel as it is (`web:…`)."""
+        conversation = sender if namespace_of(sender) else rest_id(sender)
+        reply = httpx.get(f"{self.base_url}/conversations/{conversation}/tracker", params={"token": self.token},
                           timeout=60)
         reply.raise_for_status()
         return reply.json()
