@@ -34,8 +34,9 @@ if str(ROOT) not in sys.path:
 
 from bot.catalog import load_catalog  # noqa: E402
 from bot.catalog.compile import (  # noqa: E402
-    CONFIG_HEAD, CONFIG_TAIL, FALLBACK_THRESHOLD, PIPELINE_CONFIG, compile_catalog, normalize_training_text,
+    CONFIG_HEAD, CONFIG_TAIL, FALLBACK_THRESHOLD, PIPELINE_CONFIG, compile_catalog,
 )
+from bot.text import normalize_training  # noqa: E402
 from bot.nlu.evaluate import FALLBACK, Prediction, accuracy, load_heldout, per_intent, predict_all, sweep  # noqa: E402
 
 HELDOUT = ROOT / "tests" / "data" / "nlu_heldout.yml"
@@ -173,7 +174,7 @@ def evaluate(pipeline: Optional[str] = None, threshold: float = FALLBACK_THRESHO
         predictions = predict_all(heldout, parse)
         per_utterance_ms = 1000 * (time.monotonic() - started) / max(len(heldout), 1)
         log(f"predicting {len(GIBBERISH)} nonsense inputs …")
-        nonsense = predict_all([(normalize_training_text(t), FALLBACK) for t in GIBBERISH], parse)
+        nonsense = predict_all([(normalize_training(t), FALLBACK) for t in GIBBERISH], parse)
 
     score = accuracy(predictions, threshold)
     report = per_intent(predictions, threshold)

@@ -1,3 +1,29 @@
-"""madoguchi: an accessible, multichannel service-desk assistant for a Japanese municipality."""
+"""madoguchi: an accessible, multichannel service-desk assistant for a Japanese municipality.
+
+The packages form layers; a module imports only from its own layer or the layers below,
+and no two packages import each other (tests/test_import_layers.py checks both). Lowest first:
+
+1. `settings`, `clock`, `text`, `redaction` and the small HTTP helpers (`access`, `cors`, `sse`,
+   `delivery`, `logmask`): no knowledge of procedures or conversations.
+2. `catalog` (what intents/ means) and `opening_hours` (when a counter is open).
+3. `nlu` (the Rasa components) and `replies` (what the assistant says, from the catalog).
+4. `store` (SQLAlchemy models and the tracker store).
+5. `handoff` (the state machine, the gate in front of Rasa, slips).
+6. `actions` (the dialogue action), `staff` (the staff console), `privacy` (deletion, retention).
+7. `channels` (one module per platform).
+8. `server`, `cli`, `training`, `devserver`: they assemble everything.
+"""
 
 __version__ = "0.1.0"
+
+# The layers above as data, lowest first: the import test reads this table.
+LAYERS = (
+    ("settings", "clock", "text", "redaction", "access", "cors", "sse", "delivery", "logmask"),
+    ("catalog", "calendar"),
+    ("nlu", "replies"),
+    ("store",),
+    ("handoff",),
+    ("actions", "staff", "privacy"),
+    ("channels",),
+    ("server", "cli", "training", "devserver"),
+)

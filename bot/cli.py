@@ -27,7 +27,8 @@ def cmd_check(settings: Settings, args) -> int:
 
 def cmd_compile(settings: Settings, args) -> int:
     from bot.catalog import load_catalog
-    from bot.catalog.compile import compile_catalog, fingerprint
+    from bot.catalog.compile import compile_catalog
+    from bot.training import fingerprint
 
     if cmd_check(settings, args):
         return 1
@@ -68,7 +69,7 @@ def cmd_staff_add(settings: Settings, args) -> int:
         return 2
     password = sys.stdin.readline().rstrip("\n")
     try:
-        account = Accounts(service_for(settings.tracker_database_url).db).add(
+        account = Accounts(service_for(settings.tracker_database_url, settings.callback_ttl_seconds).db).add(
             args.username, password, args.role, display_name=args.display_name, section=args.section)
     except AccountError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -88,7 +89,7 @@ def cmd_purge(settings: Settings, args) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    deletions = privacy.purge(service_for(settings.tracker_database_url).db, older_than, timezone=settings.timezone)
+    deletions = privacy.purge(service_for(settings.tracker_database_url, settings.callback_ttl_seconds).db, older_than, timezone=settings.timezone)
     by_channel: dict = {}
     for deletion in deletions:
         by_channel[deletion.channel] = by_channel.get(deletion.channel, 0) + 1

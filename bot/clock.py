@@ -1,5 +1,9 @@
-"""The current time. `MADOGUCHI_FAKE_NOW` (ISO 8601) starts the clock at a fixed moment
-and lets it run from there: tests use it to be on a known counter day at any real hour."""
+"""The current time: every module asks here, never `datetime.now()`.
+
+`MADOGUCHI_FAKE_NOW` (ISO 8601) starts `now()` at a fixed moment and lets it run from there:
+tests use it to be on a known counter day at any real hour. Stored timestamps use
+`real_utcnow()`, which is never faked: the database compares them with its own clock
+(SQLite `datetime('now')`) and Rasa stamps its events with the real time."""
 from __future__ import annotations
 
 import datetime as dt
@@ -17,3 +21,8 @@ def now() -> dt.datetime:
             start = start.replace(tzinfo=dt.timezone.utc)
         return start + dt.timedelta(seconds=time.monotonic() - _STARTED)
     return dt.datetime.now(dt.timezone.utc)
+
+
+def real_utcnow() -> dt.datetime:
+    """The real time in UTC without tzinfo, as the database stores timestamps."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)

@@ -30,9 +30,12 @@ import sqlalchemy as sa
 from sqlalchemy import delete, func, select
 
 from bot import clock
+from bot.catalog import Catalog
+from bot.replies import Button, Reply, ReplyBuilder, to_message
 from bot.store import Database
 from bot.store.models import (AuditEntry, CallbackRequest, ConversationStats, Handoff, SatisfactionAnswer,
                               VisitSlip)
+from bot.text import LANGUAGES
 
 logger = logging.getLogger(__name__)
 
@@ -248,7 +251,7 @@ async def conversation_language(app: Any, conversation_id: str) -> str:
         logger.exception("privacy: could not read the conversation's language")
         return "ja"
     language = tracker.get_slot("language") if tracker is not None else None
-    return language if language in ("ja", "en", "easy") else "ja"
+    return language if language in LANGUAGES else "ja"
 
 
 async def purge_expired(app: Any, older_than: dt.timedelta) -> List[Deletion]:
@@ -309,31 +312,22 @@ def deleted_text(builder: Any, deletion: Deletion) -> str:
     return builder.phrase("conversation_deleted", what=separator.join(parts))
 
 
-def deleted_message(deletion: Deletion, language: str) -> Dict[str, Any]:
+def deleted_message(catalog: Catalog, deletion: Deletion, language: str) -> Dict[str, Any]:
     """The reply after a deletion, shaped like a bot message (text, lang, ruby)."""
-    from bot.actions.dialogue import current_catalog
-    from bot.actions.replies import Reply, ReplyBuilder, to_message
-
-    return to_message(Reply([deleted_text(ReplyBuilder(current_catalog(), language), deletion)]), language)
+    return to_message(Reply([deleted_text(ReplyBuilder(catalog, language), deletion)]), language)
 
 
-def confirmation_message(language: str) -> Dict[str, Any]:
+def confirmation_message(catalog: Catalog, language: str) -> Dict[str, Any]:
     """The question before deleting, with 「消す」 and 「やめる」 buttons."""
-    from bot.actions.dialogue import current_catalog
-    from bot.actions.replies import Button, Reply, ReplyBuilder, to_message
-
-    builder = ReplyBuilder(current_catalog(), language)
+    builder = ReplyBuilder(catalog, language)
     reply = Reply([builder.phrase("delete_confirm")],
                   [Button(builder.phrase("label_delete_confirm"), CONFIRM_PAYLOAD),
                    Button(builder.phrase("label_delete_cancel"), CANCEL_PAYLOAD)])
     return to_message(reply, language)
 
 
-def cancelled_message(language: str) -> Dict[str, Any]:
-    from bot.actions.dialogue import current_catalog
-    from bot.actions.replies import Reply, ReplyBuilder, to_message
-
-    return to_message(Reply([ReplyBuilder(current_catalog(), language).phrase("delete_cancelled")]), language)
+def cancelled_message(catalog: Catalog, language: str) -> Dict[str, Any]:
+    return to_message(Reply([ReplyBuilder(catalog, language).phrase("delete_cancelled")]), language)
 
 
 async def answer_delete_command(app: Any, conversation_id: str, channel: str, text: str) -> Optional[Dict[str, Any]]:
@@ -344,9 +338,11 @@ async def answer_delete_command(app: Any, conversation_id: str, channel: str, te
     if text == CONFIRM_PAYLOAD:
         language = await conversation_language(app, conversation_id)
         deletion = await delete_conversation(app, conversation_id, channel)
-        return deleted_message(deletion, language)
+        return deleted_message(await app.ctx.catalogs.current(), deletion, language)
     if text == CANCEL_PAYLOAD:
-        return cancelled_message(await conversation_language(app, conversation_id))
+        language = await conversation_language(app, conversation_id)
+        return cancelled_message(await app.ctx.catalogs.current(), language)
     if is_delete_request(text):
-        return confirmation_message(await conversation_language(app, conversation_id))
+        language = await conversation_language(app, conversation_id)
+        return confirmation_message(await app.ctx.catalogs.current(), language)
     return None

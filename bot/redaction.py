@@ -25,6 +25,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple
 
+from bot.text import normalize_inbound
+
 MY_NUMBER_MASK = "[個人番号]"
 PIN_MASK = "[暗証番号]"
 PHONE_MASK = "[電話番号]"
@@ -109,11 +111,6 @@ def my_number_check_digit(first_eleven: str) -> int:
 def is_valid_my_number(digits: str) -> bool:
     digits = "".join(str(unicodedata.decimal(c)) for c in digits if c.isdecimal())
     return len(digits) == MY_NUMBER_DIGITS and my_number_check_digit(digits[:11]) == int(digits[11])
-
-
-def normalize(text: str) -> str:
-    """NFKC (full-width digits and half-width kana become standard) and trimmed."""
-    return unicodedata.normalize("NFKC", text).strip()
 
 
 # --- reading digits --------------------------------------------------------------------------
@@ -293,7 +290,7 @@ def clean_inbound(text: str) -> Redaction:
     The voice channel passes a speech recognizer's transcript here too: digits it writes as
     kana, kanji or English words (いち, 〇一二, "one") are read like numerals.
     """
-    return redact(normalize(text))
+    return redact(normalize_inbound(text))
 
 
 def scrub(text: str, context: str = "") -> str:
@@ -302,7 +299,7 @@ def scrub(text: str, context: str = "") -> str:
     For text that did not pass clean_inbound (metadata values, events stored before a rule
     change): the same rules, but text with nothing to hide is returned as it was.
     """
-    result = redact(normalize(text), context)
+    result = redact(normalize_inbound(text), context)
     return result.text if result.findings else text
 
 
@@ -324,7 +321,7 @@ def redact_metadata(value: Any) -> Tuple[Any, Tuple[str, ...]]:
                 text = str(item)
             except ValueError:  # an integer too long to print is one digit group: no individual number
                 return item
-            result = redact(normalize(text), normalize(keys))
+            result = redact(normalize_inbound(text), normalize_inbound(keys))
             if result.findings:
                 findings.extend(result.findings)
                 return result.text

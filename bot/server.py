@@ -99,13 +99,20 @@ def build_app(settings: Settings, model_path: Path):
     from rasa.core.utils import AvailableEndpoints
 
     from bot.access import rasa_api_guard, rasa_api_routes
+    from bot.actions import ActionMadoguchi
     from bot.actions.inprocess import InProcessActionEndpoint
+    from bot.catalog.provider import CatalogProvider
     from bot.cors import install_cors
     from bot.delivery import Delivery
+    from bot.handoff.runtime import service_for
     from bot.privacy import install_retention
 
+    # One catalog provider and one handoff service for the whole process: the action, the
+    # gate, the staff console and the channels all read the same ones (app.ctx).
+    catalogs = CatalogProvider(settings.catalog_dir)
+    handoffs = service_for(settings.tracker_database_url, settings.callback_ttl_seconds)
     endpoints = AvailableEndpoints(
-        action=InProcessActionEndpoint(),
+        action=InProcessActionEndpoint([ActionMadoguchi(catalogs, handoffs)]),
         tracker_store=tracker_store_endpoint(settings),
         lock_store=lock_store_endpoint(settings),
     )
@@ -124,7 +131,8 @@ def build_app(settings: Settings, model_path: Path):
     install_cors(app, settings.allowed_origins)
     app.ctx.delivery = Delivery(channels)
     app.ctx.settings = settings
-    gate = install_handoff(app, settings)
+    app.ctx.catalogs = catalogs
+    gate = install_handoff(app, handoffs, catalogs)
     register_channels(app, channels, gate)
     for blueprint in [health_blueprint()] + extra_blueprints(settings) + staff_blueprints():
         app.blueprint(blueprint)
@@ -182,18 +190,15 @@ def register_channels(app, channels: List, gate) -> None:
     app.ctx.input_channels = channels
 
 
-def install_handoff(app, settings: Settings):
-    """The handoff service, staff live-event hub and gate, shared through app.ctx."""
-    from bot.actions.dialogue import current_catalog
+def install_handoff(app, handoffs, catalogs):
+    """The staff live-event hub, the gate and the staff console's context, shared through app.ctx."""
     from bot.handoff.gate import HandoffGate
     from bot.handoff.hub import EventHub
-    from bot.handoff.runtime import service_for
     from bot.staff.context import StaffContext
 
-    handoffs = service_for(settings.tracker_database_url)
     hub = EventHub()
-    gate = HandoffGate(handoffs, hub, app, current_catalog)
-    app.ctx.staff = StaffContext(handoffs, hub, gate)
+    gate = HandoffGate(handoffs, hub, app, catalogs)
+    app.ctx.staff = StaffContext(handoffs, hub, gate, catalogs)
     return gate
 
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Tuple
 
+from bot.text import DEFAULT_MAX_CHARS
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -24,7 +26,7 @@ class Settings:
     database_url: str = ""
     redis_url: str = ""
     timezone: str = "Asia/Tokyo"
-    max_message_chars: int = 2000
+    max_message_chars: int = DEFAULT_MAX_CHARS
     telegram_token: str = ""  # empty: the Telegram channel is off
     telegram_secret: str = ""  # setWebhook secret_token; required when the token is set
     telegram_api_url: str = "https://api.telegram.org"
@@ -46,36 +48,46 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> "Settings":
+        """The settings of this process. Only the entry points (bot/cli.py, bot/server.py) call
+        this; everything else is handed settings or reads `app.ctx.settings`. A variable that is
+        not set keeps the field's default above (paths: under MADOGUCHI_HOME when that is set)."""
         env = os.environ
         root = Path(env.get("MADOGUCHI_HOME", PROJECT_ROOT))
+
+        def text(name: str, default: str) -> str:
+            return env.get(name, default)
+
+        def number(name: str, default: int) -> int:
+            return int(env.get(name, default))
+
         return cls(
             catalog_dir=Path(env.get("MADOGUCHI_CATALOG", root / "intents")),
             build_dir=Path(env.get("MADOGUCHI_BUILD", root / "build" / "rasa")),
             models_dir=Path(env.get("MADOGUCHI_MODELS", root / "models")),
             var_dir=Path(env.get("MADOGUCHI_VAR", root / "var")),
-            host=env.get("MADOGUCHI_HOST", "127.0.0.1"),
-            port=int(env.get("MADOGUCHI_PORT", "5005")),
-            api_token=env.get("MADOGUCHI_API_TOKEN", ""),
-            rest_token=env.get("MADOGUCHI_REST_TOKEN", ""),
+            host=text("MADOGUCHI_HOST", cls.host),
+            port=number("MADOGUCHI_PORT", cls.port),
+            api_token=text("MADOGUCHI_API_TOKEN", cls.api_token),
+            rest_token=text("MADOGUCHI_REST_TOKEN", cls.rest_token),
             allowed_origins=origins_from(env.get("MADOGUCHI_ALLOWED_ORIGINS", "")),
-            max_body_bytes=int(env.get("MADOGUCHI_MAX_BODY_BYTES", "65536")),
-            database_url=env.get("MADOGUCHI_DATABASE_URL", ""),
-            redis_url=env.get("MADOGUCHI_REDIS_URL", ""),
-            timezone=env.get("MADOGUCHI_TIMEZONE", "Asia/Tokyo"),
-            max_message_chars=int(env.get("MADOGUCHI_MAX_MESSAGE_CHARS", "2000")),
-            telegram_token=env.get("MADOGUCHI_TELEGRAM_TOKEN", ""),
-            telegram_secret=env.get("MADOGUCHI_TELEGRAM_SECRET", ""),
-            telegram_api_url=env.get("MADOGUCHI_TELEGRAM_API_URL", "https://api.telegram.org"),
-            line_channel_secret=env.get("MADOGUCHI_LINE_CHANNEL_SECRET", ""),
-            line_access_token=env.get("MADOGUCHI_LINE_ACCESS_TOKEN", ""),
-            line_api_url=env.get("MADOGUCHI_LINE_API_URL", "https://api.line.me"),
-            public_url=env.get("MADOGUCHI_PUBLIC_URL", ""),
-            callback_ttl_seconds=duration_seconds(env.get("MADOGUCHI_CALLBACK_TTL", "7d")),
+            max_body_bytes=number("MADOGUCHI_MAX_BODY_BYTES", cls.max_body_bytes),
+            database_url=text("MADOGUCHI_DATABASE_URL", cls.database_url),
+            redis_url=text("MADOGUCHI_REDIS_URL", cls.redis_url),
+            timezone=text("MADOGUCHI_TIMEZONE", cls.timezone),
+            max_message_chars=number("MADOGUCHI_MAX_MESSAGE_CHARS", cls.max_message_chars),
+            telegram_token=text("MADOGUCHI_TELEGRAM_TOKEN", cls.telegram_token),
+            telegram_secret=text("MADOGUCHI_TELEGRAM_SECRET", cls.telegram_secret),
+            telegram_api_url=text("MADOGUCHI_TELEGRAM_API_URL", cls.telegram_api_url),
+            line_channel_secret=text("MADOGUCHI_LINE_CHANNEL_SECRET", cls.line_channel_secret),
+            line_access_token=text("MADOGUCHI_LINE_ACCESS_TOKEN", cls.line_access_token),
+            line_api_url=text("MADOGUCHI_LINE_API_URL", cls.line_api_url),
+            public_url=text("MADOGUCHI_PUBLIC_URL", cls.public_url),
+            callback_ttl_seconds=duration_seconds(env.get("MADOGUCHI_CALLBACK_TTL", str(cls.callback_ttl_seconds))),
             kiosk=env.get("MADOGUCHI_KIOSK", "").strip().lower() in ("1", "true", "yes", "on"),
-            kiosk_idle_seconds=int(env.get("MADOGUCHI_KIOSK_IDLE_SECONDS", "120")),
-            kiosk_countdown_seconds=int(env.get("MADOGUCHI_KIOSK_COUNTDOWN_SECONDS", "30")),
-            max_sse_streams=int(env.get("MADOGUCHI_MAX_SSE_STREAMS", "500")),
-            retention_days=int(env.get("MADOGUCHI_RETENTION_DAYS", "90")),
+            kiosk_idle_seconds=number("MADOGUCHI_KIOSK_IDLE_SECONDS", cls.kiosk_idle_seconds),
+            kiosk_countdown_seconds=number("MADOGUCHI_KIOSK_COUNTDOWN_SECONDS", cls.kiosk_countdown_seconds),
+            max_sse_streams=number("MADOGUCHI_MAX_SSE_STREAMS", cls.max_sse_streams),
+            retention_days=number("MADOGUCHI_RETENTION_DAYS", cls.retention_days),
         )
 
     @property

@@ -1,17 +1,39 @@
 """Compile the catalog and train a Rasa model, reusing it when nothing changed."""
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
 import time
 from pathlib import Path
+from typing import Dict
 
 from bot.catalog import load_catalog
-from bot.catalog.compile import compile_catalog, fingerprint
+from bot.catalog.compile import COMPILER_VERSION, compile_catalog
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+
+def fingerprint(files: Dict[str, Path]) -> str:
+    """Hash of everything training depends on (compiled files, tokenizer code, versions).
+
+    It lives here, not in the compiler, because it reads the NLU component's source: the
+    catalog package stays below the NLU package (see bot/__init__.py).
+    """
+    import rasa
+
+    from bot import text
+    from bot.nlu import japanese_tokenizer
+
+    digest = hashlib.sha256()
+    digest.update(f"rasa={rasa.__version__};compiler={COMPILER_VERSION}".encode())
+    for key in sorted(files):
+        digest.update(key.encode() + b"\0" + files[key].read_bytes() + b"\0")
+    for source in (japanese_tokenizer.__file__, text.__file__):  # the NLU component and its text rules
+        digest.update(Path(source).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def model_path_for(settings: Settings) -> tuple:

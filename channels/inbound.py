@@ -9,7 +9,6 @@ from typing import Any, Dict, Optional
 
 from bot.redaction import clean_inbound, redact_metadata
 
-DEFAULT_MAX_CHARS = 2000  # the longest message a resident may send (MADOGUCHI_MAX_MESSAGE_CHARS)
 SENDER_PATTERN = re.compile(r"^[A-Za-z0-9_.:@\-]{1,128}$")
 # Metadata keys the server sets itself; a client must not be able to forge them.
 # The handoff gate answers through `callback` and `handoff`: a client must not fake those answers.

@@ -30,8 +30,9 @@ from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.text import DEFAULT_MAX_CHARS
 from channels.base import MessagingChannel, OnNewMessage, WholeMessageOutput, error_response
-from channels.inbound import DEFAULT_MAX_CHARS, InboundError, sender_prefix
+from channels.inbound import InboundError, sender_prefix
 from channels.outbound import (NOTICES, ShortPayloads, longest_fitting_prefix,
                                split_text as split_platform_text, text_of)
 

@@ -30,8 +30,9 @@ from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from telegram.error import RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
+from bot.text import DEFAULT_MAX_CHARS
 from channels.base import MessagingChannel, OnNewMessage, WholeMessageOutput, error_response
-from channels.inbound import DEFAULT_MAX_CHARS, InboundError, sender_prefix
+from channels.inbound import InboundError, sender_prefix
 from channels.outbound import MAX_TITLE_CHARS, NOTICES, ShortPayloads, split_text as split_platform_text, text_of
 
 logger = logging.getLogger(__name__)

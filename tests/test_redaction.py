@@ -7,8 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.redaction import (MY_NUMBER_MASK, PHONE_MASK, PIN_MASK, Redaction, clean_inbound, find_phone_number,
-                           is_valid_my_number, mask_phone_numbers, my_number_check_digit, normalize,
-                           redact_metadata, scrub)
+                           is_valid_my_number, mask_phone_numbers, my_number_check_digit, redact_metadata,
+                           scrub)
+from bot.text import normalize_inbound as normalize
 
 # 123456789018 is the check-digit-valid sample number used in public documentation.
 VALID = "123456789018"

@@ -6,9 +6,7 @@ functions that tests can reach.
 """
 from __future__ import annotations
 
-import functools
 import re
-from pathlib import Path
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
@@ -16,10 +14,11 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions import handoff_turns
-from bot.actions.replies import ASPECTS, INTENT_ASPECT, Reply, ReplyBuilder, to_message
-from bot.catalog import Catalog, load_catalog
-from bot.catalog.model import LANGUAGES
-from bot.settings import Settings
+from bot.catalog import Catalog
+from bot.catalog.provider import CatalogProvider
+from bot.handoff.machine import HandoffService
+from bot.replies import ASPECTS, INTENT_ASPECT, Reply, ReplyBuilder, to_message
+from bot.text import LANGUAGES
 
 PIN_WORDS = re.compile(r"暗証|あんしょう|\bpin\b|パスワード|password", re.I)
 ASPECT_WORDS = {
@@ -37,15 +36,6 @@ LANGUAGE_WORDS = [
 ]
 ENGLISH_WORD = re.compile(r"\b[A-Za-z]*[aeiouyAEIOUY][A-Za-z]*\b")
 JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
-
-
-@functools.lru_cache(maxsize=4)
-def _catalog(path: str) -> Catalog:
-    return load_catalog(Path(path))
-
-
-def current_catalog() -> Catalog:
-    return _catalog(str(Settings.from_env().catalog_dir))
 
 
 def detect_language(text: str) -> Optional[str]:
@@ -75,11 +65,17 @@ def asked_aspect(text: str) -> Optional[str]:
 
 
 class ActionMadoguchi(Action):
+    """Built by the server with its catalog provider and handoff service (bot/server.py)."""
+
+    def __init__(self, catalogs: CatalogProvider, handoffs: HandoffService) -> None:
+        self.catalogs = catalogs
+        self.handoffs = handoffs
+
     def name(self) -> Text:
         return "action_madoguchi"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
-        catalog = current_catalog()
+        catalog = await self.catalogs.current()
         message = tracker.latest_message or {}
         text = message.get("text") or ""
         intent = (message.get("intent") or {}).get("name") or "nlu_fallback"
@@ -116,7 +112,7 @@ class ActionMadoguchi(Action):
             # Not a phone number but "no" or another question: the call-back is dropped and a
             # question is answered normally.
             if callback == "invalid_phone":  # the gate still waits for a second try
-                await handoff_turns.stop_waiting_for_phone(tracker)
+                await handoff_turns.stop_waiting_for_phone(self.handoffs, tracker)
             callback = "cancelled" if intent == "deny" else None
         if callback:
             # The gate took a callback phone number (or its absence) out of this message.
@@ -170,12 +166,12 @@ class ActionMadoguchi(Action):
             elif intent == "callback_request":
                 replies += handoff_turns.callback_request(builder)
             elif intent == "callback_consent":
-                replies += await handoff_turns.callback_consent(builder, tracker, procedure_id)
+                replies += await handoff_turns.callback_consent(self.handoffs, builder, tracker, procedure_id)
             elif intent == "visit_slip":
-                replies += await handoff_turns.visit_slip(builder, tracker, procedure_id)
+                replies += await handoff_turns.visit_slip(self.handoffs, builder, tracker, procedure_id)
             elif intent == "satisfaction":
                 score = next((e.get("value") for e in entities if e.get("entity") == "score"), None)
-                if await handoff_turns.record_satisfaction(tracker, score):
+                if await handoff_turns.record_satisfaction(self.handoffs, tracker, score):
                     replies.append(Reply([builder.phrase("satisfaction_thanks")]))
             elif intent in ("affirm", "deny"):
                 replies.append(Reply([builder.phrase(f"{intent}_reply")]))
@@ -190,8 +186,8 @@ class ActionMadoguchi(Action):
                 replies.append(Reply([builder.phrase("pin_never_asked")]))
 
         if handoff_reason is not None:
-            handoff_replies, handoff_events = await handoff_turns.start_handoff(builder, tracker, procedure_id,
-                                                                                handoff_reason)
+            handoff_replies, handoff_events = await handoff_turns.start_handoff(self.handoffs, builder, tracker,
+                                                                                procedure_id, handoff_reason)
             replies += handoff_replies
             events += handoff_events
 

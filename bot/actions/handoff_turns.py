@@ -1,7 +1,8 @@
 """The bot's side of handoff: join the queue, after-hours callback and visit slip, satisfaction.
 
 The action runs on Rasa's event loop (bot.actions.inprocess awaits it there), so every
-database call and the QR image run in a worker thread (`asyncio.to_thread`).
+database call and the QR image run in a worker thread (`asyncio.to_thread`). The handoff
+service is the server's own (`HandoffService`), handed in by the dialogue action.
 """
 from __future__ import annotations
 
@@ -12,19 +13,13 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import ConversationPaused
 
 from bot import calendar
-from bot.actions.replies import DEFAULT_COUNTER, Button, Reply, ReplyBuilder
-from bot.handoff.machine import AWAITING_PHONE
-from bot.handoff.runtime import service_for
+from bot.clock import real_utcnow
+from bot.handoff.machine import AWAITING_PHONE, HandoffService
 from bot.handoff.slips import Slips, qr_png_data_url, qr_text
-from bot.settings import Settings
-from bot.store.models import SatisfactionAnswer, utcnow
+from bot.replies import Button, Reply, ReplyBuilder
+from bot.store.models import SatisfactionAnswer
 
 LAST_MESSAGES = 5
-
-
-def service():
-    """The process's handoff service (blocking on first use: call it from a worker thread)."""
-    return service_for(Settings.from_env().tracker_database_url)
 
 
 def summary_of(tracker: Tracker, procedure_id: Optional[str], language: str, reason: str, catalog) -> Dict[str, Any]:
@@ -42,21 +37,14 @@ def summary_of(tracker: Tracker, procedure_id: Optional[str], language: str, rea
     }
 
 
-def counter_of(builder: ReplyBuilder, procedure_id: Optional[str]):
-    procedure = builder.catalog.procedures.get(procedure_id or "")
-    section = procedure.section if procedure else DEFAULT_COUNTER
-    return builder.catalog.counters.get(section) or builder.catalog.counters[DEFAULT_COUNTER]
-
-
-async def start_handoff(builder: ReplyBuilder, tracker: Tracker, procedure_id: Optional[str], reason: str) -> tuple:
+async def start_handoff(handoffs: HandoffService, builder: ReplyBuilder, tracker: Tracker, procedure_id: Optional[str], reason: str) -> tuple:
     """(replies, events): queue when the counter is staffed now, otherwise offer a callback or a slip."""
-    counter = counter_of(builder, procedure_id)
+    counter = builder.catalog.counter_for(procedure_id)
     if not calendar.is_open(builder.catalog.city, counter, builder.now):
         return [builder.after_hours(counter)], []
     summary = summary_of(tracker, procedure_id, builder.language, reason, builder.catalog)
 
     def join_queue() -> Optional[tuple]:
-        handoffs = service()
         handoffs.request(tracker.sender_id, tracker.get_latest_input_channel() or "rest", counter.id,
                          builder.language, reason, summary)
         return handoffs.position(tracker.sender_id)
@@ -70,17 +58,17 @@ def callback_request(builder: ReplyBuilder) -> List[Reply]:
                   [Button(builder.phrase("label_agree"), "/callback_consent"), Button(builder.phrase("label_cancel"), "/deny")])]
 
 
-async def callback_consent(builder: ReplyBuilder, tracker: Tracker, procedure_id: Optional[str]) -> List[Reply]:
-    counter = counter_of(builder, procedure_id)
+async def callback_consent(handoffs: HandoffService, builder: ReplyBuilder, tracker: Tracker, procedure_id: Optional[str]) -> List[Reply]:
+    counter = builder.catalog.counter_for(procedure_id)
     summary = summary_of(tracker, procedure_id, builder.language, "callback", builder.catalog)
-    await to_thread(lambda: service().await_input(tracker.sender_id, tracker.get_latest_input_channel() or "rest",
+    await to_thread(lambda: handoffs.await_input(tracker.sender_id, tracker.get_latest_input_channel() or "rest",
                                                   counter.id, builder.language, AWAITING_PHONE, summary))
     return [Reply([builder.phrase("callback_ask_phone")])]
 
 
 def callback_outcome(builder: ReplyBuilder, outcome: str, procedure_id: Optional[str]) -> List[Reply]:
     """What the gate did with the answer to 「電話番号を入力してください」."""
-    counter = counter_of(builder, procedure_id)
+    counter = builder.catalog.counter_for(procedure_id)
     if outcome == "registered":
         return [Reply([builder.phrase("callback_registered", section=builder.t(counter.name),
                                       next=builder.next_opening(counter))])]
@@ -90,19 +78,19 @@ def callback_outcome(builder: ReplyBuilder, outcome: str, procedure_id: Optional
     return [Reply([builder.phrase("callback_cancelled")])]  # cancelled, or a second unreadable answer
 
 
-async def stop_waiting_for_phone(tracker: Tracker) -> None:
+async def stop_waiting_for_phone(handoffs: HandoffService, tracker: Tracker) -> None:
     """The resident moved on to another question: the call-back is not taken."""
-    await to_thread(lambda: service().clear_awaiting(tracker.sender_id))
+    await to_thread(handoffs.clear_awaiting, tracker.sender_id)
 
 
-async def visit_slip(builder: ReplyBuilder, tracker: Tracker, procedure_id: Optional[str]) -> List[Reply]:
+async def visit_slip(handoffs: HandoffService, builder: ReplyBuilder, tracker: Tracker, procedure_id: Optional[str]) -> List[Reply]:
     """A slip number and a QR code; the QR carries the number, procedure and checklist only.
 
     The resident's own words (the summary) stay in the database, for staff to look up by number:
     a QR code is read by any phone, so it must never carry free text."""
     catalog = builder.catalog
     procedure = catalog.procedures.get(procedure_id or "")
-    counter = counter_of(builder, procedure_id)
+    counter = builder.catalog.counter_for(procedure_id)
     summary = summary_of(tracker, procedure_id, builder.language, "visit", catalog)
     content = {
         "title": procedure.title.ja if procedure else None,
@@ -112,7 +100,7 @@ async def visit_slip(builder: ReplyBuilder, tracker: Tracker, procedure_id: Opti
     }
 
     def make_slip() -> tuple:
-        number = Slips(service().db).create(tracker.sender_id, procedure_id, builder.language, content)
+        number = Slips(handoffs.db).create(tracker.sender_id, procedure_id, builder.language, content)
         return number, qr_png_data_url(qr_text(number, content))
 
     number, image = await to_thread(make_slip)
@@ -126,7 +114,7 @@ async def visit_slip(builder: ReplyBuilder, tracker: Tracker, procedure_id: Opti
     return [reply]
 
 
-async def record_satisfaction(tracker: Tracker, score: Any) -> bool:
+async def record_satisfaction(handoffs: HandoffService, tracker: Tracker, score: Any) -> bool:
     try:
         value = int(score)
     except (TypeError, ValueError):
@@ -135,8 +123,8 @@ async def record_satisfaction(tracker: Tracker, score: Any) -> bool:
         return False
 
     def store() -> None:
-        with service().db.session() as session:
-            session.add(SatisfactionAnswer(conversation_id=tracker.sender_id, asked_at=utcnow(), score=value))
+        with handoffs.db.session() as session:
+            session.add(SatisfactionAnswer(conversation_id=tracker.sender_id, asked_at=real_utcnow(), score=value))
 
     await to_thread(store)
     return True

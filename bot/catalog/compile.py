@@ -5,13 +5,12 @@ changes when the catalog, the pipeline or this compiler changes.
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import unicodedata
 from pathlib import Path
 from typing import Dict, List, Optional
 
 from bot.catalog.model import Catalog
+from bot.text import normalize_training
 
 ACTION_NAME = "action_madoguchi"
 # Bump when compiled output or the NLU component changes in a way that needs retraining.
@@ -76,11 +75,6 @@ PIPELINE_CONFIG = CONFIG_HEAD + """\
 FALLBACK_THRESHOLD = 0.25
 
 
-def normalize_training_text(text: str) -> str:
-    """Same normalization the channels apply to inbound messages (NFKC, trimmed)."""
-    return " ".join(unicodedata.normalize("NFKC", text).split())
-
-
 def _block_list(items: List[str], indent: str) -> str:
     return "".join(f"{indent}- {item}\n" for item in items)
 
@@ -91,7 +85,7 @@ def render_nlu(catalog: Catalog) -> str:
         texts: List[str] = []
         for language in ("ja", "en"):
             for text in examples.get(language, ()):
-                normalized = normalize_training_text(text)
+                normalized = normalize_training(text)
                 if normalized and normalized not in texts:
                     texts.append(normalized)
         out.append(f"- intent: {intent}\n  examples: |\n{_block_list(texts, '    ')}")
@@ -160,17 +154,3 @@ def compile_catalog(
         if not path.exists() or path.read_text(encoding="utf-8") != contents[key]:
             path.write_text(contents[key], encoding="utf-8")
     return files
-
-
-def fingerprint(files: Dict[str, Path]) -> str:
-    """Hash of everything training depends on (compiled files, tokenizer code, versions)."""
-    import rasa
-
-    from bot.nlu import japanese_tokenizer
-
-    digest = hashlib.sha256()
-    digest.update(f"rasa={rasa.__version__};compiler={COMPILER_VERSION}".encode())
-    for key in sorted(files):
-        digest.update(key.encode() + b"\0" + files[key].read_bytes() + b"\0")
-    digest.update(Path(japanese_tokenizer.__file__).read_bytes())
-    return digest.hexdigest()[:16]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -18,10 +17,11 @@ from ruamel.yaml.error import YAMLError
 
 from bot.catalog import furigana
 from bot.catalog.model import (
-    CONVERSATION_INTENTS, EXAMPLE_LANGUAGES, LANGUAGES, PROCEDURE_IDS, WAYS, Catalog, City,
+    CONVERSATION_INTENTS, EXAMPLE_LANGUAGES, PROCEDURE_IDS, WAYS, Catalog, City,
     ConversationIntent, Counter, Fee, HoursRule, LifeEvent, LifeEventStep, Localized,
     LocalizedList, Procedure,
 )
+from bot.text import LANGUAGES, example_key
 
 MIN_EXAMPLES = {"ja": 20, "en": 5}
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -49,11 +49,6 @@ class CatalogError(Exception):
     def __init__(self, problems: List[Problem]):
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
-
-
-def normalize_example(text: str) -> str:
-    """The form used to detect the same example under two intents."""
-    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip().lower()
 
 
 class _StringDatesConstructor(RoundTripConstructor):
@@ -545,7 +540,7 @@ def _check_duplicate_examples(root, readers, conv_reader, conv_doc, life_reader,
             for index, text in enumerate(examples.get(language) or []):
                 if not isinstance(text, str):
                     continue
-                key = normalize_example(text)
+                key = example_key(text)
                 line = lines.get((language, index), 1)
                 if key in seen:
                     other_intent, other_file, other_line = seen[key]

@@ -6,10 +6,12 @@ from dataclasses import dataclass, field
 from typing import Dict, Optional, Tuple
 
 from bot.catalog.furigana import fill
+from bot.text import LANGUAGES
 
-LANGUAGES: Tuple[str, ...] = ("ja", "en", "easy")
 EXAMPLE_LANGUAGES: Tuple[str, ...] = ("ja", "en")
 WAYS: Tuple[str, ...] = ("online", "convenience_store", "counter", "post", "other")
+# The general counter (市民課): for questions about no procedure in particular.
+DEFAULT_COUNTER = "shimin"
 
 # Fixed ids (shared/procedures.md): evaluation sets are written against them.
 PROCEDURE_IDS: Tuple[str, ...] = (
@@ -143,6 +145,12 @@ class Catalog:
         for name in sorted(self.life_events):
             result[name] = self.life_events[name].examples
         return result
+
+    def counter_for(self, procedure_id: Optional[str]) -> Counter:
+        """The counter that handles `procedure_id`; the general counter for none or an unknown id."""
+        procedure = self.procedures.get(procedure_id or "")
+        section = procedure.section if procedure else DEFAULT_COUNTER
+        return self.counters.get(section) or self.counters.get(DEFAULT_COUNTER) or next(iter(self.counters.values()))
 
     def phrase(self, key: str, language: str, **values: str) -> str:
         return fill(self.phrases[key].get(language), **values)

@@ -16,11 +16,12 @@ from typing import Any, Awaitable, Callable, Dict, Optional
 
 from rasa.core.channels.channel import UserMessage
 
-from bot.actions.replies import Reply, ReplyBuilder, to_message
+from bot.catalog.provider import CatalogProvider
 from bot.handoff import tracker as conversation
 from bot.handoff.hub import EventHub
 from bot.handoff.machine import AWAITING_PHONE, AWAITING_PHONE_AGAIN, CALLBACK, PAUSED_STATES, QUEUED, HandoffService
 from bot.redaction import find_phone_number, mask_phone_numbers
+from bot.replies import Reply, ReplyBuilder, to_message
 
 logger = logging.getLogger(__name__)
 
@@ -28,11 +29,11 @@ CANCEL_WORDS = re.compile(r"^/cancel_handoff$|キャンセル|やめ(る|ます)
 
 
 class HandoffGate:
-    def __init__(self, service: HandoffService, hub: EventHub, app: Any, catalog_fn: Callable[[], Any]) -> None:
+    def __init__(self, service: HandoffService, hub: EventHub, app: Any, catalogs: CatalogProvider) -> None:
         self.service = service
         self.hub = hub
         self.app = app
-        self.catalog_fn = catalog_fn
+        self.catalogs = catalogs
 
     def wrap(self, handle: Callable[[UserMessage], Awaitable[Any]]) -> Callable[[UserMessage], Awaitable[Any]]:
         async def handle_with_handoff(message: UserMessage) -> Any:
@@ -97,14 +98,14 @@ class HandoffGate:
         await to_thread(self.service.clear_awaiting, cid)
         return "gave_up"
 
-    def builder(self, language: str) -> ReplyBuilder:
-        return ReplyBuilder(self.catalog_fn(), language)
+    async def builder(self, language: str) -> ReplyBuilder:
+        return ReplyBuilder(await self.catalogs.current(), language)
 
-    def position_message(self, position: Optional[tuple], language: str) -> Optional[Dict[str, Any]]:
+    async def position_message(self, position: Optional[tuple], language: str) -> Optional[Dict[str, Any]]:
         """「現在N番目です」 with a cancel button, for a (place, minutes) position."""
         if position is None:
             return None
-        builder = self.builder(language)
+        builder = await self.builder(language)
         place, minutes = position
         reply = Reply([builder.phrase("queue_position", position=str(place), minutes=str(minutes))],
                       [builder.cancel_button()])
@@ -112,7 +113,7 @@ class HandoffGate:
 
     async def acknowledge_waiting(self, message: UserMessage, language: str) -> None:
         position = await to_thread(self.service.position, message.sender_id)
-        reply = self.position_message(position, language)
+        reply = await self.position_message(position, language)
         if reply is not None:
             await message.output_channel.send_response(message.sender_id, dict(reply))
 
@@ -125,6 +126,6 @@ class HandoffGate:
         for entry, position in waiting:
             if not delivery.supports(entry.channel):
                 continue
-            reply = self.position_message(position, entry.language)
+            reply = await self.position_message(position, entry.language)
             if reply is not None:
                 await delivery.deliver(entry.channel, entry.conversation_id, reply)

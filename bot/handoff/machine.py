@@ -23,8 +23,9 @@ from typing import Any, Dict, List, Optional
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from bot.clock import real_utcnow
 from bot.store import Database
-from bot.store.models import CallbackRequest, Handoff, utcnow
+from bot.store.models import CallbackRequest, Handoff
 
 BOT, QUEUED, ASSIGNED, CLOSED, CALLBACK = "bot", "queued", "assigned", "closed", "callback_requested"
 PAUSED_STATES = (QUEUED, ASSIGNED)
@@ -87,7 +88,7 @@ class HandoffService:
     def get(self, conversation_id: str) -> Optional[QueueEntry]:
         with self.db.session() as session:
             row = session.get(Handoff, conversation_id)
-            return QueueEntry.of(row, utcnow()) if row else None
+            return QueueEntry.of(row, real_utcnow()) if row else None
 
     def state(self, conversation_id: str) -> str:
         entry = self.get(conversation_id)
@@ -101,7 +102,7 @@ class HandoffService:
             if section:
                 query = query.where(Handoff.section == section)
             rows = session.scalars(query.order_by(Handoff.queued_at, Handoff.conversation_id)).all()
-            now = utcnow()
+            now = real_utcnow()
             return [QueueEntry.of(row, now) for row in rows]
 
     def position(self, conversation_id: str) -> Optional[tuple]:
@@ -122,7 +123,7 @@ class HandoffService:
             if section:
                 query = query.where(Handoff.section == section)
             rows = session.scalars(query.order_by(Handoff.section, Handoff.queued_at, Handoff.conversation_id)).all()
-        now, places, result = utcnow(), {}, []
+        now, places, result = real_utcnow(), {}, []
         for row in rows:
             place = places[row.section] = places.get(row.section, 0) + 1
             result.append((QueueEntry.of(row, now), (place, round(place * DEFAULT_HANDLING_MINUTES))))
@@ -134,7 +135,7 @@ class HandoffService:
         """Put the conversation in the queue (idempotent while already queued or assigned)."""
         if reason not in REASONS:
             raise HandoffError(f"unknown reason {reason!r}")
-        now = utcnow()
+        now = real_utcnow()
         with self.db.session() as session:
             row = session.get(Handoff, conversation_id, with_for_update=True)
             if row is not None and row.state in PAUSED_STATES:
@@ -152,7 +153,7 @@ class HandoffService:
 
     def _transition(self, conversation_id: str, allowed: tuple, values: Dict[str, Any],
                     extra_where=None) -> QueueEntry:
-        values = dict(values, updated_at=utcnow())
+        values = dict(values, updated_at=real_utcnow())
         with self.db.session() as session:
             query = update(Handoff).where(Handoff.conversation_id == conversation_id, Handoff.state.in_(allowed))
             if extra_where is not None:
@@ -167,16 +168,16 @@ class HandoffService:
                 _forget_callbacks(session, conversation_id)
             row = session.get(Handoff, conversation_id)
             session.refresh(row)
-            return QueueEntry.of(row, utcnow())
+            return QueueEntry.of(row, real_utcnow())
 
     def claim(self, conversation_id: str, account_id: int) -> QueueEntry:
         return self._transition(conversation_id, (QUEUED,),
-                                {"state": ASSIGNED, "assigned_to": account_id, "assigned_at": utcnow()})
+                                {"state": ASSIGNED, "assigned_to": account_id, "assigned_at": real_utcnow()})
 
     def pull(self, conversation_id: str, channel: str, account_id: int, section: str, language: str,
              summary: Dict[str, Any]) -> QueueEntry:
         """A clerk takes over a conversation the bot is handling (e.g. seen in the transcript list)."""
-        now = utcnow()
+        now = real_utcnow()
         with self.db.session() as session:
             row = session.get(Handoff, conversation_id, with_for_update=True)
             if row is not None and row.state in PAUSED_STATES + (CALLBACK,):
@@ -196,11 +197,11 @@ class HandoffService:
 
     def handback(self, conversation_id: str, account_id: Optional[int] = None) -> QueueEntry:
         """Back to the bot; `account_id` None means any clerk (an admin)."""
-        return self._transition(conversation_id, (ASSIGNED,), {"state": BOT, "ended_at": utcnow()},
+        return self._transition(conversation_id, (ASSIGNED,), {"state": BOT, "ended_at": real_utcnow()},
                                 self._owned_by(account_id))
 
     def close(self, conversation_id: str, note: str, account_id: Optional[int] = None) -> QueueEntry:
-        return self._transition(conversation_id, (ASSIGNED,), {"state": CLOSED, "ended_at": utcnow(),
+        return self._transition(conversation_id, (ASSIGNED,), {"state": CLOSED, "ended_at": real_utcnow(),
                                                                "close_note": note}, self._owned_by(account_id))
 
     def transfer(self, conversation_id: str, section: str, account_id: Optional[int] = None) -> QueueEntry:
@@ -211,7 +212,7 @@ class HandoffService:
 
     def cancel(self, conversation_id: str) -> QueueEntry:
         """The resident no longer wants to wait."""
-        return self._transition(conversation_id, (QUEUED,), {"state": BOT, "ended_at": utcnow()})
+        return self._transition(conversation_id, (QUEUED,), {"state": BOT, "ended_at": real_utcnow()})
 
     def note_message(self, conversation_id: str, text: str, keep: int = 5) -> None:
         """Keep the summary's last messages current while the resident waits or talks to staff."""
@@ -236,17 +237,17 @@ class HandoffService:
                 row.channel, row.section, row.language = channel, section, language
                 if summary is not None:
                     row.summary = json.dumps(summary, ensure_ascii=False)
-            row.awaiting, row.updated_at = awaiting, utcnow()
+            row.awaiting, row.updated_at = awaiting, real_utcnow()
 
     def clear_awaiting(self, conversation_id: str) -> None:
         """The bot no longer waits for an answer (cancelled, or the resident moved on)."""
         with self.db.session() as session:
             session.execute(update(Handoff).where(Handoff.conversation_id == conversation_id)
-                            .values(awaiting=None, updated_at=utcnow()).execution_options(synchronize_session=False))
+                            .values(awaiting=None, updated_at=real_utcnow()).execution_options(synchronize_session=False))
 
     def request_callback(self, conversation_id: str, channel: str, section: str, language: str, phone: str,
                          summary: Dict[str, Any]) -> int:
-        now = utcnow()
+        now = real_utcnow()
         with self.db.session() as session:
             row = session.get(Handoff, conversation_id, with_for_update=True)
             if row is None:
@@ -279,17 +280,17 @@ class HandoffService:
 
     def complete_callback(self, conversation_id: str, note: str) -> QueueEntry:
         """The clerk has called back: the phone number is deleted, the conversation closed."""
-        return self._transition(conversation_id, (CALLBACK,), {"state": CLOSED, "ended_at": utcnow(),
+        return self._transition(conversation_id, (CALLBACK,), {"state": CLOSED, "ended_at": real_utcnow(),
                                                                 "close_note": note})
 
     def cancel_callback(self, conversation_id: str) -> QueueEntry:
         """The resident no longer wants the call: back to the bot, the number deleted."""
-        return self._transition(conversation_id, (CALLBACK,), {"state": BOT, "ended_at": utcnow()})
+        return self._transition(conversation_id, (CALLBACK,), {"state": BOT, "ended_at": real_utcnow()})
 
     def purge_expired_callbacks(self) -> List[str]:
         """Delete phone numbers older than the TTL and close their call-backs (nobody can call
         without the number). Returns the conversation ids closed."""
-        cutoff = utcnow() - self.callback_ttl
+        cutoff = real_utcnow() - self.callback_ttl
         with self.db.session() as session:
             expired = sorted(set(session.scalars(select(CallbackRequest.conversation_id)
                                                  .where(CallbackRequest.consent_at < cutoff))))
@@ -298,7 +299,7 @@ class HandoffService:
             session.execute(delete(CallbackRequest).where(CallbackRequest.conversation_id.in_(expired))
                             .execution_options(synchronize_session=False))
             session.execute(update(Handoff).where(Handoff.conversation_id.in_(expired), Handoff.state == CALLBACK)
-                            .values(state=CLOSED, ended_at=utcnow(), updated_at=utcnow(),
+                            .values(state=CLOSED, ended_at=real_utcnow(), updated_at=real_utcnow(),
                                     close_note="call-back expired: phone number deleted")
                             .execution_options(synchronize_session=False))
             return expired

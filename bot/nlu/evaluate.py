@@ -12,7 +12,7 @@ from typing import Callable, Dict, Iterable, List, Tuple
 
 import yaml
 
-from bot.catalog.compile import normalize_training_text
+from bot.text import normalize_training
 
 FALLBACK = "nlu_fallback"
 
@@ -31,7 +31,7 @@ class Prediction:
 
 def load_heldout(path: Path) -> List[Tuple[str, str]]:
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    return [(normalize_training_text(item["text"]), item["intent"]) for item in data["examples"]]
+    return [(normalize_training(item["text"]), item["intent"]) for item in data["examples"]]
 
 
 def predict_all(examples: Iterable[Tuple[str, str]], parse: Callable[[str], Dict]) -> List[Prediction]:

@@ -14,12 +14,12 @@ segments the kana-only text into the wrong words.
 lowers the confidence of messages whose words never occur in the training data
 (「ほげほげ」, "asdfghjkl", emoji), which classifiers otherwise label confidently. It
 lives here because it reads the token data written above (part of speech, lemma), and
-this file is part of the model fingerprint.
+this file (with bot/text.py, whose kana rules and tagger it uses) is part of the model
+fingerprint.
 """
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, Dict, List, Optional, Text, Type
 
 import scipy.sparse
@@ -35,14 +35,10 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, PREDICTED_CONF
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.text import KANA_ONLY, new_tagger, to_katakana
+
 # Parts of speech that carry no meaning for intent classification.
 _SKIPPED_POS = {"補助記号", "空白"}
-_KANA = re.compile(r"^[\u3041-\u309f\u30a0-\u30ffー]+$")
-_HIRAGANA_TO_KATAKANA = {code: code + 0x60 for code in range(0x3041, 0x3097)}
-
-
-def to_katakana(text: Text) -> Text:
-    return text.translate(_HIRAGANA_TO_KATAKANA)
 
 
 def _reading(surface: Text, feature: Any) -> Text:
@@ -50,13 +46,7 @@ def _reading(surface: Text, feature: Any) -> Text:
     kana = getattr(feature, "kana", None)
     if kana and kana != "*" and not surface.isascii():
         return kana
-    return to_katakana(surface) if _KANA.match(surface) else ""
-
-
-def _tagger() -> Any:
-    import fugashi
-
-    return fugashi.Tagger()
+    return to_katakana(surface) if KANA_ONLY.match(surface) else ""
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
@@ -82,7 +72,7 @@ class FugashiJapaneseTokenizer(Tokenizer):
 
     def __init__(self, config: Dict[Text, Any]) -> None:
         super().__init__(config)
-        self._tagger = _tagger()
+        self._tagger = new_tagger()
 
     @classmethod
     def create(
@@ -230,7 +220,7 @@ class VocabularyGuard(GraphComponent, IntentClassifier):
             content = tokens
         # A lone kana ("ふ", "ろ") is usually a fragment of mis-segmented kana, not a word:
         # ignored, unless the message is made of nothing else (「ふがが ぴろりん」).
-        words = [t for t in content if not (len(t.text) == 1 and _KANA.match(t.text))]
+        words = [t for t in content if not (len(t.text) == 1 and KANA_ONLY.match(t.text))]
         if not words:
             return 0.0
         known = sum(t.lemma.lower() in self.vocabulary or t.text.lower() in self.vocabulary for t in words)

@@ -13,8 +13,9 @@ from typing import Any, Callable, Optional, TypeVar
 import bcrypt
 from sqlalchemy import delete, select
 
+from bot.clock import real_utcnow
 from bot.store import Database
-from bot.store.models import StaffAccount, StaffSession, utcnow
+from bot.store.models import StaffAccount, StaffSession
 
 ROLES = ("staff", "admin")
 SESSION_LIFETIME = dt.timedelta(hours=8)  # one working day
@@ -112,9 +113,9 @@ class Accounts:
         """(session token for the cookie, CSRF token for the client)."""
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         with self.db.session() as session:
-            session.execute(delete(StaffSession).where(StaffSession.expires_at < utcnow()))
+            session.execute(delete(StaffSession).where(StaffSession.expires_at < real_utcnow()))
             session.add(StaffSession(token_hash=token_hash(token), account_id=account.id, csrf_token=csrf,
-                                     expires_at=utcnow() + SESSION_LIFETIME))
+                                     expires_at=real_utcnow() + SESSION_LIFETIME))
         return token, csrf
 
     def principal(self, token: Optional[str]) -> Optional[Principal]:
@@ -122,7 +123,7 @@ class Accounts:
             return None
         with self.db.session() as session:
             row = session.get(StaffSession, token_hash(token))
-            if row is None or row.expires_at < utcnow():
+            if row is None or row.expires_at < real_utcnow():
                 return None
             account = session.get(StaffAccount, row.account_id)
             if account is None or not account.active:

@@ -18,16 +18,16 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.actions.replies import to_message
-from bot.actions.dialogue import current_catalog
 from bot.handoff import tracker as conversation
 from bot.handoff.hub import CLOSED
 from bot.handoff.machine import CALLBACK, HandoffError
 from bot.handoff.slips import Slips
 from bot.redaction import mask_phone_numbers, scrub
+from bot.replies import to_message
 from bot.sse import KEEPALIVE, event as sse_event, open_stream, server_busy, stream_slots
 from bot.staff.accounts import Principal, in_password_worker
 from bot.staff.cookies import SessionCookie
+from bot.text import LANGUAGES
 
 logger = logging.getLogger(__name__)
 CSRF_HEADER = "X-CSRF-Token"
@@ -271,7 +271,7 @@ def staff_blueprint() -> Blueprint:
         staff = request.app.ctx.staff
         p: Principal = request.ctx.principal
         entry = await to_thread(staff.handoffs.claim, cid, p.account_id)
-        await staff.deliver(request.app, entry, staff.builder(entry.language).phrase("staff_joined", name=p.display_name))
+        await staff.deliver(request.app, entry, (await staff.builder(entry.language)).phrase("staff_joined", name=p.display_name))
         return await finish(request, "conversation.claim", entry)
 
     @bp.post("/conversations/<cid>/pull", unquote=True)
@@ -285,14 +285,13 @@ def staff_blueprint() -> Blueprint:
             return error(404, "not_found", "No such conversation.")
         language = tracker.get_slot("language") or "ja"
         procedure = tracker.get_slot("procedure")
-        catalog = current_catalog()
-        section = catalog.procedures[procedure].section if procedure in catalog.procedures else "shimin"
+        section = (await staff.catalogs.current()).counter_for(procedure).id
         said = [clean(e.text) for e in tracker.events if e.type_name == "user" and e.text][-5:]
         entry = await to_thread(staff.handoffs.pull, cid, tracker.get_latest_input_channel() or "rest", p.account_id,
                                 section, language, {"procedure": procedure, "language": language,
                                                     "reason": "staff_pull", "last_messages": said})
         await conversation.pause(request.app.ctx.agent, cid)
-        await staff.deliver(request.app, entry, staff.builder(language).phrase("staff_joined", name=p.display_name))
+        await staff.deliver(request.app, entry, (await staff.builder(language)).phrase("staff_joined", name=p.display_name))
         return await finish(request, "conversation.pull", entry)
 
     @bp.post("/conversations/<cid>/messages", unquote=True)
@@ -322,7 +321,7 @@ def staff_blueprint() -> Blueprint:
         staff = request.app.ctx.staff
         p: Principal = request.ctx.principal
         entry = await to_thread(staff.handoffs.handback, cid, None if p.is_admin else p.account_id)
-        message = staff.message(entry.language, "staff_handback")
+        message = await staff.message(entry.language, "staff_handback")
         await conversation.resume(request.app.ctx.agent, cid, message)
         await request.app.ctx.delivery.deliver(entry.channel, cid, message)
         return await finish(request, "conversation.handback", entry)
@@ -336,8 +335,8 @@ def staff_blueprint() -> Blueprint:
         if not isinstance(note, str) or not note.strip():
             return error(400, "note_required", "A closing note is required.")
         entry = await to_thread(staff.handoffs.close, cid, clean(note.strip()), None if p.is_admin else p.account_id)
-        goodbye = staff.message(entry.language, "staff_closed")
-        question = to_message(staff.builder(entry.language).satisfaction_question(), entry.language)
+        goodbye = await staff.message(entry.language, "staff_closed")
+        question = to_message((await staff.builder(entry.language)).satisfaction_question(), entry.language)
         await conversation.resume(request.app.ctx.agent, cid, goodbye)
         await conversation.append_bot_message(request.app.ctx.agent, cid, question)
         for message in (goodbye, question):
@@ -350,12 +349,13 @@ def staff_blueprint() -> Blueprint:
         staff = request.app.ctx.staff
         p: Principal = request.ctx.principal
         section = body_of(request).get("section")
-        if section not in current_catalog().counters:
-            return error(400, "unknown_section", f"section must be one of {', '.join(current_catalog().counters)}")
+        counters = (await staff.catalogs.current()).counters
+        if section not in counters:
+            return error(400, "unknown_section", f"section must be one of {', '.join(counters)}")
         before = await to_thread(staff.handoffs.get, cid)
         entry = await to_thread(staff.handoffs.transfer, cid, section, None if p.is_admin else p.account_id)
-        counter = current_catalog().counters[section]
-        builder = staff.builder(entry.language)
+        counter = counters[section]
+        builder = await staff.builder(entry.language)
         await staff.deliver(request.app, entry, builder.phrase("queue_joined", section=builder.t(counter.name)))
         if before is not None and before.section != section:
             await staff.queue_changed(request.app, before.section)
@@ -393,16 +393,17 @@ def staff_blueprint() -> Blueprint:
     @authenticated()
     async def canned(request: Request) -> HTTPResponse:
         language = request.args.get("language", "ja")
-        language = language if language in ("ja", "en", "easy") else "ja"
+        language = language if language in LANGUAGES else "ja"
         staff = request.app.ctx.staff
-        items = [{"id": key, "text": staff.message(language, key)["text"]}
-                 for key in sorted(k for k in current_catalog().phrases if k.startswith("canned_"))]
+        phrases = (await staff.catalogs.current()).phrases
+        items = [{"id": key, "text": (await staff.message(language, key))["text"]}
+                 for key in sorted(k for k in phrases if k.startswith("canned_"))]
         return response.json({"canned": items})
 
     @bp.get("/sections")
     @authenticated()
     async def sections(request: Request) -> HTTPResponse:
-        counters = current_catalog().counters
+        counters = (await request.app.ctx.staff.catalogs.current()).counters
         return response.json({"sections": [{"id": cid, "name": c.name.ja, "place": c.place.ja}
                                            for cid, c in counters.items()]})
 

@@ -8,12 +8,12 @@ from typing import Any, Dict, Optional
 
 from sqlalchemy import select
 
-from bot.actions.dialogue import current_catalog
-from bot.actions.replies import Reply, ReplyBuilder, to_message
+from bot.catalog.provider import CatalogProvider
 from bot.handoff import tracker as conversation
 from bot.handoff.gate import HandoffGate
 from bot.handoff.hub import EventHub
 from bot.handoff.machine import HandoffService, QueueEntry
+from bot.replies import Reply, ReplyBuilder, to_message
 from bot.staff.accounts import Accounts
 from bot.staff.audit import AuditLog
 from bot.staff.streams import StaffStreams
@@ -22,8 +22,9 @@ from bot.store.models import StaffAccount
 
 
 class StaffContext:
-    def __init__(self, handoffs: HandoffService, hub: EventHub, gate: HandoffGate) -> None:
+    def __init__(self, handoffs: HandoffService, hub: EventHub, gate: HandoffGate, catalogs: CatalogProvider) -> None:
         self.handoffs = handoffs
+        self.catalogs = catalogs
         self.hub = hub
         self.gate = gate
         self.accounts = Accounts(handoffs.db)
@@ -36,11 +37,11 @@ class StaffContext:
         with self.handoffs.db.session() as session:
             return {a.id: a.display_name for a in session.scalars(select(StaffAccount))}
 
-    def builder(self, language: str) -> ReplyBuilder:
-        return ReplyBuilder(current_catalog(), language)
+    async def builder(self, language: str) -> ReplyBuilder:
+        return ReplyBuilder(await self.catalogs.current(), language)
 
-    def message(self, language: str, phrase: str, **values: str) -> Dict[str, Any]:
-        builder = self.builder(language)
+    async def message(self, language: str, phrase: str, **values: str) -> Dict[str, Any]:
+        builder = await self.builder(language)
         return to_message(Reply([builder.phrase(phrase, **values)]), language)
 
     async def deliver(self, app: Any, entry: QueueEntry, text: str, staff_name: Optional[str] = None) -> bool:

@@ -1,16 +1,12 @@
 """SQLAlchemy models (1.4 API, 2.0 style queries)."""
 from __future__ import annotations
 
-import datetime as dt
-
 from sqlalchemy import Boolean, Column, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import declarative_base
 
+from bot.clock import real_utcnow
+
 Base = declarative_base()
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
 class StaffAccount(Base):
@@ -22,7 +18,7 @@ class StaffAccount(Base):
     section = Column(String(32), nullable=True)  # counter id, e.g. shimin
     password_hash = Column(String(128), nullable=False)
     active = Column(Boolean, nullable=False, default=True)
-    created_at = Column(DateTime, nullable=False, default=utcnow)
+    created_at = Column(DateTime, nullable=False, default=real_utcnow)
 
 
 class StaffSession(Base):
@@ -30,7 +26,7 @@ class StaffSession(Base):
     token_hash = Column(String(64), primary_key=True)
     account_id = Column(Integer, ForeignKey("staff_accounts.id"), nullable=False)
     csrf_token = Column(String(64), nullable=False)
-    created_at = Column(DateTime, nullable=False, default=utcnow)
+    created_at = Column(DateTime, nullable=False, default=real_utcnow)
     expires_at = Column(DateTime, nullable=False)
 
 
@@ -51,7 +47,7 @@ class Handoff(Base):
     ended_at = Column(DateTime, nullable=True)
     close_note = Column(Text, nullable=True)
     awaiting = Column(String(32), nullable=True)  # input the bot waits for, e.g. callback_phone
-    updated_at = Column(DateTime, nullable=False, default=utcnow)
+    updated_at = Column(DateTime, nullable=False, default=real_utcnow)
 
 
 class CallbackRequest(Base):
@@ -63,7 +59,7 @@ class CallbackRequest(Base):
     phone = Column(String(32), nullable=False)
     consent_at = Column(DateTime, nullable=False)
     section = Column(String(32), nullable=False)
-    created_at = Column(DateTime, nullable=False, default=utcnow)
+    created_at = Column(DateTime, nullable=False, default=real_utcnow)
 
 
 class VisitSlip(Base):
@@ -75,13 +71,13 @@ class VisitSlip(Base):
     procedure = Column(String(64), nullable=True)
     language = Column(String(8), nullable=False)
     content = Column(Text, nullable=False)  # JSON: title, documents, counter, summary
-    created_at = Column(DateTime, nullable=False, default=utcnow)
+    created_at = Column(DateTime, nullable=False, default=real_utcnow)
 
 
 class AuditEntry(Base):
     __tablename__ = "audit_log"
     id = Column(Integer, primary_key=True)
-    at = Column(DateTime, nullable=False, default=utcnow)
+    at = Column(DateTime, nullable=False, default=real_utcnow)
     actor = Column(String(64), nullable=False)
     action = Column(String(48), nullable=False)
     conversation_id = Column(String(128), nullable=True, index=True)

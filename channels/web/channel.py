@@ -29,13 +29,13 @@ from sanic.response import HTTPResponse
 from bot import privacy, sse
 from bot.redaction import clean_inbound
 from bot.settings import Settings
+from bot.text import DEFAULT_MAX_CHARS, LANGUAGES, shared_tagger
 from channels.base import (AnnotatedCollectingOutputChannel, Channel, OnNewMessage, answers_inbound_errors,
                            internal_error, parse_json_object)
-from channels.inbound import DEFAULT_MAX_CHARS, InboundError
-from channels.web.furigana import tagger
+from channels.inbound import InboundError
 from channels.web.identity import (CONVERSATION_HEADER, StreamTickets, Visitor, cookie_headers, fresh_start,
                                    visitor_of)
-from channels.web.info import LANGUAGES, CatalogFiles, CounterInfo
+from channels.web.info import CounterInfo
 from channels.web.page import STATIC_DIR, chat_page
 from channels.web.streams import PageStream, PageStreams, too_many_pages
 from channels.web.transcript import latest_cursor, shape_message, transcript, unstored
@@ -76,19 +76,19 @@ class WebInput(Channel):
     def name(cls) -> Text:
         return "web"
 
-    def __init__(self, max_chars: int = DEFAULT_MAX_CHARS, catalog_dir: Optional[Path] = None,
-                 static_dir: Path = STATIC_DIR, settings: Optional[Settings] = None) -> None:
+    def __init__(self, max_chars: int = DEFAULT_MAX_CHARS, static_dir: Path = STATIC_DIR,
+                 settings: Optional[Settings] = None) -> None:
         super().__init__(max_chars)
         self.settings = settings or Settings()
         self.static_dir = Path(static_dir)
         self.streams = PageStreams()
         self.tickets = StreamTickets()
-        self.counter_info = CounterInfo(CatalogFiles(catalog_dir or self.settings.catalog_dir), max_chars)
-        self._app: Any = None
+        self.counter_info = CounterInfo(max_chars)
+        self._app: Any = None  # the server app: the agent's tracker store and the catalog (app.ctx)
 
     @classmethod
     def from_settings(cls, settings: Any) -> "WebInput":
-        return cls(settings.max_message_chars, settings.catalog_dir, settings=settings)
+        return cls(settings.max_message_chars, settings=settings)
 
     # --- delivery outside a request (staff replies, queue updates) --------------------
     async def push(self, recipient_id: str, message: Dict[str, Any]) -> bool:
@@ -142,7 +142,8 @@ class WebInput(Channel):
         async def remember_app(app: Any, loop: Any) -> None:
             self._app = app
             # Load the dictionary and the catalog now rather than during a resident's first request.
-            await loop.run_in_executor(None, lambda: (tagger(), self.counter_info(self.settings)))
+            await loop.run_in_executor(None, lambda: (shared_tagger(),
+                                                      self.counter_info(app.ctx.catalogs, self.settings)))
 
         @web.listener("before_server_stop")
         async def close_streams(_app: Any, _loop: Any) -> None:
@@ -157,9 +158,10 @@ class WebInput(Channel):
             return await response.file(str(self.static_dir / "widget.js"), headers={"Cache-Control": "no-cache"})
 
         @web.route("/info", methods=["GET"])
-        async def info(_: Request) -> HTTPResponse:
+        async def info(request: Request) -> HTTPResponse:
             # Off the event loop: reading the catalog's YAML must not hold up live streams.
-            body = await asyncio.get_running_loop().run_in_executor(None, self.counter_info, self.settings)
+            body = await asyncio.get_running_loop().run_in_executor(None, self.counter_info, request.app.ctx.catalogs,
+                                                                    self.settings)
             return response.json(body, ensure_ascii=False, headers={"Cache-Control": "no-cache"})
 
         @web.route("/history", methods=["GET"])
@@ -244,7 +246,8 @@ class WebInput(Channel):
             deletion = await privacy.delete_conversation(request.app, sender, self.name())
             self.streams.reset(sender, page_id)
             loop = asyncio.get_running_loop()
-            reply = await loop.run_in_executor(None, privacy.deleted_message, deletion, language)
+            reply = await loop.run_in_executor(None, privacy.deleted_message, await request.app.ctx.catalogs.current(),
+                                               deletion, language)
             payload, headers = fresh_start(visitor.embedded, self.settings)
             payload.update(deleted=deletion.summary(), message=shape_message(reply))
             return response.json(payload, ensure_ascii=False, headers=headers)

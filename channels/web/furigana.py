@@ -8,29 +8,21 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from typing import Any, Optional
+from typing import Optional
 
 from bot.catalog.furigana import KANJI_PATTERN, plain
+from bot.text import shared_tagger, to_hiragana
 
 logger = logging.getLogger(__name__)
 
-_KATAKANA_TO_HIRAGANA = {code: code - 0x60 for code in range(0x30A1, 0x30F7)}
 # A run of kanji, or a run of anything else.
 _KANJI_OR_KANA_RUNS = re.compile(r"(?:%s)+|(?:(?!%s).)+" % (KANJI_PATTERN.pattern, KANJI_PATTERN.pattern))
-
-
-@functools.lru_cache(maxsize=1)
-def tagger() -> Any:
-    """The dictionary tagger (loading takes a moment: the server loads it before it starts)."""
-    import fugashi
-
-    return fugashi.Tagger()
 
 
 def align(surface: str, reading: str) -> str:
     """{漢字|かんじ} markup for one word, kana outside the braces (受け取り → {受|う}け{取|と}り)."""
     parts = _KANJI_OR_KANA_RUNS.findall(surface)
-    pattern = "".join("(.+?)" if KANJI_PATTERN.match(p) else re.escape(p.translate(_KATAKANA_TO_HIRAGANA))
+    pattern = "".join("(.+?)" if KANJI_PATTERN.match(p) else re.escape(to_hiragana(p))
                       for p in parts)
     match = re.fullmatch(pattern, reading)
     if not match:
@@ -47,11 +39,11 @@ def auto_ruby(text: str) -> Optional[str]:
         return None
     try:
         out = []
-        for word in tagger()(text):
+        for word in shared_tagger()(text):
             out.append(word.white_space)
             kana = getattr(word.feature, "kana", None)
             if KANJI_PATTERN.search(word.surface) and kana and kana != "*":
-                out.append(align(word.surface, kana.translate(_KATAKANA_TO_HIRAGANA)))
+                out.append(align(word.surface, to_hiragana(kana)))
             else:
                 out.append(word.surface)
         ruby = "".join(out)

@@ -5,30 +5,12 @@ since "open now / next opening" changes with the time of day.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Dict, Optional
 
 from bot import calendar, clock
-from bot.actions.replies import DEFAULT_COUNTER, ReplyBuilder
-
-LANGUAGES = ("ja", "en", "easy")
-
-
-class CatalogFiles:
-    """The catalog, loaded again only when one of its files changed (loading takes ~1 s)."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = Path(directory)
-        self._catalog: Any = None
-        self._signature: Optional[tuple] = None
-
-    def __call__(self) -> Any:
-        from bot.catalog import load_catalog
-
-        signature = tuple(sorted((str(p), p.stat().st_mtime_ns) for p in self.directory.rglob("*.yml")))
-        if self._catalog is None or signature != self._signature:
-            self._catalog, self._signature = load_catalog(self.directory), signature
-        return self._catalog
+from bot.catalog.provider import CatalogProvider
+from bot.replies import ReplyBuilder
+from bot.text import LANGUAGES
 
 
 def kiosk_settings(settings: Any) -> Dict[str, Any]:
@@ -39,20 +21,22 @@ def kiosk_settings(settings: Any) -> Dict[str, Any]:
 class CounterInfo:
     """The body of `GET /info`, kept for the minute it was made in."""
 
-    def __init__(self, catalog: CatalogFiles, max_chars: int) -> None:
-        self.catalog = catalog
+    def __init__(self, max_chars: int) -> None:
         self.max_chars = max_chars
         self._info: Optional[Dict[str, Any]] = None
         self._minute: Optional[str] = None
 
-    def __call__(self, settings: Any) -> Dict[str, Any]:
-        """Where, when and how to reach the counter, in the three languages (blocking: the catalog's files)."""
+    def __call__(self, catalogs: CatalogProvider, settings: Any) -> Dict[str, Any]:
+        """Where, when and how to reach the counter, in the three languages.
+
+        Blocking (the catalog may be read from its files): run it in a worker thread.
+        """
         now = clock.now()
         minute = now.strftime("%Y-%m-%dT%H:%M")
         if self._info is not None and self._minute == minute:
             return self._info
-        catalog = self.catalog()
-        counter = catalog.counters.get(DEFAULT_COUNTER) or next(iter(catalog.counters.values()))
+        catalog = catalogs.get()
+        counter = catalog.counter_for(None)  # the general counter
         current, upcoming = calendar.status(catalog.city, counter, now)
         texts: Dict[str, Dict[str, Any]] = {}
         for language in LANGUAGES:

@@ -1,8 +1,9 @@
 import shutil
 
 from bot.catalog import load_catalog
-from bot.catalog.compile import compile_catalog, fingerprint
+from bot.catalog.compile import compile_catalog
 from bot.settings import PROJECT_ROOT
+from bot.training import fingerprint
 
 
 def read_all(files):

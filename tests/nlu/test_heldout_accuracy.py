@@ -3,9 +3,9 @@ import sys
 
 from bot.catalog import load_catalog
 from bot.catalog.compile import FALLBACK_THRESHOLD
-from bot.catalog.load import normalize_example
 from bot.nlu.evaluate import accuracy, load_heldout, per_intent, predict_all
 from bot.settings import PROJECT_ROOT
+from bot.text import example_key
 
 HELDOUT = PROJECT_ROOT / "tests" / "data" / "nlu_heldout.yml"
 MINIMUM_ACCURACY = 0.90
@@ -15,9 +15,9 @@ def test_heldout_set_is_large_and_never_trained_on():
     examples = load_heldout(HELDOUT)
     assert len(examples) >= 150
     catalog = load_catalog(PROJECT_ROOT / "intents")
-    training = {normalize_example(text) for ex in catalog.intent_examples().values()
+    training = {example_key(text) for ex in catalog.intent_examples().values()
                 for texts in ex.values() for text in texts}
-    leaked = [text for text, _ in examples if normalize_example(text) in training]
+    leaked = [text for text, _ in examples if example_key(text) in training]
     assert leaked == []
     known = set(catalog.intent_examples())
     assert {intent for _, intent in examples} <= known

@@ -13,7 +13,6 @@ from bot import calendar, clock
 from bot.catalog import furigana
 from bot.catalog.model import Catalog, Counter, HoursRule, Procedure
 
-DEFAULT_COUNTER = "shimin"
 ASPECTS = ("documents", "fee", "deadline", "online", "counter_location", "counter_hours")
 ASPECT_INTENT = {
     "documents": "ask_documents", "fee": "ask_fee", "deadline": "ask_deadline",
@@ -84,8 +83,7 @@ class ReplyBuilder:
         return localized.get(self.language)
 
     def counter_for(self, procedure: Optional[Procedure]) -> Counter:
-        section = procedure.section if procedure else DEFAULT_COUNTER
-        return self.catalog.counters.get(section) or next(iter(self.catalog.counters.values()))
+        return self.catalog.counter_for(procedure.id if procedure else None)
 
     # --- buttons -----------------------------------------------------------------
     def human_button(self) -> Button:

@@ -1,0 +1,70 @@
+"""Text rules every layer shares: NFKC normalization, kana, the fugashi tagger, languages.
+
+The NLU component uses the kana rules and the tagger, so this file is part of the model
+fingerprint (bot/training.py): an edit here retrains the model once.
+
+Each rule lives here once so the channels, the catalog compiler, the NLU component and
+the redaction agree on what "the same text" means. Three normalizations exist because
+three questions are asked of a text; their names say which:
+
+- `normalize_inbound`: what a resident sent, as Rasa and the database see it (NFKC, trimmed;
+  inner spaces and line breaks kept).
+- `normalize_training`: a training example as written to Rasa's data (NFKC, runs of
+  whitespace become one space), so examples look like inbound messages.
+- `example_key`: the form that detects one example written under two intents
+  (`normalize_training`'s spacing, lower-cased).
+"""
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from typing import Any, Tuple
+
+# The reply languages: Japanese, English and やさしい日本語 (plain Japanese with furigana).
+LANGUAGES: Tuple[str, ...] = ("ja", "en", "easy")
+# Longest resident message a channel accepts (MADOGUCHI_MAX_MESSAGE_CHARS overrides it).
+DEFAULT_MAX_CHARS = 2000
+
+# A word written in kana only (hiragana, katakana, the long-vowel mark).
+KANA_ONLY = re.compile(r"^[\u3041-\u309f\u30a0-\u30ffー]+$")
+_HIRAGANA_TO_KATAKANA = {code: code + 0x60 for code in range(0x3041, 0x3097)}
+_KATAKANA_TO_HIRAGANA = {code: code - 0x60 for code in range(0x30A1, 0x30F7)}
+
+
+def normalize_inbound(text: str) -> str:
+    """NFKC (full-width digits and half-width kana become standard) and trimmed."""
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+def normalize_training(text: str) -> str:
+    """NFKC, whitespace runs collapsed to one space, trimmed: a training example as Rasa sees it."""
+    return " ".join(unicodedata.normalize("NFKC", text).split())
+
+
+def example_key(text: str) -> str:
+    """NFKC, whitespace runs collapsed, trimmed, lower-cased: equal keys are the same example."""
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip().lower()
+
+
+def to_katakana(text: str) -> str:
+    """Hiragana become katakana (readings are compared in katakana, as UniDic writes them)."""
+    return text.translate(_HIRAGANA_TO_KATAKANA)
+
+
+def to_hiragana(text: str) -> str:
+    """Katakana become hiragana (furigana is written in hiragana)."""
+    return text.translate(_KATAKANA_TO_HIRAGANA)
+
+
+def new_tagger() -> Any:
+    """A fugashi tagger on unidic-lite (~0.3 s to build; not shared between threads by Rasa)."""
+    import fugashi
+
+    return fugashi.Tagger()
+
+
+@functools.lru_cache(maxsize=1)
+def shared_tagger() -> Any:
+    """One tagger for the process, built on first use (for readings outside the NLU pipeline)."""
+    return new_tagger()
