@@ -20,7 +20,7 @@ one inbound message goes through the gate (`forward`: prepare → `/delete` → 
         def from_settings(cls, settings) -> "Example": ...
         def user_of(self, address: int) -> str: return str(address)      # → `example:<id>`
         def address_of(self, recipient_id: str) -> int: ...              # the reverse, for push
-        def turn_output(self, address: int) -> OutputChannel: ...        # where Rasa's replies go
+        output_type = ExampleOutput                                       # a WholeMessageOutput
         async def reply(self, address: int, message: dict) -> None: ...  # one message, now
         async def receive(self, request, on_new_message) -> HTTPResponse:
             ...verify the signature, parse, then for each message:
@@ -122,6 +122,9 @@ class WholeMessageOutput(OutputChannel):
     """Rasa's bot messages, each passed whole to `send_response` (text, buttons and image
     belong to one reply); a subclass writes `name` and `send_response` only."""
 
+    def __init__(self, channel: Any) -> None:
+        self.channel = channel  # the input channel that sends for this output
+
     async def send_response(self, recipient_id: str, message: Dict[str, Any]) -> None:
         raise NotImplementedError
 
@@ -166,12 +169,20 @@ class MessagingChannel(Channel, Generic[Address]):
 
     # What a failed push raises besides ValueError (a platform's API errors, timeouts).
     push_errors: Tuple[Type[BaseException], ...] = ()
+    # The platform's output channel, built with the input channel (`output_type(self)`).
+    output_type: Type[WholeMessageOutput]
 
-    def __init__(self, max_chars: int) -> None:
+    def __init__(self, max_chars: int, api_url: str = "") -> None:
         super().__init__(max_chars)
+        self.api_url = api_url.rstrip("/")  # the platform's API (a fake one in tests)
         self._seen = SeenIds(SEEN_DELIVERIES)
         self._app: Any = None  # the server app: deleting a conversation needs its database and staff hub
         self.logger = logging.getLogger(type(self).__module__)
+
+    def require_secret(self, secret: str, setting: str, platform: str) -> None:
+        """Without its signing secret a channel refuses every webhook call: say so when it starts."""
+        if not secret:
+            self.logger.error("%s is not set: every %s webhook call will be refused (403).", setting, platform)
 
     # --- what an adapter writes ----------------------------------------------------------------
     def user_of(self, address: Address) -> str:
@@ -183,8 +194,12 @@ class MessagingChannel(Channel, Generic[Address]):
         raise NotImplementedError
 
     def turn_output(self, address: Address) -> OutputChannel:
-        """Where Rasa's replies to one inbound message go."""
-        raise NotImplementedError
+        """Where Rasa's replies to one inbound message go (by default, straight to the platform)."""
+        return self.output_type(self)
+
+    def get_output_channel(self) -> Optional[OutputChannel]:
+        """Where Rasa sends messages no inbound message waits for (reminders, `output_channel=latest`)."""
+        return self.output_type(self)
 
     async def reply(self, address: Address, message: Dict[str, Any]) -> None:
         """Send one bot message to `address` now (notices, pushes)."""

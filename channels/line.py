@@ -74,8 +74,10 @@ class LineOutput(WholeMessageOutput):
     reply; without one (or after the flush) each message is pushed at once.
     """
 
+    channel: "LineInput"
+
     def __init__(self, channel: "LineInput", user_id: Optional[str] = None, reply_token: Optional[str] = None) -> None:
-        self.channel = channel
+        super().__init__(channel)
         self.user_id = user_id
         self.reply_token = reply_token
         self.pending: Optional[List[Dict[str, Any]]] = [] if reply_token else None
@@ -109,6 +111,7 @@ class LineInput(MessagingChannel[LineAddress]):
     (and, while answering an event, its reply token)."""
 
     push_errors = (LineBotApiError, aiohttp.ClientError, TimeoutError)
+    output_type = LineOutput
 
     @classmethod
     def name(cls) -> Text:
@@ -116,12 +119,10 @@ class LineInput(MessagingChannel[LineAddress]):
 
     def __init__(self, channel_secret: str, access_token: str, api_url: str = DEFAULT_API_URL,
                  max_chars: int = DEFAULT_MAX_CHARS) -> None:
-        if not channel_secret:
-            logger.error("MADOGUCHI_LINE_CHANNEL_SECRET is not set: every LINE webhook call will be refused (403).")
-        super().__init__(max_chars)
+        super().__init__(max_chars, api_url or DEFAULT_API_URL)
+        self.require_secret(channel_secret, "MADOGUCHI_LINE_CHANNEL_SECRET", "LINE")
         self.channel_secret = channel_secret
         self.access_token = access_token
-        self.api_url = (api_url or DEFAULT_API_URL).rstrip("/")
         self.parser = WebhookParser(channel_secret)
         self.payloads = postback_payloads()
         self._api: Optional[AsyncLineBotApi] = None
@@ -131,9 +132,6 @@ class LineInput(MessagingChannel[LineAddress]):
     def from_settings(cls, settings: Any) -> "LineInput":
         return cls(settings.line_channel_secret, settings.line_access_token, settings.line_api_url,
                    settings.max_message_chars)
-
-    def get_output_channel(self) -> Optional[OutputChannel]:
-        return LineOutput(self)
 
     # --- Messaging API client -------------------------------------------------------------
     def client(self) -> AsyncLineBotApi:
@@ -265,7 +263,7 @@ class LineInput(MessagingChannel[LineAddress]):
             if payload is None:
                 await self.notify(address, "expired_button")
                 return
-            title = self.payloads.title_for(data)
+            title = self.payloads.title_for(cast(str, data))  # a str: it gave a payload
             await self.forward(address, payload, {"title": title} if title else None, on_new_message)
         elif isinstance(event, FollowEvent):
             await self.forward(address, GREETING, None, on_new_message)

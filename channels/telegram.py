@@ -22,7 +22,6 @@ import logging
 from functools import partial
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Text, Union
 
-from rasa.core.channels.channel import OutputChannel
 from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -56,8 +55,7 @@ def callback_payloads(capacity: int = 10_000) -> ShortPayloads:
 class TelegramOutput(WholeMessageOutput):
     """Sends Rasa's bot messages through the channel's Bot API client."""
 
-    def __init__(self, channel: "TelegramInput") -> None:
-        self.channel = channel
+    channel: "TelegramInput"
 
     @classmethod
     def name(cls) -> Text:
@@ -71,6 +69,7 @@ class TelegramInput(MessagingChannel[int]):
     """Telegram on the channel contract (channels/base.py); a resident is addressed by chat id."""
 
     push_errors = (TelegramError,)
+    output_type = TelegramOutput
 
     @classmethod
     def name(cls) -> Text:
@@ -78,12 +77,10 @@ class TelegramInput(MessagingChannel[int]):
 
     def __init__(self, token: str, secret: str, api_url: str = DEFAULT_API_URL,
                  max_chars: int = DEFAULT_MAX_CHARS) -> None:
-        if not secret:
-            logger.error("MADOGUCHI_TELEGRAM_SECRET is not set: every Telegram webhook call will be refused (403).")
-        super().__init__(max_chars)
+        super().__init__(max_chars, api_url or DEFAULT_API_URL)
+        self.require_secret(secret, "MADOGUCHI_TELEGRAM_SECRET", "Telegram")
         self.token = token
         self.secret = secret
-        self.api_url = (api_url or DEFAULT_API_URL).rstrip("/")
         self.payloads = callback_payloads()
         self._bot: Optional[Bot] = None
         self._bot_lock: Optional[asyncio.Lock] = None
@@ -92,9 +89,6 @@ class TelegramInput(MessagingChannel[int]):
     def from_settings(cls, settings: Any) -> "TelegramInput":
         return cls(settings.telegram_token, settings.telegram_secret, settings.telegram_api_url,
                    settings.max_message_chars)
-
-    def get_output_channel(self) -> Optional[OutputChannel]:
-        return TelegramOutput(self)
 
     # --- Bot API client ------------------------------------------------------------------
     async def client(self) -> Bot:
@@ -141,9 +135,6 @@ class TelegramInput(MessagingChannel[int]):
 
     def address_of(self, recipient_id: str) -> int:
         return chat_id_of(recipient_id)
-
-    def turn_output(self, address: int) -> OutputChannel:
-        return TelegramOutput(self)
 
     async def reply(self, address: int, message: Dict[str, Any]) -> None:
         await self.send(address, message)
@@ -234,7 +225,7 @@ def command_text(text: Any) -> Any:
     return COMMANDS.get(command, text)
 
 
-def button_title(message: Any, data: str) -> Optional[str]:
+def button_title(message: Any, data: Optional[str]) -> Optional[str]:
     """The label of the pressed button, kept for the transcript instead of `/intent{…}`."""
     markup = getattr(message, "reply_markup", None)
     for row in getattr(markup, "inline_keyboard", ()) or ():

@@ -30,8 +30,8 @@ from bot import privacy, sse
 from bot.redaction import clean_inbound
 from bot.settings import Settings
 from bot.text import DEFAULT_MAX_CHARS, LANGUAGES, shared_tagger
-from channels.base import (AnnotatedCollectingOutputChannel, Channel, OnNewMessage, answers_inbound_errors,
-                           internal_error, parse_json_object)
+from channels.base import (AnnotatedCollectingOutputChannel, Channel, OnNewMessage, WholeMessageOutput,
+                           answers_inbound_errors, internal_error, parse_json_object)
 from channels.inbound import InboundError
 from channels.web.identity import (CONVERSATION_HEADER, StreamTickets, Visitor, cookie_headers, fresh_start,
                                    visitor_of)
@@ -46,15 +46,14 @@ CLIENT_ID = re.compile(r"^[0-9a-f]{8,64}$")
 MAX_TITLE_CHARS = 100
 
 
-class WebPushOutputChannel(OutputChannel):
+class WebPushOutputChannel(WholeMessageOutput):
     """Bot messages produced outside a page's request, sent to the conversation's open tabs.
 
     They go out before Rasa saves the tracker, so without an id; the page matches them
     with the stored copy when that arrives later (by text), so nothing shows twice.
     """
 
-    def __init__(self, channel: "WebInput") -> None:
-        self.channel = channel
+    channel: "WebInput"
 
     @classmethod
     def name(cls) -> Text:
@@ -64,9 +63,6 @@ class WebPushOutputChannel(OutputChannel):
         shaped = shape_message(message)
         if shaped["text"] or shaped.get("buttons"):
             self.channel.push_transient(recipient_id, shaped)
-
-    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
-        await self.send_response(recipient_id, dict(kwargs, text=text))
 
 
 class WebInput(Channel):
@@ -241,7 +237,8 @@ class WebInput(Channel):
             body = parse_json_object(request) if request.body else {}
             page_id = client_id(body.get("page")) or ""
             sender = visitor.conversation_id
-            language = body.get("language") if body.get("language") in LANGUAGES else \
+            chosen = body.get("language")
+            language = chosen if isinstance(chosen, str) and chosen in LANGUAGES else \
                 await privacy.conversation_language(request.app, sender)
             deletion = await privacy.delete_conversation(request.app, sender, self.name())
             self.streams.reset(sender, page_id)
