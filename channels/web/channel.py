@@ -257,7 +257,7 @@ class WebInput(Channel):
         slots = sse.stream_slots(request.app)
         if self.streams.full(sender):
             return too_many_pages()
-        if slots.open >= slots.limit:
+        if slots.full:
             return sse.server_busy()
         if request.args.get("check"):  # the page asks why its stream failed
             return response.empty(headers=cookie)
