@@ -19,7 +19,7 @@ __version__ = "0.1.0"
 # The layers above as data, lowest first: the import test reads this table.
 LAYERS = (
     ("settings", "clock", "text", "redaction", "access", "cors", "sse", "delivery", "logmask"),
-    ("catalog", "calendar"),
+    ("catalog", "opening_hours"),
     ("nlu", "replies"),
     ("store",),
     ("handoff",),

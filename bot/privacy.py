@@ -31,6 +31,7 @@ from sqlalchemy import delete, func, select
 
 from bot import clock
 from bot.catalog import Catalog
+from bot.handoff.machine import HandoffState
 from bot.replies import Button, Reply, ReplyBuilder, to_message
 from bot.store import Database
 from bot.store.models import (AuditEntry, CallbackRequest, ConversationStats, Handoff, SatisfactionAnswer,
@@ -43,7 +44,7 @@ CHANNELS = ("web", "telegram", "line", "voice", "rest")
 ACTION_DELETED = "conversation.deleted"
 ACTOR_RESIDENT = "resident"
 ACTOR_RETENTION = "retention"
-WAITING_STATES = ("queued", "assigned", "callback_requested")
+WAITING_STATES = (HandoffState.QUEUED, HandoffState.ASSIGNED, HandoffState.CALLBACK)
 EVENTS_TABLE = "events"  # Rasa's SQLTrackerStore
 # Button payloads of the confirmation on the messaging channels; the channel handles them
 # itself, Rasa never sees them.

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
-from bot import calendar, clock
+from bot import clock, opening_hours
 from bot.catalog import furigana
 from bot.catalog.model import Catalog, Counter, HoursRule, Procedure
 
@@ -174,7 +174,7 @@ class ReplyBuilder:
 
     def hours(self, procedure: Optional[Procedure]) -> Reply:
         counter = self.counter_for(procedure)
-        current, upcoming = calendar.status(self.catalog.city, counter, self.now)
+        current, upcoming = opening_hours.status(self.catalog.city, counter, self.now)
         lines = [self.phrase("counter_line", counter=self.t(counter.name), place=self.t(counter.place))]
         lines.append(self.phrase("hours_line", hours=" / ".join(self.hours_text(counter))))
         if current is not None:
@@ -214,7 +214,7 @@ class ReplyBuilder:
 
     def human_contact(self) -> Reply:
         counter = self.counter_for(None)
-        current, upcoming = calendar.status(self.catalog.city, counter, self.now)
+        current, upcoming = opening_hours.status(self.catalog.city, counter, self.now)
         lines = [self.phrase("human_contact"),
                  self.phrase("counter_line", counter=self.t(counter.name), place=self.t(counter.place)),
                  self.phrase("phone_line", phone=counter.phone)]
@@ -252,14 +252,16 @@ class ReplyBuilder:
         return Reply([self.phrase("fallback_candidates")], buttons)
 
     # --- handoff ---------------------------------------------------------------------
-    def queue_joined(self, counter: Counter, position: Optional[tuple]) -> Reply:
+    def queue_joined(self, counter: Counter, position: Optional[Tuple[int, int]]) -> Reply:
+        """`position`: (place, expected minutes), e.g. the handoff service's QueuePosition."""
         lines = [self.phrase("queue_joined", section=self.t(counter.name))]
         if position:
-            lines.append(self.phrase("queue_position", position=str(position[0]), minutes=str(position[1])))
+            place, minutes = position
+            lines.append(self.phrase("queue_position", position=str(place), minutes=str(minutes)))
         return Reply(lines, [self.cancel_button()])
 
     def after_hours(self, counter: Counter) -> Reply:
-        _, upcoming = calendar.status(self.catalog.city, counter, self.now)
+        _, upcoming = opening_hours.status(self.catalog.city, counter, self.now)
         when = self.format_when(upcoming.start) if upcoming else "—"
         lines = [self.phrase("after_hours", section=self.t(counter.name), next=when),
                  self.phrase("phone_line", phone=counter.phone)]
@@ -267,7 +269,7 @@ class ReplyBuilder:
                              Button(self.phrase("label_visit_slip"), "/visit_slip")])
 
     def next_opening(self, counter: Counter) -> str:
-        _, upcoming = calendar.status(self.catalog.city, counter, self.now)
+        _, upcoming = opening_hours.status(self.catalog.city, counter, self.now)
         return self.format_when(upcoming.start) if upcoming else "—"
 
     def satisfaction_question(self) -> Reply:

@@ -7,7 +7,7 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Dict
+from typing import Dict, NamedTuple
 
 from bot.catalog import load_catalog
 from bot.catalog.compile import COMPILER_VERSION, compile_catalog
@@ -36,12 +36,18 @@ def fingerprint(files: Dict[str, Path]) -> str:
     return digest.hexdigest()[:16]
 
 
-def model_path_for(settings: Settings) -> tuple:
-    """Compile and return (fingerprint, model path) without training."""
+class ModelTarget(NamedTuple):
+    fingerprint: str
+    path: Path  # where the model for this fingerprint is (or will be) stored
+    files: Dict[str, Path]  # the compiled Rasa files it is trained from
+
+
+def model_path_for(settings: Settings) -> ModelTarget:
+    """Compile and say where the model for the current catalog belongs, without training."""
     catalog = load_catalog(settings.catalog_dir)
     files = compile_catalog(catalog, settings.build_dir)
     fp = fingerprint(files)
-    return fp, settings.models_dir / f"madoguchi-{fp}.tar.gz", files
+    return ModelTarget(fp, settings.models_dir / f"madoguchi-{fp}.tar.gz", files)
 
 
 def ensure_model(settings: Settings, force: bool = False, print_fn=print) -> Path:

@@ -7,19 +7,26 @@ service is the server's own (`HandoffService`), handed in by the dialogue action
 from __future__ import annotations
 
 from asyncio import to_thread
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import ConversationPaused
 
-from bot import calendar
+from bot import opening_hours
 from bot.clock import real_utcnow
-from bot.handoff.machine import AWAITING_PHONE, HandoffService
+from bot.handoff.machine import AWAITING_PHONE, HandoffService, QueuePosition
 from bot.handoff.slips import Slips, qr_png_data_url, qr_text
 from bot.replies import Button, Reply, ReplyBuilder
 from bot.store.models import SatisfactionAnswer
 
 LAST_MESSAGES = 5
+
+
+class HandoffTurn(NamedTuple):
+    """What the action says and the events it returns when a resident asks for a person."""
+
+    replies: List[Reply]
+    events: List[Dict[str, Any]]
 
 
 def summary_of(tracker: Tracker, procedure_id: Optional[str], language: str, reason: str, catalog) -> Dict[str, Any]:
@@ -37,20 +44,20 @@ def summary_of(tracker: Tracker, procedure_id: Optional[str], language: str, rea
     }
 
 
-async def start_handoff(handoffs: HandoffService, builder: ReplyBuilder, tracker: Tracker, procedure_id: Optional[str], reason: str) -> tuple:
-    """(replies, events): queue when the counter is staffed now, otherwise offer a callback or a slip."""
+async def start_handoff(handoffs: HandoffService, builder: ReplyBuilder, tracker: Tracker, procedure_id: Optional[str], reason: str) -> "HandoffTurn":
+    """Queue when the counter is staffed now, otherwise offer a callback or a slip."""
     counter = builder.catalog.counter_for(procedure_id)
-    if not calendar.is_open(builder.catalog.city, counter, builder.now):
-        return [builder.after_hours(counter)], []
+    if not opening_hours.is_open(builder.catalog.city, counter, builder.now):
+        return HandoffTurn([builder.after_hours(counter)], [])
     summary = summary_of(tracker, procedure_id, builder.language, reason, builder.catalog)
 
-    def join_queue() -> Optional[tuple]:
+    def join_queue() -> Optional[QueuePosition]:
         handoffs.request(tracker.sender_id, tracker.get_latest_input_channel() or "rest", counter.id,
                          builder.language, reason, summary)
         return handoffs.position(tracker.sender_id)
 
     position = await to_thread(join_queue)
-    return [builder.queue_joined(counter, position)], [ConversationPaused()]
+    return HandoffTurn([builder.queue_joined(counter, position)], [ConversationPaused()])
 
 
 def callback_request(builder: ReplyBuilder) -> List[Reply]:
@@ -99,7 +106,7 @@ async def visit_slip(handoffs: HandoffService, builder: ReplyBuilder, tracker: T
         "summary": " / ".join(summary["last_messages"][-3:]),
     }
 
-    def make_slip() -> tuple:
+    def make_slip() -> Tuple[str, str]:
         number = Slips(handoffs.db).create(tracker.sender_id, procedure_id, builder.language, content)
         return number, qr_png_data_url(qr_text(number, content))
 

@@ -5,9 +5,8 @@ messaging apps) can render them its own way.
 """
 from __future__ import annotations
 
-import html
 import re
-from typing import List, Tuple
+from typing import List
 
 RUBY_PATTERN = re.compile(r"\{([^{}|]+)\|([^{}|]+)\}")
 KANJI_PATTERN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々〆]")
@@ -32,33 +31,6 @@ def kana(text: str) -> str:
 def parenthesized(text: str) -> str:
     """Readings in parentheses after each word: 市民課(しみんか). For plain-text channels."""
     return RUBY_PATTERN.sub(lambda m: f"{m.group(1)}({m.group(2)})", text)
-
-
-def ruby_html(text: str) -> str:
-    """HTML with ``<ruby>`` for each annotated word; everything else escaped."""
-    out: List[str] = []
-    last = 0
-    for match in RUBY_PATTERN.finditer(text):
-        out.append(html.escape(text[last : match.start()]))
-        base, reading = (html.escape(g) for g in match.groups())
-        out.append(f"<ruby>{base}<rp>(</rp><rt>{reading}</rt><rp>)</rp></ruby>")
-        last = match.end()
-    out.append(html.escape(text[last:]))
-    return "".join(out)
-
-
-def segments(text: str) -> List[Tuple[str, str]]:
-    """(base, reading) pairs; reading is '' for text without furigana."""
-    result: List[Tuple[str, str]] = []
-    last = 0
-    for match in RUBY_PATTERN.finditer(text):
-        if match.start() > last:
-            result.append((text[last : match.start()], ""))
-        result.append((match.group(1), match.group(2)))
-        last = match.end()
-    if last < len(text):
-        result.append((text[last:], ""))
-    return result
 
 
 def bare_kanji(text: str) -> List[str]:

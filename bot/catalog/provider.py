@@ -53,22 +53,24 @@ class CatalogProvider:
     def get(self) -> Catalog:
         """The current catalog (blocking when a check is due: worker threads and CLI tools)."""
         with self._lock:
-            fresh = self._fresh()
-            if fresh is not None:
-                return fresh
+            catalog = self._fresh()
+            if catalog is not None:
+                return catalog
             signature = files_signature(self.directory)
-            if self._catalog is None:
-                self._catalog = load_catalog(self.directory)  # the first load must succeed
+            catalog = self._catalog
+            if catalog is None:
+                catalog = load_catalog(self.directory)  # the first load must succeed
             elif signature != self._signature:
                 try:
-                    self._catalog = load_catalog(self.directory)
+                    catalog = load_catalog(self.directory)
                 except CatalogError as error:
                     logger.warning("catalog edit not loaded (%d problem(s)); the previous version stays in "
                                    "service:\n%s", len(error.problems), error)
-            self._signature = signature
+            self._catalog, self._signature = catalog, signature
             self._next_check = self._monotonic() + self.check_seconds
-            return self._catalog
+            return catalog
 
     async def current(self) -> Catalog:
         """The current catalog, checking the files in a worker thread when a check is due."""
-        return self._fresh() or await asyncio.to_thread(self.get)
+        catalog = self._fresh()
+        return catalog if catalog is not None else await asyncio.to_thread(self.get)

@@ -19,7 +19,8 @@ from rasa.core.channels.channel import UserMessage
 from bot.catalog.provider import CatalogProvider
 from bot.handoff import tracker as conversation
 from bot.handoff.hub import EventHub
-from bot.handoff.machine import AWAITING_PHONE, AWAITING_PHONE_AGAIN, CALLBACK, PAUSED_STATES, QUEUED, HandoffService
+from bot.handoff.machine import (AWAITING_PHONE, AWAITING_PHONE_AGAIN, CALLBACK, PAUSED_STATES, QUEUED, HandoffService,
+                                 QueuePosition)
 from bot.redaction import find_phone_number, mask_phone_numbers
 from bot.replies import Reply, ReplyBuilder, to_message
 
@@ -101,13 +102,12 @@ class HandoffGate:
     async def builder(self, language: str) -> ReplyBuilder:
         return ReplyBuilder(await self.catalogs.current(), language)
 
-    async def position_message(self, position: Optional[tuple], language: str) -> Optional[Dict[str, Any]]:
-        """「現在N番目です」 with a cancel button, for a (place, minutes) position."""
+    async def position_message(self, position: Optional[QueuePosition], language: str) -> Optional[Dict[str, Any]]:
+        """「現在N番目です」 with a cancel button."""
         if position is None:
             return None
         builder = await self.builder(language)
-        place, minutes = position
-        reply = Reply([builder.phrase("queue_position", position=str(place), minutes=str(minutes))],
+        reply = Reply([builder.phrase("queue_position", position=str(position.place), minutes=str(position.minutes))],
                       [builder.cancel_button()])
         return to_message(reply, language)
 

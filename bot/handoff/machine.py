@@ -18,7 +18,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from enum import Enum
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
@@ -27,7 +28,23 @@ from bot.clock import real_utcnow
 from bot.store import Database
 from bot.store.models import CallbackRequest, Handoff
 
-BOT, QUEUED, ASSIGNED, CLOSED, CALLBACK = "bot", "queued", "assigned", "closed", "callback_requested"
+
+
+class HandoffState(str, Enum):
+    """Where a conversation is; a `str` so the database and JSON keep the plain names."""
+
+    BOT = "bot"
+    QUEUED = "queued"
+    ASSIGNED = "assigned"
+    CLOSED = "closed"
+    CALLBACK = "callback_requested"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+BOT, QUEUED, ASSIGNED, CLOSED, CALLBACK = (HandoffState.BOT, HandoffState.QUEUED, HandoffState.ASSIGNED,
+                                           HandoffState.CLOSED, HandoffState.CALLBACK)
 PAUSED_STATES = (QUEUED, ASSIGNED)
 # What the bot waits for: a call-back phone number; after one unreadable answer it asks once more.
 AWAITING_PHONE, AWAITING_PHONE_AGAIN = "callback_phone", "callback_phone_again"
@@ -70,6 +87,17 @@ class QueueEntry:
                    json.loads(row.summary or "{}"), row.queued_at, row.assigned_to, max(0, waiting), row.awaiting)
 
 
+class QueuePosition(NamedTuple):
+    """A queued resident's place (1 = next) and the expected wait in minutes."""
+
+    place: int
+    minutes: int
+
+    @classmethod
+    def at(cls, place: int) -> "QueuePosition":
+        return cls(place, round(place * DEFAULT_HANDLING_MINUTES))
+
+
 DEFAULT_CALLBACK_TTL = dt.timedelta(days=7)
 
 
@@ -105,8 +133,8 @@ class HandoffService:
             now = real_utcnow()
             return [QueueEntry.of(row, now) for row in rows]
 
-    def position(self, conversation_id: str) -> Optional[tuple]:
-        """(1-based place among queued residents of the same section, expected wait in minutes)."""
+    def position(self, conversation_id: str) -> Optional[QueuePosition]:
+        """The place among queued residents of the same section, None when not queued."""
         with self.db.session() as session:
             row = session.get(Handoff, conversation_id)
             if row is None or row.state != QUEUED:
@@ -114,10 +142,10 @@ class HandoffService:
             ahead = session.scalar(select(func.count()).select_from(Handoff).where(
                 Handoff.state == QUEUED, Handoff.section == row.section, Handoff.queued_at < row.queued_at))
             place = int(ahead or 0) + 1
-            return place, round(place * DEFAULT_HANDLING_MINUTES)
+            return QueuePosition.at(place)
 
-    def positions(self, section: Optional[str] = None) -> List[tuple]:
-        """(entry, (place, minutes)) for every queued resident: one read for a queue refresh."""
+    def positions(self, section: Optional[str] = None) -> List[Tuple[QueueEntry, QueuePosition]]:
+        """(entry, position) for every queued resident: one read for a queue refresh."""
         with self.db.session() as session:
             query = select(Handoff).where(Handoff.state == QUEUED)
             if section:
@@ -126,7 +154,7 @@ class HandoffService:
         now, places, result = real_utcnow(), {}, []
         for row in rows:
             place = places[row.section] = places.get(row.section, 0) + 1
-            result.append((QueueEntry.of(row, now), (place, round(place * DEFAULT_HANDLING_MINUTES))))
+            result.append((QueueEntry.of(row, now), QueuePosition.at(place)))
         return result
 
     # --- transitions ---------------------------------------------------------------------

@@ -61,7 +61,3 @@ async def transcript(agent: Any, conversation_id: str) -> List[Dict[str, Any]]:
             lines.append({"from": "system", "text": event.type_name, "at": event.timestamp})
     return lines
 
-
-async def is_paused(agent: Any, conversation_id: str) -> bool:
-    tracker = await agent.tracker_store.retrieve(conversation_id)
-    return bool(tracker and tracker.is_paused())

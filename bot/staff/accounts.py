@@ -8,7 +8,7 @@ import hashlib
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Callable, NamedTuple, Optional, TypeVar
 
 import bcrypt
 from sqlalchemy import delete, select
@@ -27,6 +27,11 @@ T = TypeVar("T")
 # A bcrypt check is ~0.25 s of CPU. It gets its own two threads, so a burst of logins can
 # neither stall the event loop nor take the worker threads residents' database calls use.
 _PASSWORD_WORKERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bcrypt")
+
+
+class NewSession(NamedTuple):
+    token: str  # for the session cookie; only its hash is stored
+    csrf: str  # for the client, sent back in a header with every change
 
 
 class AccountError(ValueError):
@@ -109,14 +114,14 @@ class Accounts:
                 return None
             return account if verify_password(password, account.password_hash) else None
 
-    def open_session(self, account: StaffAccount) -> tuple:
-        """(session token for the cookie, CSRF token for the client)."""
+    def open_session(self, account: StaffAccount) -> "NewSession":
+        """A new session: its token for the cookie and its CSRF token for the client."""
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         with self.db.session() as session:
             session.execute(delete(StaffSession).where(StaffSession.expires_at < real_utcnow()))
             session.add(StaffSession(token_hash=token_hash(token), account_id=account.id, csrf_token=csrf,
                                      expires_at=real_utcnow() + SESSION_LIFETIME))
-        return token, csrf
+        return NewSession(token, csrf)
 
     def principal(self, token: Optional[str]) -> Optional[Principal]:
         if not token:

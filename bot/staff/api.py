@@ -20,7 +20,7 @@ from sanic.response import HTTPResponse
 
 from bot.handoff import tracker as conversation
 from bot.handoff.hub import CLOSED
-from bot.handoff.machine import CALLBACK, HandoffError
+from bot.handoff.machine import ASSIGNED, CALLBACK, HandoffError
 from bot.handoff.slips import Slips
 from bot.redaction import mask_phone_numbers, scrub
 from bot.replies import to_message
@@ -305,7 +305,7 @@ def staff_blueprint() -> Blueprint:
         if len(text) > MAX_REPLY_CHARS:
             return error(413, "message_too_long", f"At most {MAX_REPLY_CHARS} characters.")
         entry = await to_thread(staff.handoffs.get, cid)
-        if entry is None or entry.state != "assigned":
+        if entry is None or entry.state != ASSIGNED:
             return error(409, "not_assigned", "Claim the conversation before replying.")
         if entry.assigned_to != p.account_id and not p.is_admin:
             return error(403, "not_yours", "This conversation is assigned to someone else.")

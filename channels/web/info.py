@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
-from bot import calendar, clock
+from bot import clock, opening_hours
 from bot.catalog.provider import CatalogProvider
 from bot.replies import ReplyBuilder
 from bot.text import LANGUAGES
@@ -37,7 +37,7 @@ class CounterInfo:
             return self._info
         catalog = catalogs.get()
         counter = catalog.counter_for(None)  # the general counter
-        current, upcoming = calendar.status(catalog.city, counter, now)
+        current, upcoming = opening_hours.status(catalog.city, counter, now)
         texts: Dict[str, Dict[str, Any]] = {}
         for language in LANGUAGES:
             builder = ReplyBuilder(catalog, language, now)

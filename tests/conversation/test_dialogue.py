@@ -1,7 +1,7 @@
 """Conversations over real HTTP against `madoguchi serve` (REST channel, real model)."""
 import uuid
 
-from bot import calendar, clock
+from bot import clock, opening_hours
 from bot.catalog import load_catalog
 from bot.settings import PROJECT_ROOT
 from tests.conftest import buttons, texts
@@ -111,7 +111,7 @@ def test_two_stage_fallback(server):
 def test_counter_hours_know_the_calendar(server):
     reply = texts(server.say(new_sender(), "市役所は何時まで開いていますか"))
     assert "8:30" in reply.replace("08:30", "8:30") and "17:15" in reply
-    current, upcoming = calendar.status(CATALOG.city, CATALOG.counters["shimin"], clock.now())
+    current, upcoming = opening_hours.status(CATALOG.city, CATALOG.counters["shimin"], clock.now())
     if current is not None:
         assert "今は開いています" in reply
     else:

@@ -1,4 +1,4 @@
-"""Counter calendar: is a counter open now, and when does it next open?
+"""Counter opening hours: is a counter open now, and when does it next open?
 
 Knows weekdays, the nth-Saturday rule, national holidays (jpholiday) and the
 year-end closure from city.yml.
