@@ -7,11 +7,13 @@ MADOGUCHI_ALLOWED_ORIGINS, request bodies capped at MADOGUCHI_MAX_BODY_BYTES.
 """
 from __future__ import annotations
 
+import importlib
 import logging
 import os
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, Callable, List, Optional, Tuple
 
 from bot.settings import Settings
 
@@ -62,23 +64,33 @@ def lock_store_endpoint(settings: Settings):
                           db=int((parts.path or "/0").strip("/") or 0), password=parts.password)
 
 
+@dataclass(frozen=True)
+class ChannelSpec:
+    """One channel the server can run: its name, its class (imported only when it is on,
+    as `module:Class`, built with `Class.from_settings`) and the settings that turn it on."""
+
+    name: str
+    factory: str
+    enabled: Callable[[Settings], bool]
+
+    def build(self, settings: Settings) -> Any:
+        module, _, class_name = self.factory.partition(":")
+        return getattr(importlib.import_module(module), class_name).from_settings(settings)
+
+
+# Every channel, in the order they are mounted at /webhooks/<name>/ (channels/__init__.py).
+CHANNELS: Tuple[ChannelSpec, ...] = (
+    ChannelSpec("rest", "channels.rest:MadoguchiRestInput", lambda settings: True),
+    ChannelSpec("web", "channels.web:WebInput", lambda settings: True),
+    ChannelSpec("telegram", "channels.telegram:TelegramInput",  # on when a bot token is configured
+                lambda settings: bool(settings.telegram_token)),
+    ChannelSpec("line", "channels.line:LineInput",  # LINE needs both the secret and the access token
+                lambda settings: bool(settings.line_channel_secret and settings.line_access_token)),
+)
+
+
 def input_channels(settings: Settings) -> List:
-    from channels.rest import MadoguchiRestInput
-    from channels.web import WebInput
-
-    channels = [MadoguchiRestInput(settings.max_message_chars, settings.rest_token),
-                WebInput(settings.max_message_chars, settings.catalog_dir)]
-    if settings.telegram_token:  # Telegram is on only when a bot token is configured
-        from channels.telegram import TelegramInput
-
-        channels.append(TelegramInput(settings.telegram_token, settings.telegram_secret,
-                                      settings.telegram_api_url, settings.max_message_chars))
-    if settings.line_channel_secret and settings.line_access_token:  # LINE needs both
-        from channels.line import LineInput
-
-        channels.append(LineInput(settings.line_channel_secret, settings.line_access_token,
-                                  settings.line_api_url, settings.max_message_chars))
-    return channels
+    return [spec.build(settings) for spec in CHANNELS if spec.enabled(settings)]
 
 
 def build_app(settings: Settings, model_path: Path):

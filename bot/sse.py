@@ -42,9 +42,14 @@ class StreamSlots:
         self.limit = max(0, int(limit))
         self.open = 0
 
+    @property
+    def full(self) -> bool:
+        """Every slot is taken (a page asking whether its stream would open gets `server_busy()`)."""
+        return self.open >= self.limit
+
     def acquire(self) -> bool:
         """Take a slot; False when every slot is taken (the caller answers `server_busy()`)."""
-        if self.open >= self.limit:
+        if self.full:
             return False
         self.open += 1
         return True

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Text
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Text, cast
 
 import aiohttp
 from linebot import AsyncLineBotApi, WebhookParser
@@ -25,21 +25,20 @@ from linebot.aiohttp_async_http_client import AiohttpAsyncHttpClient
 from linebot.exceptions import InvalidSignatureError, LineBotApiError
 from linebot.models import (Event, FollowEvent, ImageSendMessage, MessageEvent, PostbackAction, PostbackEvent,
                             QuickReply, QuickReplyButton, SendMessage, SourceUser, TextMessage, TextSendMessage)
-from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
-from sanic import Blueprint, response
+from rasa.core.channels.channel import OutputChannel
+from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot import privacy
-from channels.outbound import (NOTICES, SeenIds, ShortPayloads, longest_fitting_prefix,
+from bot.text import DEFAULT_MAX_CHARS
+from channels.base import MessagingChannel, OnNewMessage, WholeMessageOutput, error_response
+from channels.inbound import InboundError, sender_prefix
+from channels.outbound import (NOTICES, ShortPayloads, longest_fitting_prefix,
                                split_text as split_platform_text, text_of)
-from channels.inbound import InboundError, namespaced_sender, prepare, sender_prefix
 
 logger = logging.getLogger(__name__)
-OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
 DEFAULT_API_URL = "https://api.line.me"
-DEFAULT_MAX_CHARS = 2000
 SIGNATURE_HEADER = "X-Line-Signature"
 SENDER_PREFIX = sender_prefix("line")
 USER_ID = re.compile(r"^U[0-9a-f]{32}$")
@@ -50,7 +49,6 @@ MAX_TEXT_CHARS = 5000
 MAX_QUICK_REPLIES = 13
 MAX_LABEL_CHARS = 20
 MAX_POSTBACK_DATA_CHARS = 300
-SEEN_EVENTS = 2048
 API_TIMEOUT_SECONDS = 10.0
 GREETING = "/greet"  # what a new friend (follow event) gets, like the web page's first screen
 
@@ -64,20 +62,22 @@ def fitting_prefix(text: str, limit: int) -> int:
     return longest_fitting_prefix(text, limit, utf16_len)
 
 
-def PostbackPayloads(capacity: int = 10_000) -> ShortPayloads:
+def postback_payloads(capacity: int = 10_000) -> ShortPayloads:
     """Payloads as postback `data`, which LINE limits to 300 characters."""
     return ShortPayloads(lambda payload: utf16_len(payload) <= MAX_POSTBACK_DATA_CHARS, capacity)
 
 
-class LineOutput(OutputChannel):
+class LineOutput(WholeMessageOutput):
     """Rasa's bot messages for one LINE user.
 
     With a reply token it collects the turn's messages until `flush()` sends them as one
     reply; without one (or after the flush) each message is pushed at once.
     """
 
+    channel: "LineInput"
+
     def __init__(self, channel: "LineInput", user_id: Optional[str] = None, reply_token: Optional[str] = None) -> None:
-        self.channel = channel
+        super().__init__(channel)
         self.user_id = user_id
         self.reply_token = reply_token
         self.pending: Optional[List[Dict[str, Any]]] = [] if reply_token else None
@@ -87,21 +87,10 @@ class LineOutput(OutputChannel):
         return "line"
 
     async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
-        # The whole message at once: text, buttons and image belong to one reply.
         if self.pending is not None:
             self.pending.append(dict(message))
         else:
             await self.channel.send(user_id_of(recipient_id), [message])
-
-    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
-        await self.send_response(recipient_id, {**kwargs, "text": text})
-
-    async def send_text_with_buttons(self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]],
-                                     **kwargs: Any) -> None:
-        await self.send_response(recipient_id, {**kwargs, "text": text, "buttons": buttons})
-
-    async def send_image_url(self, recipient_id: Text, image: Text, **kwargs: Any) -> None:
-        await self.send_response(recipient_id, {"image": image})
 
     async def flush(self) -> None:
         """Send the collected turn with the reply token; later messages are pushed."""
@@ -110,35 +99,39 @@ class LineOutput(OutputChannel):
             await self.channel.send(self.user_id, messages, self.reply_token)
 
 
-class LineInput(InputChannel):
+class LineAddress(NamedTuple):
+    """A LINE user, and the reply token of the event being answered (None outside a webhook call)."""
+
+    user_id: str
+    reply_token: Optional[str] = None
+
+
+class LineInput(MessagingChannel[LineAddress]):
+    """LINE on the channel contract (channels/base.py); a resident is addressed by user id
+    (and, while answering an event, its reply token)."""
+
+    push_errors = (LineBotApiError, aiohttp.ClientError, TimeoutError)
+    output_type = LineOutput
+
     @classmethod
     def name(cls) -> Text:
         return "line"
 
     def __init__(self, channel_secret: str, access_token: str, api_url: str = DEFAULT_API_URL,
                  max_chars: int = DEFAULT_MAX_CHARS) -> None:
-        if not channel_secret:
-            logger.error("MADOGUCHI_LINE_CHANNEL_SECRET is not set: every LINE webhook call will be refused (403).")
+        super().__init__(max_chars, api_url or DEFAULT_API_URL)
+        self.require_secret(channel_secret, "MADOGUCHI_LINE_CHANNEL_SECRET", "LINE")
         self.channel_secret = channel_secret
         self.access_token = access_token
-        self.api_url = (api_url or DEFAULT_API_URL).rstrip("/")
-        self.max_chars = max_chars
         self.parser = WebhookParser(channel_secret)
-        self.payloads = PostbackPayloads()
+        self.payloads = postback_payloads()
         self._api: Optional[AsyncLineBotApi] = None
         self._session: Optional[aiohttp.ClientSession] = None
-        self._seen = SeenIds(SEEN_EVENTS)
-        self._app: Any = None
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
-        credentials = credentials or {}
-        return cls(str(credentials.get("channel_secret", "")), str(credentials.get("access_token", "")),
-                   str(credentials.get("api_url") or DEFAULT_API_URL),
-                   int(credentials.get("max_chars", DEFAULT_MAX_CHARS)))
-
-    def get_output_channel(self) -> Optional[OutputChannel]:
-        return LineOutput(self)
+    def from_settings(cls, settings: Any) -> "LineInput":
+        return cls(settings.line_channel_secret, settings.line_access_token, settings.line_api_url,
+                   settings.max_message_chars)
 
     # --- Messaging API client -------------------------------------------------------------
     def client(self) -> AsyncLineBotApi:
@@ -205,19 +198,25 @@ class LineInput(InputChannel):
                 label=label, data=self.payloads.data_for(payload, title), display_text=label)))
         return QuickReply(items=items) if items else None
 
-    async def push(self, recipient_id: str, message: Dict[str, Any]) -> bool:
-        """Staff replies and queue updates, outside a webhook call (see bot.delivery)."""
-        try:
-            user_id = user_id_of(recipient_id)
-            await self.send(user_id, [message])
-        except (LineBotApiError, aiohttp.ClientError, TimeoutError, ValueError) as error:
-            logger.warning("line push to %s failed: %s", recipient_id, error)
-            return False
-        return True
+    # --- the channel contract --------------------------------------------------------------
+    def user_of(self, address: LineAddress) -> str:
+        return address.user_id
 
-    async def notify(self, user_id: str, reply_token: Optional[str], notice: str, **values: Any) -> None:
-        text = NOTICES.get(notice, NOTICES["invalid_message"]).format(**values)
-        await self.send(user_id, [{"text": text}], reply_token)
+    def address_of(self, recipient_id: str) -> LineAddress:
+        return LineAddress(user_id_of(recipient_id))
+
+    def turn_output(self, address: LineAddress) -> LineOutput:
+        return LineOutput(self, address.user_id, address.reply_token)
+
+    async def reply(self, address: LineAddress, message: Dict[str, Any]) -> None:
+        await self.send(address.user_id, [message], address.reply_token)
+
+    async def end_turn(self, address: LineAddress, output: OutputChannel, failed: bool) -> None:
+        """One reply for the whole turn; a failure adds the "error" notice to it."""
+        turn = cast(LineOutput, output)
+        if failed and turn.pending is not None:
+            turn.pending.append({"text": NOTICES["error"]})
+        await turn.flush()
 
     # --- inbound ---------------------------------------------------------------------------
     def parse(self, body: bytes, signature: Optional[str]) -> List[Event]:
@@ -237,98 +236,53 @@ class LineInput(InputChannel):
         except Exception:  # the SDK does not validate shapes: wrong ones fail anywhere inside
             raise InboundError("invalid_webhook", "The request body is not a LINE webhook payload.")
 
-    def first_time(self, event: Event) -> bool:
+    def first_event(self, event: Event) -> bool:
         """LINE redelivers an event it thinks was not received, with the same webhookEventId."""
         event_id = getattr(event, "webhook_event_id", None)
         if not isinstance(event_id, str) or not event_id:
             return True
-        return self._seen.first_time(event_id)
+        return self.first_time(event_id)
 
     async def handle(self, event: Event, on_new_message: OnNewMessage) -> None:
         # In standby mode another module owns the chat (and there is no reply token).
-        if getattr(event, "mode", "active") == "standby" or not self.first_time(event):
+        if getattr(event, "mode", "active") == "standby" or not self.first_event(event):
             return
         user_id = user_id_from(event)
         if user_id is None:  # groups, rooms, malformed sources
             return
         token = getattr(event, "reply_token", None)
-        token = token if isinstance(token, str) and token else None
+        address = LineAddress(user_id, token if isinstance(token, str) and token else None)
         if isinstance(event, MessageEvent):
             if isinstance(event.message, TextMessage):
-                await self.forward(user_id, token, event.message.text, None, on_new_message)
+                await self.forward(address, event.message.text, None, on_new_message)
             else:  # sticker, image, video, audio, location, file
-                await self.notify(user_id, token, "non_text")
+                await self.notify(address, "non_text")
         elif isinstance(event, PostbackEvent):
             data = getattr(event.postback, "data", None)
             payload = self.payloads.payload_for(data) if isinstance(data, str) else None
             if payload is None:
-                await self.notify(user_id, token, "expired_button")
+                await self.notify(address, "expired_button")
                 return
-            title = self.payloads.title_for(data)
-            await self.forward(user_id, token, payload, {"title": title} if title else None, on_new_message)
+            title = self.payloads.title_for(cast(str, data))  # a str: it gave a payload
+            await self.forward(address, payload, {"title": title} if title else None, on_new_message)
         elif isinstance(event, FollowEvent):
-            await self.forward(user_id, token, GREETING, None, on_new_message)
+            await self.forward(address, GREETING, None, on_new_message)
         # Anything else (unfollow, join, unsend, new event types) is not for us.
 
-    async def forward(self, user_id: str, reply_token: Optional[str], text: Any,
-                      metadata: Optional[Dict[str, Any]], on_new_message: OnNewMessage) -> None:
-        """Inbound rules (NFKC, redaction, limits), then Rasa, then one reply; problems get a polite one."""
+    async def receive(self, request: Request, on_new_message: OnNewMessage) -> HTTPResponse:
         try:
-            sender = namespaced_sender(self.name(), user_id)
-            inbound = prepare(text, self.max_chars, metadata)
+            events = self.parse(request.body or b"", request.headers.get(SIGNATURE_HEADER))
+        except InvalidSignatureError:
+            return response.json({"error": "forbidden", "message": "Missing or wrong X-Line-Signature."}, status=403)
         except InboundError as error:
-            await self.notify(user_id, reply_token, error.code, max_chars=self.max_chars)
-            return
-        output = LineOutput(self, user_id, reply_token)
-        try:
-            # 「会話を消す」 and its confirmation (quick replies) are answered here; Rasa never sees them.
-            answer = await privacy.answer_delete_command(self._app, sender, self.name(), inbound.text)
-            if answer is not None:
-                await output.send_response(sender, answer)
-                await output.flush()
-                return
-            await on_new_message(UserMessage(inbound.text, output, sender, input_channel=self.name(),
-                                             metadata=inbound.metadata))
-        except Exception:  # the message is in the tracker; the resident may simply send it again
-            logger.exception("line channel: handling a message failed")
-            if output.pending is not None:
-                output.pending.append({"text": NOTICES["error"]})
-        await output.flush()
-
-    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        webhook = Blueprint("madoguchi_line_webhook", __name__)
-
-        @webhook.listener("before_server_start")
-        async def remember_app(app: Any, _loop: Any) -> None:
-            self._app = app  # deleting a conversation needs the server's database and staff hub
-
-        @webhook.listener("after_server_stop")
-        async def close_client(_app: Any, _loop: Any) -> None:
-            await self.close()
-
-        @webhook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
-
-        @webhook.route("/webhook", methods=["POST"])
-        async def receive(request: Request) -> HTTPResponse:
+            return error_response(error)
+        for event in events:
             try:
-                events = self.parse(request.body or b"", request.headers.get(SIGNATURE_HEADER))
-            except InvalidSignatureError:
-                return response.json({"error": "forbidden", "message": "Missing or wrong X-Line-Signature."},
-                                     status=403)
-            except InboundError as error:
-                return response.json(error.as_json(), status=error.status)
-            self._app = self._app or request.app
-            for event in events:
-                try:
-                    await self.handle(event, on_new_message)
-                except Exception:  # e.g. LINE unreachable: a redelivery would not help either
-                    logger.exception("line channel: event %s was not fully handled",
-                                     getattr(event, "webhook_event_id", "?"))
-            return response.json({})
-
-        return webhook
+                await self.handle(event, on_new_message)
+            except Exception:  # e.g. LINE unreachable: a redelivery would not help either
+                logger.exception("line channel: event %s was not fully handled",
+                                 getattr(event, "webhook_event_id", "?"))
+        return response.json({})
 
 
 def user_id_from(event: Event) -> Optional[str]:

@@ -22,93 +22,73 @@ import logging
 from functools import partial
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Text, Union
 
-from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
-from sanic import Blueprint, response
+from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
-from bot import privacy
-from channels.outbound import (MAX_TITLE_CHARS, NOTICES, SeenIds, ShortPayloads,
-                               split_text as split_platform_text, text_of)
-from channels.inbound import InboundError, namespaced_sender, prepare, sender_prefix
+from bot.text import DEFAULT_MAX_CHARS
+from channels.base import MessagingChannel, OnNewMessage, WholeMessageOutput, error_response
+from channels.inbound import InboundError, sender_prefix
+from channels.outbound import MAX_TITLE_CHARS, NOTICES, ShortPayloads, split_text as split_platform_text, text_of
 
 logger = logging.getLogger(__name__)
-OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
 DEFAULT_API_URL = "https://api.telegram.org"
-DEFAULT_MAX_CHARS = 2000
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 SENDER_PREFIX = sender_prefix("telegram")
 MAX_CALLBACK_DATA_BYTES = 64  # Bot API limit for InlineKeyboardButton.callback_data
 MAX_TEXT_CHARS = 4096  # Bot API limit for sendMessage.text
 # Telegram may send several updates at once; PTB's default pool of one connection would queue them.
 CONNECTION_POOL_SIZE = 8
-SEEN_UPDATES = 2048
 # /start is what Telegram sends when a resident opens the bot: greet them like the web page does.
 COMMANDS = {"/start": "/greet", "/help": "/greet"}
 
 
-def CallbackPayloads(capacity: int = 10_000) -> ShortPayloads:
+def callback_payloads(capacity: int = 10_000) -> ShortPayloads:
     """Payloads as `callback_data`, which the Bot API limits to 64 bytes."""
     return ShortPayloads(lambda payload: len(payload.encode("utf-8")) <= MAX_CALLBACK_DATA_BYTES, capacity)
 
 
-class TelegramOutput(OutputChannel):
+class TelegramOutput(WholeMessageOutput):
     """Sends Rasa's bot messages through the channel's Bot API client."""
 
-    def __init__(self, channel: "TelegramInput") -> None:
-        self.channel = channel
+    channel: "TelegramInput"
 
     @classmethod
     def name(cls) -> Text:
         return "telegram"
 
     async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
-        # The whole message at once: text, buttons and image belong to one reply.
         await self.channel.send(chat_id_of(recipient_id), message)
 
-    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
-        await self.channel.send(chat_id_of(recipient_id), {**kwargs, "text": text})
 
-    async def send_text_with_buttons(self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]],
-                                     **kwargs: Any) -> None:
-        await self.channel.send(chat_id_of(recipient_id), {**kwargs, "text": text, "buttons": buttons})
+class TelegramInput(MessagingChannel[int]):
+    """Telegram on the channel contract (channels/base.py); a resident is addressed by chat id."""
 
-    async def send_image_url(self, recipient_id: Text, image: Text, **kwargs: Any) -> None:
-        await self.channel.send(chat_id_of(recipient_id), {"image": image})
+    push_errors = (TelegramError,)
+    output_type = TelegramOutput
 
-
-class TelegramInput(InputChannel):
     @classmethod
     def name(cls) -> Text:
         return "telegram"
 
     def __init__(self, token: str, secret: str, api_url: str = DEFAULT_API_URL,
                  max_chars: int = DEFAULT_MAX_CHARS) -> None:
-        if not secret:
-            logger.error("MADOGUCHI_TELEGRAM_SECRET is not set: every Telegram webhook call will be refused (403).")
+        super().__init__(max_chars, api_url or DEFAULT_API_URL)
+        self.require_secret(secret, "MADOGUCHI_TELEGRAM_SECRET", "Telegram")
         self.token = token
         self.secret = secret
-        self.api_url = (api_url or DEFAULT_API_URL).rstrip("/")
-        self.max_chars = max_chars
-        self.payloads = CallbackPayloads()
+        self.payloads = callback_payloads()
         self._bot: Optional[Bot] = None
         self._bot_lock: Optional[asyncio.Lock] = None
-        self._seen = SeenIds(SEEN_UPDATES)
-        self._app: Any = None
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
-        credentials = credentials or {}
-        return cls(str(credentials.get("token", "")), str(credentials.get("secret", "")),
-                   str(credentials.get("api_url") or DEFAULT_API_URL),
-                   int(credentials.get("max_chars", DEFAULT_MAX_CHARS)))
-
-    def get_output_channel(self) -> Optional[OutputChannel]:
-        return TelegramOutput(self)
+    def from_settings(cls, settings: Any) -> "TelegramInput":
+        return cls(settings.telegram_token, settings.telegram_secret, settings.telegram_api_url,
+                   settings.max_message_chars)
 
     # --- Bot API client ------------------------------------------------------------------
     async def client(self) -> Bot:
@@ -149,19 +129,15 @@ class TelegramInput(InputChannel):
                 for b in (buttons or []) if isinstance(b, dict) and b.get("payload")]
         return InlineKeyboardMarkup(rows) if rows else None
 
-    async def push(self, recipient_id: str, message: Dict[str, Any]) -> bool:
-        """Staff replies and queue updates, outside a webhook call (see bot.delivery)."""
-        if not recipient_id.startswith(SENDER_PREFIX):
-            return False
-        try:
-            await self.send(chat_id_of(recipient_id), message)
-        except (TelegramError, ValueError) as error:
-            logger.warning("telegram push to %s failed: %s", recipient_id, error)
-            return False
-        return True
+    # --- the channel contract --------------------------------------------------------------
+    def user_of(self, address: int) -> str:
+        return str(address)
 
-    async def notify(self, chat_id: int, notice: str, **values: Any) -> None:
-        await self.send(chat_id, {"text": NOTICES.get(notice, NOTICES["invalid_message"]).format(**values)})
+    def address_of(self, recipient_id: str) -> int:
+        return chat_id_of(recipient_id)
+
+    async def reply(self, address: int, message: Dict[str, Any]) -> None:
+        await self.send(address, message)
 
     # --- inbound ---------------------------------------------------------------------------
     def verify(self, header: Optional[str]) -> bool:
@@ -169,9 +145,20 @@ class TelegramInput(InputChannel):
             return False
         return hmac.compare_digest(header.encode("utf-8", "replace"), self.secret.encode("utf-8"))
 
-    def first_time(self, update_id: int) -> bool:
-        """Telegram resends an update it thinks was not delivered: handle each id once."""
-        return self._seen.first_time(update_id)
+    async def receive(self, request: Request, on_new_message: OnNewMessage) -> HTTPResponse:
+        if not self.verify(request.headers.get(SECRET_HEADER)):
+            return response.json({"error": "forbidden", "message": "Missing or wrong secret token."}, status=403)
+        try:
+            update = parse_update(request.body)
+        except InboundError as error:
+            return error_response(error)
+        # Telegram resends an update it thinks was not delivered: handle each id once.
+        if self.first_time(update.update_id):
+            try:
+                await self.handle(update, on_new_message)
+            except Exception:  # e.g. Telegram unreachable: a retry would not help either
+                logger.exception("telegram channel: update %s was not fully handled", update.update_id)
+        return response.json({"ok": True})
 
     async def handle(self, update: Update, on_new_message: OnNewMessage) -> None:
         if update.callback_query is not None:
@@ -203,60 +190,6 @@ class TelegramInput(InputChannel):
             return
         title = button_title(query.message, query.data)
         await self.forward(chat_id, payload, {"title": title} if title else None, on_new_message)
-
-    async def forward(self, chat_id: int, text: Any, metadata: Optional[Dict[str, Any]],
-                      on_new_message: OnNewMessage) -> None:
-        """Inbound rules (NFKC, redaction, limits), then Rasa; problems get a polite reply."""
-        try:
-            sender = namespaced_sender(self.name(), str(chat_id))
-            inbound = prepare(text, self.max_chars, metadata)
-        except InboundError as error:
-            await self.notify(chat_id, error.code, max_chars=self.max_chars)
-            return
-        try:
-            # `/delete` and its confirmation buttons are answered here; Rasa never sees them.
-            answer = await privacy.answer_delete_command(self._app, sender, self.name(), inbound.text)
-            if answer is not None:
-                await self.send(chat_id, answer)
-                return
-            await on_new_message(UserMessage(inbound.text, TelegramOutput(self), sender,
-                                             input_channel=self.name(), metadata=inbound.metadata))
-        except Exception:  # the message is in the tracker; the resident may simply send it again
-            logger.exception("telegram channel: handling a message failed")
-            await self.notify(chat_id, "error")
-
-    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        webhook = Blueprint("madoguchi_telegram_webhook", __name__)
-
-        @webhook.listener("before_server_start")
-        async def remember_app(app: Any, _loop: Any) -> None:
-            self._app = app  # deleting a conversation needs the server's database and staff hub
-
-        @webhook.listener("after_server_stop")
-        async def close_client(_app: Any, _loop: Any) -> None:
-            await self.close()
-
-        @webhook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
-
-        @webhook.route("/webhook", methods=["POST"])
-        async def receive(request: Request) -> HTTPResponse:
-            if not self.verify(request.headers.get(SECRET_HEADER)):
-                return response.json({"error": "forbidden", "message": "Missing or wrong secret token."}, status=403)
-            try:
-                update = parse_update(request.body)
-            except InboundError as error:
-                return response.json(error.as_json(), status=error.status)
-            self._app = self._app or request.app
-            if self.first_time(update.update_id):
-                try:
-                    await self.handle(update, on_new_message)
-                except Exception:  # e.g. Telegram unreachable: a retry would not help either
-                    logger.exception("telegram channel: update %s was not fully handled", update.update_id)
-            return response.json({"ok": True})
-
-        return webhook
 
 
 def parse_update(body: bytes) -> Update:
@@ -292,7 +225,7 @@ def command_text(text: Any) -> Any:
     return COMMANDS.get(command, text)
 
 
-def button_title(message: Any, data: str) -> Optional[str]:
+def button_title(message: Any, data: Optional[str]) -> Optional[str]:
     """The label of the pressed button, kept for the transcript instead of `/intent{…}`."""
     markup = getattr(message, "reply_markup", None)
     for row in getattr(markup, "inline_keyboard", ()) or ():

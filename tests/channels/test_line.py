@@ -31,7 +31,7 @@ from bot.catalog import load_catalog
 from bot.devserver import RunningServer, running_server
 from bot.redaction import my_number_check_digit
 from bot.settings import PROJECT_ROOT
-from channels.line import NOTICES, SIGNATURE_HEADER, LineInput, PostbackPayloads
+from channels.line import NOTICES, SIGNATURE_HEADER, LineInput, postback_payloads
 from tests.channels.fake_line import Call, FakeLineApi
 from tests.conftest import API_TOKEN, FAKE_NOW
 
@@ -442,7 +442,7 @@ def test_a_wrong_access_token_makes_push_report_failure(fake_api: FakeLineApi):
 
 
 def test_long_payloads_get_short_postback_data_that_resolves():
-    payloads = PostbackPayloads(capacity=2)
+    payloads = postback_payloads(capacity=2)
     long_payload = '/ask_documents{"procedure":"' + "x" * 300 + '"}'
     data = payloads.data_for(long_payload, "必要な書類")
     assert len(data) <= 300 and data != long_payload

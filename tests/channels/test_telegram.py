@@ -26,7 +26,7 @@ from bot.catalog import load_catalog
 from bot.devserver import RunningServer, running_server
 from bot.redaction import my_number_check_digit
 from bot.settings import PROJECT_ROOT
-from channels.telegram import NOTICES, SECRET_HEADER, CallbackPayloads, TelegramInput
+from channels.telegram import NOTICES, SECRET_HEADER, callback_payloads, TelegramInput
 from tests.channels.fake_telegram import Call, FakeBotApi
 from tests.conftest import API_TOKEN, FAKE_NOW
 
@@ -292,7 +292,7 @@ def test_staff_reply_reaches_the_telegram_user(resident: Resident, fake_api: Fak
 
 # --- the channel in-process: long payloads, images, push targets ----------------------------------
 def test_long_payloads_get_short_callback_data_that_resolves():
-    payloads = CallbackPayloads(capacity=2)
+    payloads = callback_payloads(capacity=2)
     long_payload = '/ask_documents{"procedure":"' + "x" * 80 + '"}'
     data = payloads.data_for(long_payload)
     assert len(data.encode()) <= 64 and data != long_payload
