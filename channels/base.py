@@ -85,7 +85,7 @@ def parse_json_object(request: Request) -> Dict[str, Any]:
     try:
         body = request.json
     except Exception:
-        raise InboundError("malformed_json", "The request body is not valid JSON.")
+        raise InboundError("malformed_json", "The request body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise InboundError("malformed_json", "The request body must be a JSON object.")
     return body

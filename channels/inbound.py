@@ -124,7 +124,7 @@ def check_metadata(metadata: Any) -> Dict[str, Any]:
     try:
         size = len(json.dumps(metadata, ensure_ascii=False, allow_nan=False).encode("utf-8"))
     except ValueError:
-        raise invalid_metadata("`metadata` must be plain JSON (no NaN or Infinity).")
+        raise invalid_metadata("`metadata` must be plain JSON (no NaN or Infinity).") from None
     if size > MAX_METADATA_BYTES:
         raise invalid_metadata(f"`metadata` is {size} bytes as JSON; at most {MAX_METADATA_BYTES} are accepted.")
     return metadata

@@ -23,8 +23,20 @@ import aiohttp
 from linebot import AsyncLineBotApi, WebhookParser
 from linebot.aiohttp_async_http_client import AiohttpAsyncHttpClient
 from linebot.exceptions import InvalidSignatureError, LineBotApiError
-from linebot.models import (Event, FollowEvent, ImageSendMessage, MessageEvent, PostbackAction, PostbackEvent,
-                            QuickReply, QuickReplyButton, SendMessage, SourceUser, TextMessage, TextSendMessage)
+from linebot.models import (
+    Event,
+    FollowEvent,
+    ImageSendMessage,
+    MessageEvent,
+    PostbackAction,
+    PostbackEvent,
+    QuickReply,
+    QuickReplyButton,
+    SendMessage,
+    SourceUser,
+    TextMessage,
+    TextSendMessage,
+)
 from rasa.core.channels.channel import OutputChannel
 from sanic import response
 from sanic.request import Request
@@ -33,8 +45,8 @@ from sanic.response import HTTPResponse
 from bot.text import DEFAULT_MAX_CHARS
 from channels.base import MessagingChannel, OnNewMessage, WholeMessageOutput, error_response
 from channels.inbound import InboundError, sender_prefix
-from channels.outbound import (NOTICES, ShortPayloads, longest_fitting_prefix,
-                               split_text as split_platform_text, text_of)
+from channels.outbound import NOTICES, ShortPayloads, longest_fitting_prefix, text_of
+from channels.outbound import split_text as split_platform_text
 
 logger = logging.getLogger(__name__)
 
@@ -226,15 +238,15 @@ class LineInput(MessagingChannel[LineAddress]):
         try:
             text = body.decode("utf-8")  # LINE signs UTF-8 JSON; the SDK validates text
         except UnicodeDecodeError:
-            raise InvalidSignatureError("body is not UTF-8")
+            raise InvalidSignatureError("body is not UTF-8") from None
         try:
             return self.parser.parse(text, signature)
         except InvalidSignatureError:
             raise
         except json.JSONDecodeError:
-            raise InboundError("malformed_json", "The request body is not valid JSON.")
+            raise InboundError("malformed_json", "The request body is not valid JSON.") from None
         except Exception:  # the SDK does not validate shapes: wrong ones fail anywhere inside
-            raise InboundError("invalid_webhook", "The request body is not a LINE webhook payload.")
+            raise InboundError("invalid_webhook", "The request body is not a LINE webhook payload.") from None
 
     def first_event(self, event: Event) -> bool:
         """LINE redelivers an event it thinks was not received, with the same webhookEventId."""

@@ -19,8 +19,15 @@ from sanic.response import HTTPResponse
 
 from bot.access import not_authenticated, request_token, token_matches
 from bot.text import DEFAULT_MAX_CHARS
-from channels.base import (AnnotatedCollectingOutputChannel, Channel, OnNewMessage, answers_inbound_errors,
-                           health_route, internal_error, parse_json_object)
+from channels.base import (
+    AnnotatedCollectingOutputChannel,
+    Channel,
+    OnNewMessage,
+    answers_inbound_errors,
+    health_route,
+    internal_error,
+    parse_json_object,
+)
 from channels.inbound import InboundError
 
 logger = logging.getLogger(__name__)

@@ -32,7 +32,8 @@ from telegram.request import HTTPXRequest
 from bot.text import DEFAULT_MAX_CHARS
 from channels.base import MessagingChannel, OnNewMessage, WholeMessageOutput, error_response
 from channels.inbound import InboundError, sender_prefix
-from channels.outbound import MAX_TITLE_CHARS, NOTICES, ShortPayloads, split_text as split_platform_text, text_of
+from channels.outbound import MAX_TITLE_CHARS, NOTICES, ShortPayloads, text_of
+from channels.outbound import split_text as split_platform_text
 
 logger = logging.getLogger(__name__)
 
@@ -197,13 +198,13 @@ def parse_update(body: bytes) -> Update:
     try:
         data = json.loads(body or b"")
     except (ValueError, UnicodeDecodeError):
-        raise InboundError("malformed_json", "The request body is not valid JSON.")
+        raise InboundError("malformed_json", "The request body is not valid JSON.") from None
     if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
         raise InboundError("invalid_update", "The request body is not a Telegram Update.")
     try:
         return Update.de_json(data, None)
     except Exception:  # PTB does not validate types: wrong shapes fail anywhere inside
-        raise InboundError("invalid_update", "The request body is not a Telegram Update.")
+        raise InboundError("invalid_update", "The request body is not a Telegram Update.") from None
 
 
 def valid_chat_id(chat_id: Any) -> bool:

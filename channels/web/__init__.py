@@ -23,7 +23,7 @@ One module per concern:
 """
 from channels.web.channel import WebInput, WebPushOutputChannel
 from channels.web.furigana import auto_ruby
-from channels.web.identity import COOKIE_NAME, CONVERSATION_HEADER, SECURE_COOKIE_NAME, Visitor, conversation_id_for
+from channels.web.identity import CONVERSATION_HEADER, COOKIE_NAME, SECURE_COOKIE_NAME, Visitor, conversation_id_for
 from channels.web.page import root_page_blueprint
 from channels.web.streams import MAX_PAGES_PER_CONVERSATION, PageStream
 from channels.web.transcript import shape_message, transcript

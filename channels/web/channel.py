@@ -30,11 +30,17 @@ from bot import privacy, sse
 from bot.redaction import clean_inbound
 from bot.settings import Settings
 from bot.text import DEFAULT_MAX_CHARS, LANGUAGES, shared_tagger
-from channels.base import (AnnotatedCollectingOutputChannel, Channel, OnNewMessage, WholeMessageOutput,
-                           answers_inbound_errors, internal_error, parse_json_object)
+from channels.base import (
+    AnnotatedCollectingOutputChannel,
+    Channel,
+    OnNewMessage,
+    WholeMessageOutput,
+    answers_inbound_errors,
+    internal_error,
+    parse_json_object,
+)
 from channels.inbound import InboundError
-from channels.web.identity import (CONVERSATION_HEADER, StreamTickets, Visitor, cookie_headers, fresh_start,
-                                   visitor_of)
+from channels.web.identity import CONVERSATION_HEADER, StreamTickets, Visitor, cookie_headers, fresh_start, visitor_of
 from channels.web.info import CounterInfo
 from channels.web.page import STATIC_DIR, chat_page
 from channels.web.streams import PageStream, PageStreams, too_many_pages
@@ -292,7 +298,7 @@ def cursor_value(value: Any) -> float:
     try:
         cursor = float(value)
     except (TypeError, ValueError):
-        raise InboundError("invalid_cursor", "`after` must be a number (a message timestamp).")
+        raise InboundError("invalid_cursor", "`after` must be a number (a message timestamp).") from None
     if cursor != cursor or cursor < 0 or cursor == float("inf"):
         raise InboundError("invalid_cursor", "`after` must be a number (a message timestamp).")
     return cursor

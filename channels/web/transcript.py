@@ -5,7 +5,7 @@ a reload, catching up after a reconnect and pushing staff replies are the same o
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Mapping, Optional
 
 from rasa.shared.core.constants import EXTERNAL_MESSAGE_PREFIX
 
@@ -37,7 +37,7 @@ def message_from_event(event: Any) -> Optional[Dict[str, Any]]:
     return None
 
 
-def shape_message(message: Dict[str, Any]) -> Dict[str, Any]:
+def shape_message(message: Mapping[str, Any]) -> Dict[str, Any]:
     """What the page needs of one bot message (same keys as a REST reply, plus `staff`)."""
     staff = message.get("staff")
     shaped: Dict[str, Any] = {"role": "staff" if staff else "bot", "text": message.get("text") or ""}

@@ -26,7 +26,7 @@ from bot.catalog import load_catalog
 from bot.devserver import RunningServer, running_server
 from bot.redaction import my_number_check_digit
 from bot.settings import PROJECT_ROOT
-from channels.telegram import NOTICES, SECRET_HEADER, callback_payloads, TelegramInput
+from channels.telegram import NOTICES, SECRET_HEADER, TelegramInput, callback_payloads
 from tests.channels.fake_telegram import Call, FakeBotApi
 from tests.conftest import API_TOKEN, FAKE_NOW
 
