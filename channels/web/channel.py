@@ -153,7 +153,7 @@ class WebInput(Channel):
 
         @web.route("/", methods=["GET", "HEAD"])
         async def page(_: Request) -> HTTPResponse:
-            return chat_page(self.static_dir)
+            return await chat_page(self.static_dir)
 
         @web.route("/widget.js", methods=["GET"])
         async def widget(_: Request) -> HTTPResponse:

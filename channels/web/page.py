@@ -1,6 +1,7 @@
 """The chat page itself (plain HTML/CSS/JS from `bot/web/`, no build step), with its headers."""
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any, Dict, Optional
 
@@ -22,8 +23,10 @@ def page_headers() -> Dict[str, str]:
             "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
 
 
-def chat_page(static_dir: Path = STATIC_DIR) -> HTTPResponse:
-    html = (Path(static_dir) / "index.html").read_text(encoding="utf-8")
+async def chat_page(static_dir: Path = STATIC_DIR) -> HTTPResponse:
+    """The page, read in a worker thread (file work stays off the event loop); read on every
+    request, so an edited page is served without a restart."""
+    html = await asyncio.to_thread((Path(static_dir) / "index.html").read_text, encoding="utf-8")
     return response.html(html, headers=page_headers())
 
 
@@ -39,7 +42,7 @@ def root_page_blueprint(static_dir: Path = STATIC_DIR) -> Blueprint:
 
     async def serve_page(request: Request) -> Optional[HTTPResponse]:
         if request.path == "/" and request.method in ("GET", "HEAD"):
-            return chat_page(static_dir)
+            return await chat_page(static_dir)
         return None
 
     @root.listener("before_server_start")
