@@ -3,9 +3,9 @@
 The packages form layers; a module imports only from its own layer or the layers below,
 and no two packages import each other (tests/test_import_layers.py checks both). Lowest first:
 
-1. `settings`, `clock`, `text`, `redaction`, `messages` (the bot message's shape) and the small
-   HTTP helpers (`access`, `cors`, `sse`, `delivery`, `logmask`): no knowledge of procedures or
-   conversations.
+1. `settings`, `clock`, `text`, `speech_text` (fillers, self-corrections), `redaction`,
+   `messages` (the bot message's shape) and the small HTTP helpers (`access`, `cors`, `sse`,
+   `delivery`, `logmask`): no knowledge of procedures or conversations.
 2. `catalog` (what intents/ means) and `opening_hours` (when a counter is open).
 3. `nlu` (the Rasa components) and `replies` (what the assistant says, from the catalog).
 4. `store` (SQLAlchemy models and the tracker store).
@@ -19,7 +19,8 @@ __version__ = "0.1.0"
 
 # The layers above as data, lowest first: the import test reads this table.
 LAYERS = (
-    ("settings", "clock", "text", "redaction", "messages", "access", "cors", "sse", "delivery", "logmask"),
+    ("settings", "clock", "text", "speech_text", "redaction", "messages", "access", "cors", "sse", "delivery",
+     "logmask"),
     ("catalog", "opening_hours"),
     ("nlu", "replies"),
     ("store",),

@@ -24,14 +24,15 @@ def fingerprint(files: Dict[str, Path]) -> str:
     """
     import rasa
 
-    from bot import text
+    from bot import speech_text, text
     from bot.nlu import japanese_tokenizer
 
     digest = hashlib.sha256()
     digest.update(f"rasa={rasa.__version__};compiler={COMPILER_VERSION}".encode())
     for key in sorted(files):
         digest.update(key.encode() + b"\0" + files[key].read_bytes() + b"\0")
-    for source in (japanese_tokenizer.__file__, text.__file__):  # the NLU component and its text rules
+    # The NLU component and its text rules.
+    for source in (japanese_tokenizer.__file__, text.__file__, speech_text.__file__):
         digest.update(Path(source).read_bytes())
     return digest.hexdigest()[:16]
 

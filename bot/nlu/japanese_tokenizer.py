@@ -2,7 +2,8 @@
 
 No built-in Rasa tokenizer segments Japanese. UniDic lemmas also map kana-only and
 conjugated forms to one dictionary form (なくした / 無くしました → 無くす), which lets the
-featurizers treat elderly kana-only writing like standard writing. NFKC normalization
+featurizers treat elderly kana-only writing like standard writing. Fillers and self-corrections
+(bot/speech_text.py) are skipped here, for training and inbound text alike. NFKC normalization
 happens in the channel layer, not here, so offsets always match the text Rasa stores.
 
 Each token also carries its katakana reading (`token.get("reading")`, "" for non-Japanese
@@ -35,6 +36,7 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, PREDICTED_CONF
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.speech_text import meaning_spans
 from bot.text import KANA_ONLY, new_tagger, to_katakana
 
 # Parts of speech that carry no meaning for intent classification.
@@ -86,9 +88,13 @@ class FugashiJapaneseTokenizer(Tokenizer):
 
     def tokenize(self, message: Message, attribute: Text) -> List[Token]:
         text = message.get(attribute)
+        # Resident text (and training examples, the same way) is read without fillers and
+        # without what a self-correction took back; offsets stay those of the stored text.
+        spans = meaning_spans(text) if attribute == TEXT else [(0, len(text))]
         tokens = [
-            Token(surface, start, lemma=lemma, data={"reading": reading, "pos": pos})
-            for surface, start, lemma, reading, pos in self.analyze(text)
+            Token(surface, begin + start, lemma=lemma, data={"reading": reading, "pos": pos})
+            for begin, end in spans
+            for surface, start, lemma, reading, pos in self.analyze(text[begin:end])
         ]
         if not tokens:  # Rasa needs at least one token, e.g. for "？？？"
             tokens = [Token(text, 0, lemma=text.lower(), data={"reading": "", "pos": ""})]

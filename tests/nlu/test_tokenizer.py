@@ -42,3 +42,11 @@ def test_mixed_text_keeps_offsets(tokenizer):
     text = "住民票 を 2通 ください"
     for token in tokens(tokenizer, text):
         assert text[token.start:token.end] == token.text
+
+
+def test_fillers_and_corrected_words_are_not_read_but_offsets_stay(tokenizer):
+    text = "えーと住民票じゃなくてあのー印鑑証明"
+    result = tokens(tokenizer, text)
+    assert [t.text for t in result] == ["印鑑", "証明"]
+    for token in result:
+        assert text[token.start:token.end] == token.text
