@@ -46,6 +46,7 @@ def test_only_what_follows_a_self_correction_is_kept(spoken, meant):
     "まいなんばーかーど なくしてもうた",       # kana-only words keep their ん
     "ええ、そうです",                        # ええ is yes, not a filler
     "ちゃうちゃう",
+    "いや、やっぱりいいです",                # a withdrawal, not a new request
     "えーと",                                # only a filler: kept, so NLU still sees something
     "I lost my card",
 ])
