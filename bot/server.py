@@ -86,6 +86,8 @@ CHANNELS: Tuple[ChannelSpec, ...] = (
                 lambda settings: bool(settings.telegram_token)),
     ChannelSpec("line", "channels.line:LineInput",  # LINE needs both the secret and the access token
                 lambda settings: bool(settings.line_channel_secret and settings.line_access_token)),
+    ChannelSpec("voice", "channels.voice:VoiceInput",  # the phone: on when Twilio's auth token is set
+                lambda settings: bool(settings.twilio_auth_token)),
 )
 
 

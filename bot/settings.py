@@ -34,6 +34,10 @@ class Settings:
     line_channel_secret: str = ""  # the LINE channel is on only when secret and access token are set
     line_access_token: str = ""  # long-lived channel access token (Messaging API)
     line_api_url: str = "https://api.line.me"
+    twilio_auth_token: str = ""  # empty: the phone channel is off; signs every Twilio webhook call
+    twilio_account_sid: str = ""  # with twilio_from: the checklist by SMS (Messages API)
+    twilio_from: str = ""  # the Twilio number SMS are sent from (E.164)
+    twilio_api_url: str = ""  # the Twilio REST API (a local fake in tests); empty: api.twilio.com
     public_url: str = ""  # the address residents and staff use; https → Secure cookies (__Host- prefix)
     callback_ttl_seconds: int = 7 * 24 * 3600  # a call-back phone number is deleted after this at most
     kiosk: bool = False  # every page is a lobby kiosk: idle countdown, then a fresh conversation
@@ -83,6 +87,10 @@ class Settings:
             line_channel_secret=text("MADOGUCHI_LINE_CHANNEL_SECRET", cls.line_channel_secret),
             line_access_token=text("MADOGUCHI_LINE_ACCESS_TOKEN", cls.line_access_token),
             line_api_url=text("MADOGUCHI_LINE_API_URL", cls.line_api_url),
+            twilio_auth_token=text("MADOGUCHI_TWILIO_AUTH_TOKEN", cls.twilio_auth_token),
+            twilio_account_sid=text("MADOGUCHI_TWILIO_ACCOUNT_SID", cls.twilio_account_sid),
+            twilio_from=text("MADOGUCHI_TWILIO_FROM", cls.twilio_from),
+            twilio_api_url=text("MADOGUCHI_TWILIO_API_URL", cls.twilio_api_url),
             public_url=text("MADOGUCHI_PUBLIC_URL", cls.public_url),
             callback_ttl_seconds=duration_seconds(env.get("MADOGUCHI_CALLBACK_TTL", str(cls.callback_ttl_seconds))),
             kiosk=env.get("MADOGUCHI_KIOSK", "").strip().lower() in ("1", "true", "yes", "on"),
