@@ -45,6 +45,10 @@ class Settings:
     kiosk_countdown_seconds: int = 30  # the countdown itself (WCAG 2.2.1: at least 20 s to extend)
     max_sse_streams: int = 500  # open live streams in this process (resident pages + staff consoles)
     retention_days: int = 90  # conversations whose last event is older are deleted daily
+    tts: str = "auto"  # speech engine: auto (gTTS, else Open JTalk at once) | openjtalk | gtts
+    tts_rate: float = 0.7  # Open JTalk speed (-r); 0.7 ≈ 5.3 morae/s, the elderly pace
+    gtts_url: str = ""  # empty: Google's endpoint; tests point gTTS at a local fake (base URL)
+    gtts_timeout: float = 2.0  # seconds gTTS may take before `auto` falls back to Open JTalk
 
     @property
     def tracker_database_url(self) -> str:
@@ -98,6 +102,10 @@ class Settings:
             kiosk_countdown_seconds=number("MADOGUCHI_KIOSK_COUNTDOWN_SECONDS", cls.kiosk_countdown_seconds),
             max_sse_streams=number("MADOGUCHI_MAX_SSE_STREAMS", cls.max_sse_streams),
             retention_days=number("MADOGUCHI_RETENTION_DAYS", cls.retention_days),
+            tts=text("MADOGUCHI_TTS", cls.tts).strip().lower(),
+            tts_rate=float(env.get("MADOGUCHI_TTS_RATE", cls.tts_rate)),
+            gtts_url=text("MADOGUCHI_GTTS_URL", cls.gtts_url),
+            gtts_timeout=float(env.get("MADOGUCHI_GTTS_TIMEOUT", cls.gtts_timeout)),
         )
 
     @property
