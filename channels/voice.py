@@ -420,13 +420,17 @@ class VoiceInput(Channel):
         return PROMPTS["submenu"].format(title=title, items=items)
 
     async def play_urls(self, request: Request, call: Call, texts: Sequence[str]) -> List[str]:
+        """The absolute URLs of the texts' audio (synthesized at once, cached by content)."""
         speech = request.app.ctx.speech
+        wanted = [text for text in texts if text and text.strip()]
+        results = await asyncio.gather(*(speech.synthesize(text, language=call.language, slow=call.slow, phone=True)
+                                         for text in wanted), return_exceptions=True)
         urls = []
-        for text in texts:
-            if not text:
+        for result in results:
+            if isinstance(result, BaseException):  # the rest of the answer is still played
+                logger.error("voice channel: a reply could not be synthesized: %s", result)
                 continue
-            audio = await speech.synthesize(text, language=call.language, slow=call.slow, phone=True)
-            urls.append(self.public_url + speech.url_for(audio))
+            urls.append(self.public_url + speech.url_for(result))
         return urls
 
     async def gather(self, request: Request, call: Call, texts: Sequence[str], catalog: Catalog) -> HTTPResponse:
