@@ -50,6 +50,7 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from bot.catalog.model import Catalog
 from bot.handoff.machine import QUEUED
+from bot.handoff.slips import NUMBER_DIGITS, Slips
 from bot.text import DEFAULT_MAX_CHARS
 from channels.base import AnnotatedCollectingOutputChannel, Channel, OnNewMessage, health_route
 from channels.inbound import InboundError
@@ -67,12 +68,14 @@ PART_CHARS = 90
 # Calls remembered at once (per-call state: speed, the last answer, the menu level).
 MAX_CALLS = 2000
 SMS_TIMEOUT_SECONDS = 10.0
+SLIP_DIGITS = NUMBER_DIGITS
+MAX_SLIP_TRIES = 3  # numbers one call may try
 
 # What the phone itself says (the dialogue's answers come from the catalog).
 PROMPTS = {
     "greeting": "{city}の窓口案内です。ご用件をお話しください。番号で選ぶこともできます。",
     "menu": "番号を押してください。1、マイナンバーカード。2、証明書。3、引っ越し。4、出生とおくやみ。"
-            "0、職員と話す。9、もう一度聞く。",
+            "0、職員と話す。9、もう一度聞く。来庁票の番号をお持ちの方は、8を押してください。",
     "submenu": "{title}ですね。番号を押してください。{items}。0、職員と話す。",
     "ask_again": "すみません。聞き取れませんでした。もう一度お話しください。",
     "more": "続きは1を押してください。",
@@ -90,6 +93,10 @@ PROMPTS = {
     "no_callback_number": "番号が通知されていないため、折り返しのお電話はできません。",
     "callback_declined": "折り返しのお電話はやめました。",
     "goodbye": "お電話ありがとうございました。",
+    "slip_ask": "来庁票の6桁の番号を押してください。",
+    "slip_continue": "先ほどの{title}のご案内の続きですね。",
+    "slip_continue_general": "先ほどのご案内の続きですね。",
+    "slip_not_found": "その番号の来庁票は見つかりませんでした。",
     "error": "すみません。うまく処理できませんでした。もう一度お話しください。",
 }
 
@@ -111,6 +118,7 @@ CALLBACK_OFFER_PAYLOAD = "/callback_request"  # the dialogue's after-hours reply
 REPEAT_WORDS = re.compile(r"もう一度|もういちど|もう1度|もっかい|繰り返|くりかえ|聞こえな|きこえな")
 SLOW_WORDS = re.compile(r"ゆっくり")
 SMS_WORDS = re.compile(r"ショートメール|ショートメッセージ|SMS|メッセージで送|メールで送", re.I)
+SLIP_WORDS = re.compile(r"来庁票|らいちょうひょう")
 MENU_WORDS = re.compile(r"メニュー|番号で選")
 HINT_WORDS = ("もう一度", "人と話したい", "ショートメールで送って", "ゆっくり", "マイナンバーカード", "引っ越し",
               "住民票", "おくやみ")
@@ -124,11 +132,12 @@ class Call:
     sender: str
     caller: str  # the calling number (E.164), only in memory, only for the call-back and the SMS
     slow: bool = False
-    stage: str = "main"  # main | menu:<key> | answer | callback
+    stage: str = "main"  # main | menu:<key> | answer | callback | slip
     language: str = "ja"
     last: List[str] = field(default_factory=list)  # what the last answer said, for 9 / 「もう一度」
     rest: List[str] = field(default_factory=list)  # the parts of the answer not played yet
     misses: int = 0  # silences and unclear answers in a row
+    slip_tries: int = 0  # visit slip numbers keyed in this call (a few, not a search)
 
 
 @dataclass
@@ -268,6 +277,15 @@ class VoiceInput(Channel):
             call.slow = not call.slow
             notice = PROMPTS["slow_on"] if call.slow else PROMPTS["slow_off"]
             return await self.gather(request, call, [notice] + (call.last or [PROMPTS["menu"]]), catalog)
+        slip_number = slip_number_in(digits, speech, call.stage == "slip")
+        if slip_number:
+            return await self.continue_slip(request, call, catalog, slip_number, on_new_message)
+        if call.stage == "slip":
+            call.stage = "main"
+            return await self.gather(request, call, [PROMPTS["slip_not_found"], PROMPTS["menu"]], catalog)
+        if key == "8" and not call.stage.startswith("menu:"):
+            call.stage = "slip"
+            return await self.gather(request, call, [PROMPTS["slip_ask"]], catalog, digits=SLIP_DIGITS)
         if key == "*" or (speech and MENU_WORDS.search(speech)):
             call.stage = "main"
             return await self.gather(request, call, [PROMPTS["menu"]], catalog)
@@ -315,8 +333,33 @@ class VoiceInput(Channel):
         return await self.hang_up(request, call, [f"{counter.name.ja}の電話番号は{counter.phone}です。",
                                                   PROMPTS["goodbye"]])
 
+    async def continue_slip(self, request: Request, call: Call, catalog: Catalog, number: str,
+                            on_new_message: OnNewMessage) -> HTTPResponse:
+        """A visit slip made on the web (or LINE, Telegram): its procedure's checklist, read out.
+
+        The slip's conversation belongs to its own channel; this call continues from what the
+        slip says (the procedure), and the slip number in the message's metadata links the two
+        for staff."""
+        call.slip_tries += 1
+        staff = getattr(request.app.ctx, "staff", None)
+        found = None
+        if staff is not None and call.slip_tries <= MAX_SLIP_TRIES:
+            found = await asyncio.to_thread(Slips(staff.handoffs.db).lookup, number)
+        if found is None:
+            call.stage = "main"
+            return await self.gather(request, call, [PROMPTS["slip_not_found"], PROMPTS["menu"]], catalog)
+        procedure = catalog.procedures.get(found.get("procedure") or "")
+        metadata = {"title": f"来庁票 {number}", "slip": number}
+        if procedure is None:
+            call.stage = "main"
+            return await self.gather(request, call, [PROMPTS["slip_continue_general"], PROMPTS["menu"]], catalog)
+        payload = f'{DOCUMENTS_PAYLOAD}{{"procedure":"{procedure.id}"}}'
+        preface = PROMPTS["slip_continue"].format(title=procedure.title.ja)
+        return await self.turn(request, call, catalog, payload, metadata, on_new_message, preface)
+
     async def turn(self, request: Request, call: Call, catalog: Catalog, text: str,
-                   metadata: Optional[Dict[str, Any]], on_new_message: OnNewMessage) -> HTTPResponse:
+                   metadata: Optional[Dict[str, Any]], on_new_message: OnNewMessage,
+                   preface: str = "") -> HTTPResponse:
         """One message through the gate and Rasa; the reply played (or the call transferred)."""
         try:
             result = await self.ask(request, call, text, metadata, on_new_message)
@@ -327,7 +370,7 @@ class VoiceInput(Channel):
             return await self.gather(request, call, [PROMPTS["error"]], catalog)
         if result.dial:
             return await self.transfer(request, call, result)
-        parts = split_parts(result.texts)
+        parts = split_parts(([preface] if preface else []) + result.texts)
         if result.offers_callback:
             call.stage = "callback"
             offer = PROMPTS["callback_offer"] if caller_known(call.caller) else PROMPTS["no_callback_number"]
@@ -433,11 +476,14 @@ class VoiceInput(Channel):
             urls.append(self.public_url + speech.url_for(result))
         return urls
 
-    async def gather(self, request: Request, call: Call, texts: Sequence[str], catalog: Catalog) -> HTTPResponse:
+    async def gather(self, request: Request, call: Call, texts: Sequence[str], catalog: Catalog,
+                     digits: int = 1) -> HTTPResponse:
+        """Play `texts`, then listen for speech or keys (one key; `digits` for a number)."""
         twiml = VoiceResponse()
         gather = Gather(input="speech dtmf", language=LANGUAGE, hints=hints(catalog), action=self.url("/gather"),
-                        method="POST", timeout=GATHER_TIMEOUT, speech_timeout="auto", num_digits=1,
-                        finish_on_key="", action_on_empty_result=True)
+                        method="POST", timeout=GATHER_TIMEOUT if digits == 1 else GATHER_TIMEOUT * 2,
+                        speech_timeout="auto", num_digits=digits, finish_on_key="" if digits == 1 else "#",
+                        action_on_empty_result=True)
         for url in await self.play_urls(request, call, texts):
             gather.play(url)
         twiml.append(gather)
@@ -496,6 +542,16 @@ def split_parts(texts: Sequence[str], limit: int = PART_CHARS) -> List[str]:
         if current:
             parts.append(current)
     return parts
+
+
+def slip_number_in(digits: str, speech: str, expecting: bool) -> Optional[str]:
+    """A visit slip number keyed in (when asked for) or said (「来庁票の番号は123456」)."""
+    if expecting and re.fullmatch(rf"\d{{{SLIP_DIGITS}}}", digits):
+        return digits
+    if speech and (expecting or SLIP_WORDS.search(speech)):
+        found = re.findall(rf"(?<!\d)\d{{{SLIP_DIGITS}}}(?!\d)", re.sub(r"(?<=\d)[\s、,・-](?=\d)", "", speech))
+        return found[0] if len(found) == 1 else None
+    return None
 
 
 def confidence_of(value: Optional[str]) -> Optional[float]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+import re
 import sqlite3
 import uuid
 import xml.etree.ElementTree as ET
@@ -215,9 +216,9 @@ def test_lost_card_call_hears_the_number_digit_by_digit_repeats_and_transfers(vo
     assert caller.press("9").plays == answer.plays  # 9 repeats the answer, word for word
     assert caller.say("もう一度お願いします").plays == answer.plays
 
-    if len(parts) > 1:  # 続きは1を押してください
-        assert url_of(speech, PROMPTS["more"]) in answer.plays
-        assert caller.press("1").plays[0] == url_of(speech, parts[1])
+    assert len(parts) > 1  # a long answer: 続きは1を押してください
+    assert answer.plays[1:] == [url_of(speech, PROMPTS["more"])]
+    assert caller.press("1").plays[0] == url_of(speech, parts[1])
 
     transfer = caller.press("0")  # 市民課 is open on the test Saturday morning
     assert transfer.dial == "+81120000111"
@@ -338,3 +339,37 @@ def test_phone_conversations_show_as_denwa_in_the_staff_console(voice_server):
     assert entry["channel"] == "voice" and entry["section"] == "shimin"
     script = httpx.get(f"{voice_server.base_url}/staff/static/staff.js", timeout=60).text
     assert 'voice: "電話"' in script
+
+
+def test_a_visit_slip_made_on_the_web_continues_on_the_phone(voice_server, speech):
+    resident = f"slip-{uuid.uuid4().hex[:8]}"
+    for text in ("転入届を出したい", "/visit_slip"):
+        reply = httpx.post(f"{voice_server.base_url}/webhooks/rest/webhook",
+                           json={"sender": resident, "message": text}, timeout=60)
+        reply.raise_for_status()
+    number = next(m for m in re.findall(r"\d{6}", "\n".join(m.get("text") or "" for m in reply.json())))
+    caller = Caller(voice_server)
+    caller.start()
+    asked = caller.press("8")
+    assert asked.plays == [url_of(speech, PROMPTS["slip_ask"])]
+    gather = asked.gather
+    assert gather is not None and gather.get("numDigits") == "6"
+    answer = caller.press(number)
+    title = CATALOG.procedures["moving_in"].title.ja
+    preface = PROMPTS["slip_continue"].format(title=title)
+    assert answer.plays[0] == url_of(speech, split_parts([preface] + caller.bot_texts())[0])
+    spoken = "".join(split_parts([preface] + caller.bot_texts()))
+    assert spoken.startswith(preface)
+    assert all(item in "\n".join(caller.bot_texts()) for item in CATALOG.procedures["moving_in"].documents.ja)
+    event = [e for e in tracker(voice_server, caller.sender)["events"] if e["event"] == "user"][-1]
+    assert event["metadata"]["slip"] == number  # staff see which slip the call continued
+    # A number that is no slip: said so, and back to the menu (no guessing game: 3 tries per call).
+    wrong = "000000" if number != "000000" else "000001"
+    caller.press("8")
+    missing = caller.press(wrong)
+    assert missing.plays[0] == url_of(speech, PROMPTS["slip_not_found"])
+    # Said instead of keyed: 「来庁票の番号は…」
+    said = Caller(voice_server)
+    said.start()
+    said.say(f"来庁票の番号は{' '.join(number)}です")
+    assert said.user_texts() == ['/ask_documents{"procedure":"moving_in"}']
