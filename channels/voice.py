@@ -380,7 +380,7 @@ class VoiceInput(Channel):
         first, call.rest = (parts[0] if parts else ""), parts[1:]
         prompts = [PROMPTS["more"]] if call.rest else [PROMPTS["next"]]
         if self.sms_enabled and caller_known(call.caller):
-            prompts = [PROMPTS["sms_offer"]] + prompts
+            prompts = prompts[:1] + [PROMPTS["sms_offer"]] if call.rest else [PROMPTS["sms_offer"]] + prompts
         call.last = [p for p in [first] if p] + prompts
         return await self.gather(request, call, call.last, catalog)
 

@@ -217,7 +217,7 @@ def test_lost_card_call_hears_the_number_digit_by_digit_repeats_and_transfers(vo
     assert caller.say("もう一度お願いします").plays == answer.plays
 
     assert len(parts) > 1  # a long answer: 続きは1を押してください
-    assert answer.plays[1:] == [url_of(speech, PROMPTS["more"])]
+    assert answer.plays[1] == url_of(speech, PROMPTS["more"])  # then the SMS offer (press 2)
     assert caller.press("1").plays[0] == url_of(speech, parts[1])
 
     transfer = caller.press("0")  # 市民課 is open on the test Saturday morning
