@@ -21,6 +21,8 @@ One call:
   call-back request in the owning section's queue;
 - silence or a low-confidence recognition: asked once more, then the keypad menu, then staff;
   never a loop;
+- 8, then a visit slip's six digits (or 「来庁票の番号は…」): the slip's procedure and its
+  checklist, 「先ほどの…のご案内の続きですね」; the slip number goes with the message for staff;
 - press 2 (or 「ショートメールで送って」) after an answer: the checklist of documents by SMS
   through the Twilio Messages API, when MADOGUCHI_TWILIO_ACCOUNT_SID and MADOGUCHI_TWILIO_FROM
   are set.

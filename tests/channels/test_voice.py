@@ -373,3 +373,15 @@ def test_a_visit_slip_made_on_the_web_continues_on_the_phone(voice_server, speec
     said.start()
     said.say(f"来庁票の番号は{' '.join(number)}です")
     assert said.user_texts() == ['/ask_documents{"procedure":"moving_in"}']
+
+
+def test_a_finished_call_is_forgotten(voice_server, speech):
+    caller = Caller(voice_server)
+    caller.start()
+    answer = caller.say("住民票の写しがほしい")
+    assert caller.press("9").plays == answer.plays
+    status = caller.post("/webhooks/voice/status", caller.form(CallStatus="completed", CallDuration="42"))
+    assert status.status_code == 204
+    assert caller.post("/webhooks/voice/status", caller.form(CallStatus="completed"), "wrong").status_code == 403
+    # The same CallSid again (it never is, in real life): the call's memory is gone.
+    assert caller.press("9").plays == [url_of(speech, PROMPTS["nothing_yet"]), url_of(speech, PROMPTS["menu"])]
