@@ -317,7 +317,9 @@ class VoiceInput(Channel):
                 return await self.gather(request, call, [self.submenu(catalog, key)], catalog)
             call.stage = "main"
             return await self.gather(request, call, [PROMPTS["menu"]], catalog)
-        return await self.turn(request, call, catalog, speech, None, on_new_message)
+        # The staff transcript shows that this was heard by a recognizer, and how sure it was.
+        heard = {"input": "speech", "confidence": confidence} if confidence is not None else {"input": "speech"}
+        return await self.turn(request, call, catalog, speech, heard, on_new_message)
 
     async def silence(self, request: Request, call: Call, catalog: Catalog,
                       on_new_message: OnNewMessage) -> HTTPResponse:
@@ -468,7 +470,8 @@ class VoiceInput(Channel):
         """The absolute URLs of the texts' audio (synthesized at once, cached by content)."""
         speech = request.app.ctx.speech
         wanted = [text for text in texts if text and text.strip()]
-        results = await asyncio.gather(*(speech.synthesize(text, language=call.language, slow=call.slow, phone=True)
+        results = await asyncio.gather(*(speech.synthesize(text, language=language_of(text, call.language),
+                                                           slow=call.slow, phone=True)
                                          for text in wanted), return_exceptions=True)
         urls = []
         for result in results:
@@ -554,6 +557,15 @@ def slip_number_in(digits: str, speech: str, expecting: bool) -> Optional[str]:
         found = re.findall(rf"(?<!\d)\d{{{SLIP_DIGITS}}}(?!\d)", re.sub(r"(?<=\d)[\s、,・-](?=\d)", "", speech))
         return found[0] if len(found) == 1 else None
     return None
+
+
+JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+
+
+def language_of(text: str, answer_language: str) -> str:
+    """Japanese text is read in Japanese (the phone's own prompts always are); an English
+    answer in English."""
+    return "ja" if answer_language != "en" or JAPANESE.search(text) else "en"
 
 
 def confidence_of(value: Optional[str]) -> Optional[float]:

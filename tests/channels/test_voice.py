@@ -24,6 +24,7 @@ from twilio.request_validator import RequestValidator
 
 from bot.catalog import load_catalog
 from bot.devserver import RunningServer, running_server
+from bot.redaction import my_number_check_digit
 from bot.settings import PROJECT_ROOT, Settings
 from bot.speech import SpeechService, for_the_ear
 from channels.voice import PROMPTS, VoiceInput, split_parts
@@ -385,3 +386,18 @@ def test_a_finished_call_is_forgotten(voice_server, speech):
     assert caller.post("/webhooks/voice/status", caller.form(CallStatus="completed"), "wrong").status_code == 403
     # The same CallSid again (it never is, in real life): the call's memory is gone.
     assert caller.press("9").plays == [url_of(speech, PROMPTS["nothing_yet"]), url_of(speech, PROMPTS["menu"])]
+
+
+def test_a_my_number_said_on_the_phone_is_redacted(voice_server, speech):
+    caller = Caller(voice_server)
+    caller.start()
+    first_eleven = "12345678901"
+    my_number = first_eleven + str(my_number_check_digit(first_eleven))
+    answer = caller.say(f"マイナンバーは{my_number[:4]} {my_number[4:8]} {my_number[8:]}です", confidence="0.81")
+    warning = CATALOG.phrases["redacted_my_number"].ja
+    assert any(warning in text for text in caller.bot_texts())
+    assert url_of(speech, split_parts(caller.bot_texts())[0]) == answer.plays[0]
+    stored = [e for e in tracker(voice_server, caller.sender)["events"] if e["event"] == "user"]
+    assert "[個人番号]" in stored[-1]["text"] and my_number[:4] not in stored[-1]["text"]
+    assert stored[-1]["metadata"]["redacted"] == ["my_number"]
+    assert stored[-1]["metadata"]["input"] == "speech" and stored[-1]["metadata"]["confidence"] == 0.81
