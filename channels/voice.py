@@ -112,6 +112,9 @@ MENU_GROUPS: Dict[str, Tuple[str, Tuple[str, ...]]] = {
     "3": ("引っ越し", ("life_event_moving",)),
     "4": ("出生とおくやみ", ("life_event_birth", "life_event_bereavement")),
 }
+# How keyed choices show in the staff transcript (a key press is stored as its payload).
+TITLES = {"staff": "キー0：職員と話す", "silence": "（無言が続いたため職員へ）",
+          "callback": "キー1：折り返し電話に同意", "sms": "キー2：持ち物をショートメールで"}
 STAFF_PAYLOAD = "/request_human"
 DOCUMENTS_PAYLOAD = "/ask_documents"
 CALLBACK_CONSENT_PAYLOAD = "/callback_consent"
@@ -292,7 +295,7 @@ class VoiceInput(Channel):
             call.stage = "main"
             return await self.gather(request, call, [PROMPTS["menu"]], catalog)
         if key == "0":
-            return await self.turn(request, call, catalog, STAFF_PAYLOAD, {"title": "0 職員"}, on_new_message)
+            return await self.turn(request, call, catalog, STAFF_PAYLOAD, {"title": TITLES["staff"]}, on_new_message)
         if call.stage == "answer" and key == "1" and call.rest:
             part, call.rest = call.rest[0], call.rest[1:]
             call.last = [part] + ([PROMPTS["more"]] if call.rest else [PROMPTS["next"]])
@@ -305,14 +308,16 @@ class VoiceInput(Channel):
             index = int(key) - 1 if key.isdigit() else -1
             if 0 <= index < len(items):
                 intent, title = items[index]
-                return await self.turn(request, call, catalog, f"/{intent}", {"title": title}, on_new_message)
+                return await self.turn(request, call, catalog, f"/{intent}", {"title": f"キー{key}：{title}"},
+                                       on_new_message)
             return await self.gather(request, call, [self.submenu(catalog, call.stage[len("menu:"):])], catalog)
         if key:
             if key in MENU_GROUPS:
                 items = menu_items(catalog, MENU_GROUPS[key][1])
                 if len(items) == 1:
                     intent, title = items[0]
-                    return await self.turn(request, call, catalog, f"/{intent}", {"title": title}, on_new_message)
+                    return await self.turn(request, call, catalog, f"/{intent}", {"title": f"キー{key}：{title}"},
+                                           on_new_message)
                 call.stage = f"menu:{key}"
                 return await self.gather(request, call, [self.submenu(catalog, key)], catalog)
             call.stage = "main"
@@ -331,7 +336,7 @@ class VoiceInput(Channel):
             call.stage = "main"
             return await self.gather(request, call, [PROMPTS["menu"]], catalog)
         if call.misses == 3 and call.stage != "callback":
-            return await self.turn(request, call, catalog, STAFF_PAYLOAD, {"title": "無言"}, on_new_message)
+            return await self.turn(request, call, catalog, STAFF_PAYLOAD, {"title": TITLES["silence"]}, on_new_message)
         # Still nothing after staff were offered: say where to call, and end the call.
         counter = catalog.counter_for(None)
         return await self.hang_up(request, call, [f"{counter.name.ja}の電話番号は{counter.phone}です。",
@@ -416,7 +421,7 @@ class VoiceInput(Channel):
             call.stage = "main"
             return await self.gather(request, call, [PROMPTS["no_callback_number"], PROMPTS["next"]], catalog)
         try:
-            await self.ask(request, call, CALLBACK_CONSENT_PAYLOAD, {"title": "1 折り返し希望"}, on_new_message)
+            await self.ask(request, call, CALLBACK_CONSENT_PAYLOAD, {"title": TITLES["callback"]}, on_new_message)
             # The gate takes the number out of this message (into the call-back request) before
             # Rasa stores it; the tracker keeps 「[電話番号]」.
             result = await self.ask(request, call, domestic(call.caller), None, on_new_message)
@@ -430,7 +435,7 @@ class VoiceInput(Channel):
         if not (self.sms_enabled and caller_known(call.caller)):
             return await self.gather(request, call, [PROMPTS["sms_unavailable"], PROMPTS["next"]], catalog)
         try:
-            result = await self.ask(request, call, DOCUMENTS_PAYLOAD, {"title": "2 ショートメール"}, on_new_message)
+            result = await self.ask(request, call, DOCUMENTS_PAYLOAD, {"title": TITLES["sms"]}, on_new_message)
             await self.send_sms(call.caller, "\n".join(result.texts))
             notice = PROMPTS["sms_sent"]
         except Exception:

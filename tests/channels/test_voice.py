@@ -17,6 +17,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -339,7 +340,13 @@ def test_phone_conversations_show_as_denwa_in_the_staff_console(voice_server):
     entry = next(e for e in clerk.get("/queue").json()["queue"] if e["conversation_id"] == caller.sender)
     assert entry["channel"] == "voice" and entry["section"] == "shimin"
     script = httpx.get(f"{voice_server.base_url}/staff/static/staff.js", timeout=60).text
-    assert 'voice: "電話"' in script
+    assert 'voice: "電話"' in script and "音声認識" in script
+    # The transcript: what the recognizer heard (and how sure it was), what the keys chose, what was said.
+    lines = clerk.get(f"/conversations/{quote(caller.sender, safe='')}").json()["transcript"]
+    resident = [line for line in lines if line["from"] == "resident"]
+    assert resident[0]["text"] == "マイナンバーカードをなくしました" and resident[0]["heard"] == {"confidence": 0.92}
+    assert resident[1]["text"] == "キー0：職員と話す" and "heard" not in resident[1]
+    assert any("0120-95-0178" in (line["text"] or "") for line in lines if line["from"] == "bot")
 
 
 def test_a_visit_slip_made_on_the_web_continues_on_the_phone(voice_server, speech):
