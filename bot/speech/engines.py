@@ -100,7 +100,7 @@ class OpenJTalk:
                 await run(program, stdin=sentence.encode("utf-8"))
 
         try:
-            await asyncio.gather(*[speak(sentence, part) for sentence, part in zip(sentences, parts)])
+            await asyncio.gather(*[speak(sentence, part) for sentence, part in zip(sentences, parts, strict=True)])
             await asyncio.to_thread(join_wav, parts, out, SENTENCE_PAUSE_SECONDS)
         finally:
             for part in parts:

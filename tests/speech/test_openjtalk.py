@@ -78,7 +78,7 @@ def test_elderly_pace_is_at_most_5_5_morae_per_second(speech):
     async def speak_all():
         return [await speech.synthesize(sentence) for sentence in sentences]
 
-    for sentence, audio in zip(sentences, asyncio.run(speak_all())):
+    for sentence, audio in zip(sentences, asyncio.run(speak_all()), strict=True):
         values, rate = samples(audio.path)
         pace = morae(sentence) / spoken_seconds(values, rate)
         assert 3.0 < pace <= MAX_MORAE_PER_SECOND, f"{pace:.2f} morae/s: {sentence}"
