@@ -46,9 +46,10 @@ class Settings:
     max_sse_streams: int = 500  # open live streams in this process (resident pages + staff consoles)
     retention_days: int = 90  # conversations whose last event is older are deleted daily
     tts: str = "auto"  # speech engine: auto (gTTS, else Open JTalk at once) | openjtalk | gtts
-    tts_rate: float = 0.7  # Open JTalk speed (-r); 0.7 ≈ 5.3 morae/s, the elderly pace
+    tts_rate: float = 0.58  # Open JTalk speed; 0.58 ≈ 5 morae/s with the pauses, the elderly pace
     gtts_url: str = ""  # empty: Google's endpoint; tests point gTTS at a local fake (base URL)
     gtts_timeout: float = 2.0  # seconds gTTS may take before `auto` falls back to Open JTalk
+    tts_presynthesis: bool = True  # speak every catalog answer in the background at start-up
 
     @property
     def tracker_database_url(self) -> str:
@@ -106,6 +107,8 @@ class Settings:
             tts_rate=float(env.get("MADOGUCHI_TTS_RATE", cls.tts_rate)),
             gtts_url=text("MADOGUCHI_GTTS_URL", cls.gtts_url),
             gtts_timeout=float(env.get("MADOGUCHI_GTTS_TIMEOUT", cls.gtts_timeout)),
+            tts_presynthesis=env.get("MADOGUCHI_TTS_PRESYNTHESIS", "on").strip().lower()
+            not in ("0", "false", "no", "off"),
         )
 
     @property

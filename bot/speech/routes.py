@@ -46,8 +46,9 @@ def install_speech(app, settings: Settings) -> SpeechService:
         if task is not None:
             task.cancel()
 
-    app.register_listener(start, "before_server_start")
-    app.register_listener(stop, "before_server_stop")
+    if settings.tts_presynthesis:
+        app.register_listener(start, "before_server_start")
+        app.register_listener(stop, "before_server_stop")
     return speech
 
 
