@@ -7,7 +7,8 @@ and no two packages import each other (tests/test_import_layers.py checks both).
    `messages` (the bot message's shape) and the small HTTP helpers (`access`, `cors`, `sse`,
    `delivery`, `logmask`): no knowledge of procedures or conversations.
 2. `catalog` (what intents/ means) and `opening_hours` (when a counter is open).
-3. `nlu` (the Rasa components) and `replies` (what the assistant says, from the catalog).
+3. `nlu` (the Rasa components), `replies` (what the assistant says, from the catalog) and
+   `speech` (how it sounds: reading for the ear, TTS engines, audio cache).
 4. `store` (SQLAlchemy models and the tracker store).
 5. `handoff` (the state machine, the gate in front of Rasa, slips).
 6. `actions` (the dialogue action), `staff` (the staff console), `privacy` (deletion, retention).
@@ -22,7 +23,7 @@ LAYERS = (
     ("settings", "clock", "text", "speech_text", "redaction", "messages", "access", "cors", "sse", "delivery",
      "logmask"),
     ("catalog", "opening_hours"),
-    ("nlu", "replies"),
+    ("nlu", "replies", "speech"),
     ("store",),
     ("handoff",),
     ("actions", "staff", "privacy"),

@@ -86,6 +86,8 @@ CHANNELS: Tuple[ChannelSpec, ...] = (
                 lambda settings: bool(settings.telegram_token)),
     ChannelSpec("line", "channels.line:LineInput",  # LINE needs both the secret and the access token
                 lambda settings: bool(settings.line_channel_secret and settings.line_access_token)),
+    ChannelSpec("voice", "channels.voice:VoiceInput",  # the phone: on when Twilio's auth token is set
+                lambda settings: bool(settings.twilio_auth_token)),
 )
 
 
@@ -106,6 +108,7 @@ def build_app(settings: Settings, model_path: Path):
     from bot.delivery import Delivery
     from bot.handoff.runtime import service_for
     from bot.privacy import install_retention
+    from bot.speech import install_speech
 
     # One catalog provider and one handoff service for the whole process: the action, the
     # gate, the staff console and the channels all read the same ones (app.ctx).
@@ -139,6 +142,7 @@ def build_app(settings: Settings, model_path: Path):
     for blueprint in [health_blueprint()] + extra_blueprints(settings) + staff_blueprints():
         app.blueprint(blueprint)
     app.register_listener(partial(load_agent_on_start, str(model_path), endpoints, None), "before_server_start")
+    install_speech(app, settings)  # app.ctx.speech, GET /audio/<hash>.<ext>, catalog pre-synthesis
     install_retention(app, settings.retention_days)  # daily purge (MADOGUCHI_RETENTION_DAYS), after the agent loads
     app.register_listener(close_resources, "after_server_stop")
     return app

@@ -34,6 +34,10 @@ class Settings:
     line_channel_secret: str = ""  # the LINE channel is on only when secret and access token are set
     line_access_token: str = ""  # long-lived channel access token (Messaging API)
     line_api_url: str = "https://api.line.me"
+    twilio_auth_token: str = ""  # empty: the phone channel is off; signs every Twilio webhook call
+    twilio_account_sid: str = ""  # with twilio_from: the checklist by SMS (Messages API)
+    twilio_from: str = ""  # the Twilio number SMS are sent from (E.164)
+    twilio_api_url: str = ""  # the Twilio REST API (a local fake in tests); empty: api.twilio.com
     public_url: str = ""  # the address residents and staff use; https → Secure cookies (__Host- prefix)
     callback_ttl_seconds: int = 7 * 24 * 3600  # a call-back phone number is deleted after this at most
     kiosk: bool = False  # every page is a lobby kiosk: idle countdown, then a fresh conversation
@@ -41,6 +45,11 @@ class Settings:
     kiosk_countdown_seconds: int = 30  # the countdown itself (WCAG 2.2.1: at least 20 s to extend)
     max_sse_streams: int = 500  # open live streams in this process (resident pages + staff consoles)
     retention_days: int = 90  # conversations whose last event is older are deleted daily
+    tts: str = "auto"  # speech engine: auto (gTTS, else Open JTalk at once) | openjtalk | gtts
+    tts_rate: float = 0.58  # Open JTalk speed; 0.58 ≈ 5 morae/s with the pauses, the elderly pace
+    gtts_url: str = ""  # empty: Google's endpoint; tests point gTTS at a local fake (base URL)
+    gtts_timeout: float = 2.0  # seconds gTTS may take before `auto` falls back to Open JTalk
+    tts_presynthesis: bool = True  # speak every catalog answer in the background at start-up
 
     @property
     def tracker_database_url(self) -> str:
@@ -83,6 +92,10 @@ class Settings:
             line_channel_secret=text("MADOGUCHI_LINE_CHANNEL_SECRET", cls.line_channel_secret),
             line_access_token=text("MADOGUCHI_LINE_ACCESS_TOKEN", cls.line_access_token),
             line_api_url=text("MADOGUCHI_LINE_API_URL", cls.line_api_url),
+            twilio_auth_token=text("MADOGUCHI_TWILIO_AUTH_TOKEN", cls.twilio_auth_token),
+            twilio_account_sid=text("MADOGUCHI_TWILIO_ACCOUNT_SID", cls.twilio_account_sid),
+            twilio_from=text("MADOGUCHI_TWILIO_FROM", cls.twilio_from),
+            twilio_api_url=text("MADOGUCHI_TWILIO_API_URL", cls.twilio_api_url),
             public_url=text("MADOGUCHI_PUBLIC_URL", cls.public_url),
             callback_ttl_seconds=duration_seconds(env.get("MADOGUCHI_CALLBACK_TTL", str(cls.callback_ttl_seconds))),
             kiosk=env.get("MADOGUCHI_KIOSK", "").strip().lower() in ("1", "true", "yes", "on"),
@@ -90,6 +103,12 @@ class Settings:
             kiosk_countdown_seconds=number("MADOGUCHI_KIOSK_COUNTDOWN_SECONDS", cls.kiosk_countdown_seconds),
             max_sse_streams=number("MADOGUCHI_MAX_SSE_STREAMS", cls.max_sse_streams),
             retention_days=number("MADOGUCHI_RETENTION_DAYS", cls.retention_days),
+            tts=text("MADOGUCHI_TTS", cls.tts).strip().lower(),
+            tts_rate=float(env.get("MADOGUCHI_TTS_RATE", cls.tts_rate)),
+            gtts_url=text("MADOGUCHI_GTTS_URL", cls.gtts_url),
+            gtts_timeout=float(env.get("MADOGUCHI_GTTS_TIMEOUT", cls.gtts_timeout)),
+            tts_presynthesis=env.get("MADOGUCHI_TTS_PRESYNTHESIS", "on").strip().lower()
+            not in ("0", "false", "no", "off"),
         )
 
     @property

@@ -54,3 +54,24 @@ if [ ! -f "$NPM_STAMP" ]; then
 else
   step "[3/3] npm packages up to date"
 fi
+
+# Speech: Open JTalk (offline TTS) with its dictionary and the nitech voice, and sox to make
+# 8 kHz WAV for the phone (libsox-fmt-mp3: gTTS answers are MP3). The voice is in Debian's contrib component, which a stock bookworm
+# machine does not enable: add it in the deb822 format apt uses here.
+SPEECH_PKGS="open-jtalk open-jtalk-mecab-naist-jdic hts-voice-nitech-jp-atr503-m001 sox libsox-fmt-mp3"
+missing_speech=""
+for pkg in $SPEECH_PKGS; do dpkg -s "$pkg" >/dev/null 2>&1 || missing_speech="$missing_speech $pkg"; done
+if [ -n "$missing_speech" ]; then
+  step "[speech] system packages: installing$missing_speech (Debian, contrib enabled for the voice)"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  if ! grep -rqs "contrib" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    printf '%s\n' "Types: deb" "URIs: http://deb.debian.org/debian" "Suites: bookworm" \
+      "Components: contrib" "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg" \
+      | $SUDO tee /etc/apt/sources.list.d/debian-contrib.sources >/dev/null
+  fi
+  $SUDO apt-get update -q
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $missing_speech
+else
+  step "[speech] system packages: open-jtalk, voice and sox present"
+fi

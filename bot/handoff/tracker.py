@@ -53,8 +53,11 @@ async def transcript(agent: Any, conversation_id: str) -> List[Dict[str, Any]]:
             # A button press is stored as its payload; show what the resident tapped.
             title = (event.metadata or {}).get("title")
             text = title if isinstance(title, str) and (event.text or "").startswith("/") else event.text
-            lines.append({"from": "resident", "text": text, "at": event.timestamp,
-                          "intent": (event.intent or {}).get("name")})
+            line = {"from": "resident", "text": text, "at": event.timestamp,
+                    "intent": (event.intent or {}).get("name")}
+            if (event.metadata or {}).get("input") == "speech":  # the phone: a recognizer's reading
+                line["heard"] = {"confidence": (event.metadata or {}).get("confidence")}
+            lines.append(line)
         elif event.type_name == "bot":
             staff = (event.metadata or {}).get("staff")
             lines.append({"from": "staff" if staff else "bot", "text": event.text, "at": event.timestamp,

@@ -112,6 +112,10 @@
       const item = document.createElement("li"); item.className = line.from;
       const who = document.createElement("span"); who.className = "who-label";
       who.textContent = line.from === "resident" ? "住民" : line.from === "staff" ? "職員 " + ((line.staff || {}).name || "") : "自動案内";
+      if (line.heard) {  // spoken on the phone: what the recognizer heard, and how sure it was
+        const sure = typeof line.heard.confidence === "number" ? " " + Math.round(line.heard.confidence * 100) + "%" : "";
+        who.textContent += "（音声認識" + sure + "）";
+      }
       const text = document.createElement("span"); text.textContent = line.text || "";
       item.append(who, text); log.append(item);
     }

@@ -1,0 +1,93 @@
+"""The speech service in the server: app.ctx.speech, GET /audio/<name>, background pre-synthesis."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from typing import Any, Optional
+
+from bot.settings import Settings
+from bot.speech.answers import catalog_answers
+from bot.speech.service import KEY_LENGTH, SpeechError, SpeechService
+
+logger = logging.getLogger(__name__)
+
+AUDIO_NAME = re.compile(rf"^[0-9a-f]{{{KEY_LENGTH}}}\.(wav|mp3)$")
+CONTENT_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg"}
+CATALOG_CHECK_SECONDS = 30.0
+
+
+def install_speech(app, settings: Settings) -> SpeechService:
+    """The process's speech service on app.ctx.speech, its audio route and its pre-synthesis."""
+    from sanic import Blueprint, response
+    from sanic.exceptions import NotFound
+
+    speech = SpeechService(settings, settings.var_dir / "speech")
+    app.ctx.speech = speech
+    audio = Blueprint("madoguchi_audio")
+
+    @audio.get("/audio/<name>")
+    async def serve_audio(request, name: str):
+        match = AUDIO_NAME.match(name)
+        path = speech.cache_dir / name
+        if not match or not await asyncio.to_thread(path.is_file):
+            raise NotFound("no such audio")
+        return await response.file(path, mime_type=CONTENT_TYPES[match.group(1)],
+                                   headers={"Cache-Control": "public, max-age=31536000, immutable"})
+
+    app.blueprint(audio)
+
+    async def start(app_, _loop) -> None:
+        app_.ctx.speech_presynthesis = asyncio.create_task(presynthesize_forever(speech, app_.ctx))
+
+    async def stop(app_, _loop) -> None:
+        task = getattr(app_.ctx, "speech_presynthesis", None)
+        if task is not None:
+            task.cancel()
+
+    if settings.tts_presynthesis:
+        app.register_listener(start, "before_server_start")
+        app.register_listener(stop, "before_server_stop")
+    return speech
+
+
+async def presynthesize_forever(speech: SpeechService, ctx: Any) -> None:
+    """Speak every catalog answer once (one at a time, niced, yielding to live callers), and
+    again whenever the catalog provider hands out a new catalog."""
+    done_for: Optional[int] = None
+    while True:
+        catalogs = getattr(ctx, "catalogs", None)
+        try:
+            catalog = await catalogs.current() if catalogs is not None else None
+            if catalog is not None and id(catalog) != done_for:
+                await presynthesize(speech, catalog)
+                done_for = id(catalog)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # never let the background work take the server down
+            logger.exception("speech pre-synthesis stopped; retrying later")
+        await asyncio.sleep(CATALOG_CHECK_SECONDS)
+
+
+async def presynthesize(speech: SpeechService, catalog: Any, phone_and_web: bool = True) -> int:
+    """Synthesize every answer of `catalog` for the phone and the web; returns how many files."""
+    answers = await asyncio.to_thread(catalog_answers, catalog)
+    formats = (True, False) if phone_and_web else (True,)
+    total = len(answers) * len(formats)
+    started = time.monotonic()
+    logger.info("speech: pre-synthesizing %d catalog answers", total)
+    count = 0
+    for language, text in answers:
+        for phone in formats:
+            while speech.busy:  # a resident is waiting: let their synthesis have the CPU
+                await asyncio.sleep(0.1)
+            try:
+                await speech.synthesize(text, language, phone=phone, background=True)
+            except SpeechError as error:
+                logger.warning("speech: pre-synthesis of one answer failed: %s", error)
+            count += 1
+            if count % 50 == 0:
+                logger.info("speech: pre-synthesized %d/%d", count, total)
+    logger.info("speech: pre-synthesized %d answers in %.1f s", count, time.monotonic() - started)
+    return count

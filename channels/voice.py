@@ -1,0 +1,598 @@
+"""The phone channel (`/webhooks/voice/webhook`): a Twilio voice number, spoken and keyed.
+
+Twilio posts a call's events as `application/x-www-form-urlencoded` forms (CallSid, From,
+SpeechResult, Confidence, Digits, …) and does what the TwiML we answer says. Every request
+carries `X-Twilio-Signature`, an HMAC of our public URL and the form made with the account's
+auth token; `twilio.request_validator.RequestValidator` checks it against
+MADOGUCHI_PUBLIC_URL + the path, and a request without a valid one gets 403 before anything
+is read. Every answer is `<Play>`ed from our own speech service (app.ctx.speech: slow, clear
+Japanese that reads phone numbers digit by digit), never Twilio's `<Say>` voice.
+
+One call:
+- the greeting, then `<Gather input="speech dtmf" language="ja-JP">` with hints from the
+  catalog's procedure titles; what the resident says (or the item a key chooses) goes through
+  the handoff gate and Rasa like any channel's message, and the reply is played back;
+- a keypad menu for people who do not want to talk to a machine (1 マイナンバーカード,
+  2 証明書, 3 引っ越し, 4 出生・おくやみ, 0 職員); 9 or 「もう一度」 repeats; # toggles slower
+  speech for the rest of the call; long answers are played in parts (「続きは1を押してください」);
+- 0 or 「人と話したい」: when the section's counter is open the dialogue queues the
+  conversation (with its summary) and the call is `<Dial>`ed to the counter's phone; when it is
+  closed the caller may press 1 to be called back on the calling number, which becomes a
+  call-back request in the owning section's queue;
+- silence or a low-confidence recognition: asked once more, then the keypad menu, then staff;
+  never a loop;
+- 8, then a visit slip's six digits (or 「来庁票の番号は…」): the slip's procedure and its
+  checklist, 「先ほどの…のご案内の続きですね」; the slip number goes with the message for staff;
+- press 2 (or 「ショートメールで送って」) after an answer: the checklist of documents by SMS
+  through the Twilio Messages API, when MADOGUCHI_TWILIO_ACCOUNT_SID and MADOGUCHI_TWILIO_FROM
+  are set.
+
+The conversation id is `voice:` + an HMAC (keyed with the auth token) of the calling number,
+so a resident who calls again continues their conversation and the number itself is never an
+id, a log line or a stored event; it is kept in memory for the call (for the call-back and the
+SMS) and forgotten when the call ends.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import re
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
+
+from rasa.core.channels.channel import UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from twilio.request_validator import RequestValidator
+from twilio.twiml.voice_response import Gather, VoiceResponse
+
+from bot.catalog.model import Catalog
+from bot.handoff.machine import QUEUED
+from bot.handoff.slips import NUMBER_DIGITS, Slips
+from bot.text import DEFAULT_MAX_CHARS
+from channels.base import AnnotatedCollectingOutputChannel, Channel, OnNewMessage, health_route
+from channels.inbound import InboundError
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Twilio-Signature"
+LANGUAGE = "ja-JP"
+# Below this recognizer confidence an utterance is asked again rather than guessed at.
+MIN_CONFIDENCE = 0.3
+# Seconds Twilio waits for the first sound or key before posting an empty result.
+GATHER_TIMEOUT = 6
+# A part of a long answer: about 10–15 seconds at an elderly pace.
+PART_CHARS = 90
+# Calls remembered at once (per-call state: speed, the last answer, the menu level).
+MAX_CALLS = 2000
+SMS_TIMEOUT_SECONDS = 10.0
+SLIP_DIGITS = NUMBER_DIGITS
+MAX_SLIP_TRIES = 3  # numbers one call may try
+
+# What the phone itself says (the dialogue's answers come from the catalog).
+PROMPTS = {
+    "greeting": "{city}の窓口案内です。ご用件をお話しください。番号で選ぶこともできます。",
+    "menu": "番号を押してください。1、マイナンバーカード。2、証明書。3、引っ越し。4、出生とおくやみ。"
+            "0、職員と話す。9、もう一度聞く。来庁票の番号をお持ちの方は、8を押してください。",
+    "submenu": "{title}ですね。番号を押してください。{items}。0、職員と話す。",
+    "ask_again": "すみません。聞き取れませんでした。もう一度お話しください。",
+    "more": "続きは1を押してください。",
+    "next": "ほかのご用件もお話しください。番号で選ぶときは、米印を押してください。",
+    "sms_offer": "持ち物をショートメールで受け取るときは、2を押してください。",
+    "sms_sent": "持ち物の一覧をショートメールで送りました。",
+    "sms_failed": "すみません。ショートメールを送れませんでした。",
+    "sms_unavailable": "すみません。この電話ではショートメールを送れません。",
+    "slow_on": "ゆっくり話します。",
+    "slow_off": "ふつうの速さで話します。",
+    "nothing_yet": "まだご案内していません。",
+    "transfer": "職員の電話におつなぎします。そのままお待ちください。",
+    "callback_offer": "今おかけの電話番号に、職員から折り返しお電話できます。番号は職員だけが見て、"
+                      "お電話の後に消します。よろしければ1を押してください。やめるときは2を押してください。",
+    "no_callback_number": "番号が通知されていないため、折り返しのお電話はできません。",
+    "callback_declined": "折り返しのお電話はやめました。",
+    "goodbye": "お電話ありがとうございました。",
+    "slip_ask": "来庁票の6桁の番号を押してください。",
+    "slip_continue": "先ほどの{title}のご案内の続きですね。",
+    "slip_continue_general": "先ほどのご案内の続きですね。",
+    "slip_not_found": "その番号の来庁票は見つかりませんでした。",
+    "error": "すみません。うまく処理できませんでした。もう一度お話しください。",
+}
+
+# The keypad menu: a key picks a payload the dialogue understands, or a list of procedures
+# (their titles come from the catalog). Ids missing from the catalog are left out.
+MENU_GROUPS: Dict[str, Tuple[str, Tuple[str, ...]]] = {
+    "1": ("マイナンバーカード", ("mynumber_lost", "mynumber_apply", "mynumber_pickup", "mynumber_pin",
+                                 "mynumber_card_renewal", "mynumber_cert_renewal", "mynumber_health_insurance")),
+    "2": ("証明書", ("residence_certificate", "family_register", "seal_registration", "tax_certificate",
+                    "convenience_store_certificates")),
+    "3": ("引っ越し", ("life_event_moving",)),
+    "4": ("出生とおくやみ", ("life_event_birth", "life_event_bereavement")),
+}
+# How keyed choices show in the staff transcript (a key press is stored as its payload).
+TITLES = {"staff": "キー0：職員と話す", "silence": "（無言が続いたため職員へ）",
+          "callback": "キー1：折り返し電話に同意", "sms": "キー2：持ち物をショートメールで"}
+STAFF_PAYLOAD = "/request_human"
+DOCUMENTS_PAYLOAD = "/ask_documents"
+CALLBACK_CONSENT_PAYLOAD = "/callback_consent"
+CALLBACK_OFFER_PAYLOAD = "/callback_request"  # the dialogue's after-hours reply offers this button
+
+REPEAT_WORDS = re.compile(r"もう一度|もういちど|もう1度|もっかい|繰り返|くりかえ|聞こえな|きこえな")
+SLOW_WORDS = re.compile(r"ゆっくり")
+SMS_WORDS = re.compile(r"ショートメール|ショートメッセージ|SMS|メッセージで送|メールで送", re.I)
+SLIP_WORDS = re.compile(r"来庁票|らいちょうひょう")
+MENU_WORDS = re.compile(r"メニュー|番号で選")
+HINT_WORDS = ("もう一度", "人と話したい", "ショートメールで送って", "ゆっくり", "マイナンバーカード", "引っ越し",
+              "住民票", "おくやみ")
+ANONYMOUS_CALLERS = ("", "anonymous", "restricted", "unknown", "+266696687", "+86282452253", "+7378742833")
+
+
+@dataclass
+class Call:
+    """What one call remembers between webhook requests."""
+
+    sender: str
+    caller: str  # the calling number (E.164), only in memory, only for the call-back and the SMS
+    slow: bool = False
+    stage: str = "main"  # main | menu:<key> | answer | callback | slip
+    language: str = "ja"
+    last: List[str] = field(default_factory=list)  # what the last answer said, for 9 / 「もう一度」
+    rest: List[str] = field(default_factory=list)  # the parts of the answer not played yet
+    misses: int = 0  # silences and unclear answers in a row
+    slip_tries: int = 0  # visit slip numbers keyed in this call (a few, not a search)
+
+
+@dataclass
+class Turn:
+    """What the dialogue said to one message, and what the phone does next."""
+
+    texts: List[str]
+    language: str = "ja"
+    offers_callback: bool = False
+    dial: Optional[str] = None  # the counter's phone number, when the call is transferred
+
+
+class VoiceInput(Channel):
+    """Twilio Programmable Voice on the channel contract (a request/response channel)."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "voice"
+
+    def __init__(self, auth_token: str, public_url: str, account_sid: str = "", sms_from: str = "",
+                 api_url: str = "", max_chars: int = DEFAULT_MAX_CHARS) -> None:
+        super().__init__(max_chars)
+        if not public_url:
+            logger.error("MADOGUCHI_PUBLIC_URL is not set: Twilio signatures cannot be checked and every "
+                         "voice webhook call will be refused (403).")
+        self.auth_token = auth_token
+        self.public_url = public_url.rstrip("/")
+        self.validator = RequestValidator(auth_token)
+        self.account_sid = account_sid
+        self.sms_from = sms_from
+        self.api_url = api_url.rstrip("/")
+        self.calls: "OrderedDict[str, Call]" = OrderedDict()
+        self._sms_client: Any = None
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> "VoiceInput":
+        return cls(settings.twilio_auth_token, settings.public_url, settings.twilio_account_sid,
+                   settings.twilio_from, settings.twilio_api_url, settings.max_message_chars)
+
+    # --- identities and signatures ----------------------------------------------------------
+    def user_of(self, caller: str, call_sid: str) -> str:
+        """A keyed hash of the calling number (of the call itself when the number is withheld)."""
+        known = caller.strip().lower() not in ANONYMOUS_CALLERS
+        subject = f"tel:{caller.strip()}" if known else f"call:{call_sid}"
+        return hmac.new(self.auth_token.encode("utf-8"), subject.encode("utf-8"), hashlib.sha256).hexdigest()[:40]
+
+    def verified(self, request: Request, form: Dict[str, str]) -> bool:
+        signature = request.headers.get(SIGNATURE_HEADER)
+        if not (self.auth_token and self.public_url and signature):
+            return False
+        url = self.public_url + request.path + (f"?{request.query_string}" if request.query_string else "")
+        try:
+            return bool(self.validator.validate(url, form, signature))
+        except Exception:  # a malformed signature or form never gets past this check
+            return False
+
+    def url(self, path: str) -> str:
+        return f"{self.public_url}/webhooks/{self.name()}{path}"
+
+    def call_for(self, form: Dict[str, str]) -> Call:
+        sid = form.get("CallSid") or ""
+        call = self.calls.get(sid)
+        if call is None:
+            caller = form.get("From") or ""
+            call = Call(self.sender_for(self.user_of(caller, sid)), caller)
+            self.calls[sid] = call
+            while len(self.calls) > MAX_CALLS:
+                self.calls.popitem(last=False)
+        self.calls.move_to_end(sid)
+        return call
+
+    # --- the blueprint ------------------------------------------------------------------------
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        webhook = Blueprint("madoguchi_voice_webhook", __name__)
+        health_route(webhook)
+
+        async def signed_form(request: Request) -> Optional[Dict[str, str]]:
+            form = {key: values[0] for key, values in (request.form or {}).items() if values}
+            return form if self.verified(request, form) else None
+
+        def forbidden() -> HTTPResponse:
+            return response.json({"error": "forbidden", "message": "Missing or wrong X-Twilio-Signature."},
+                                 status=403)
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def incoming_call(request: Request) -> HTTPResponse:
+            form = await signed_form(request)
+            if form is None:
+                return forbidden()
+            call = self.call_for(form)
+            catalog = await request.app.ctx.catalogs.current()
+            call.stage, call.misses = "main", 0
+            greeting = PROMPTS["greeting"].format(city=catalog.city.name.ja)
+            return await self.gather(request, call, [greeting, PROMPTS["menu"]], catalog)
+
+        @webhook.route("/gather", methods=["POST"])
+        async def gathered(request: Request) -> HTTPResponse:
+            form = await signed_form(request)
+            if form is None:
+                return forbidden()
+            call = self.call_for(form)
+            return await self.answer(request, call, form, on_new_message)
+
+        @webhook.route("/status", methods=["POST"])
+        async def call_status(request: Request) -> HTTPResponse:
+            """Twilio's status callback: a finished call's state (and the caller's number) is dropped."""
+            form = await signed_form(request)
+            if form is None:
+                return forbidden()
+            if form.get("CallStatus") in ("completed", "busy", "failed", "no-answer", "canceled"):
+                self.calls.pop(form.get("CallSid") or "", None)
+            return response.empty()
+
+        return webhook
+
+    # --- one step of a call --------------------------------------------------------------------
+    async def answer(self, request: Request, call: Call, form: Dict[str, str],
+                     on_new_message: OnNewMessage) -> HTTPResponse:
+        catalog: Catalog = await request.app.ctx.catalogs.current()
+        digits = (form.get("Digits") or "").strip()
+        speech = (form.get("SpeechResult") or "").strip()
+        confidence = confidence_of(form.get("Confidence"))
+        if not digits and (not speech or (confidence is not None and confidence < MIN_CONFIDENCE)):
+            return await self.silence(request, call, catalog, on_new_message)
+        call.misses = 0
+        key = digits[:1]
+
+        if call.stage == "callback":
+            if key == "1" or (speech and re.search(r"はい|お願い|おねがい", speech)):
+                return await self.callback(request, call, catalog, on_new_message)
+            if key == "2" or (speech and re.search(r"いいえ|いらない|やめ", speech)):
+                call.stage = "main"
+                return await self.gather(request, call, [PROMPTS["callback_declined"], PROMPTS["next"]], catalog)
+        if key == "9" or (speech and REPEAT_WORDS.search(speech)):
+            return await self.gather(request, call, call.last or [PROMPTS["nothing_yet"], PROMPTS["menu"]], catalog)
+        if key == "#" or (speech and SLOW_WORDS.search(speech) and len(speech) <= 12):
+            call.slow = not call.slow
+            notice = PROMPTS["slow_on"] if call.slow else PROMPTS["slow_off"]
+            return await self.gather(request, call, [notice] + (call.last or [PROMPTS["menu"]]), catalog)
+        slip_number = slip_number_in(digits, speech, call.stage == "slip")
+        if slip_number:
+            return await self.continue_slip(request, call, catalog, slip_number, on_new_message)
+        if call.stage == "slip":
+            call.stage = "main"
+            return await self.gather(request, call, [PROMPTS["slip_not_found"], PROMPTS["menu"]], catalog)
+        if key == "8" and not call.stage.startswith("menu:"):
+            call.stage = "slip"
+            return await self.gather(request, call, [PROMPTS["slip_ask"]], catalog, digits=SLIP_DIGITS)
+        if key == "*" or (speech and MENU_WORDS.search(speech)):
+            call.stage = "main"
+            return await self.gather(request, call, [PROMPTS["menu"]], catalog)
+        if key == "0":
+            return await self.turn(request, call, catalog, STAFF_PAYLOAD, {"title": TITLES["staff"]}, on_new_message)
+        if call.stage == "answer" and key == "1" and call.rest:
+            part, call.rest = call.rest[0], call.rest[1:]
+            call.last = [part] + ([PROMPTS["more"]] if call.rest else [PROMPTS["next"]])
+            return await self.gather(request, call, call.last, catalog)
+        if (call.stage == "answer" and key == "2" and self.sms_enabled) or (speech and SMS_WORDS.search(speech)):
+            return await self.send_documents(request, call, catalog, on_new_message)
+        if call.stage.startswith("menu:") and key:
+            group = MENU_GROUPS[call.stage[len("menu:"):]]
+            items = menu_items(catalog, group[1])
+            index = int(key) - 1 if key.isdigit() else -1
+            if 0 <= index < len(items):
+                intent, title = items[index]
+                return await self.turn(request, call, catalog, f"/{intent}", {"title": f"キー{key}：{title}"},
+                                       on_new_message)
+            return await self.gather(request, call, [self.submenu(catalog, call.stage[len("menu:"):])], catalog)
+        if key:
+            if key in MENU_GROUPS:
+                items = menu_items(catalog, MENU_GROUPS[key][1])
+                if len(items) == 1:
+                    intent, title = items[0]
+                    return await self.turn(request, call, catalog, f"/{intent}", {"title": f"キー{key}：{title}"},
+                                           on_new_message)
+                call.stage = f"menu:{key}"
+                return await self.gather(request, call, [self.submenu(catalog, key)], catalog)
+            call.stage = "main"
+            return await self.gather(request, call, [PROMPTS["menu"]], catalog)
+        # The staff transcript shows that this was heard by a recognizer, and how sure it was.
+        heard = {"input": "speech", "confidence": confidence} if confidence is not None else {"input": "speech"}
+        return await self.turn(request, call, catalog, speech, heard, on_new_message)
+
+    async def silence(self, request: Request, call: Call, catalog: Catalog,
+                      on_new_message: OnNewMessage) -> HTTPResponse:
+        """Nothing heard (or nothing clear): ask again, then the keypad menu, then staff."""
+        call.misses += 1
+        if call.misses == 1:
+            return await self.gather(request, call, [PROMPTS["ask_again"]], catalog)
+        if call.misses == 2:
+            call.stage = "main"
+            return await self.gather(request, call, [PROMPTS["menu"]], catalog)
+        if call.misses == 3 and call.stage != "callback":
+            return await self.turn(request, call, catalog, STAFF_PAYLOAD, {"title": TITLES["silence"]}, on_new_message)
+        # Still nothing after staff were offered: say where to call, and end the call.
+        counter = catalog.counter_for(None)
+        return await self.hang_up(request, call, [f"{counter.name.ja}の電話番号は{counter.phone}です。",
+                                                  PROMPTS["goodbye"]])
+
+    async def continue_slip(self, request: Request, call: Call, catalog: Catalog, number: str,
+                            on_new_message: OnNewMessage) -> HTTPResponse:
+        """A visit slip made on the web (or LINE, Telegram): its procedure's checklist, read out.
+
+        The slip's conversation belongs to its own channel; this call continues from what the
+        slip says (the procedure), and the slip number in the message's metadata links the two
+        for staff."""
+        call.slip_tries += 1
+        staff = getattr(request.app.ctx, "staff", None)
+        found = None
+        if staff is not None and call.slip_tries <= MAX_SLIP_TRIES:
+            found = await asyncio.to_thread(Slips(staff.handoffs.db).lookup, number)
+        if found is None:
+            call.stage = "main"
+            return await self.gather(request, call, [PROMPTS["slip_not_found"], PROMPTS["menu"]], catalog)
+        procedure = catalog.procedures.get(found.get("procedure") or "")
+        metadata = {"title": f"来庁票 {number}", "slip": number}
+        if procedure is None:
+            call.stage = "main"
+            return await self.gather(request, call, [PROMPTS["slip_continue_general"], PROMPTS["menu"]], catalog)
+        payload = f'{DOCUMENTS_PAYLOAD}{{"procedure":"{procedure.id}"}}'
+        preface = PROMPTS["slip_continue"].format(title=procedure.title.ja)
+        return await self.turn(request, call, catalog, payload, metadata, on_new_message, preface)
+
+    async def turn(self, request: Request, call: Call, catalog: Catalog, text: str,
+                   metadata: Optional[Dict[str, Any]], on_new_message: OnNewMessage,
+                   preface: str = "") -> HTTPResponse:
+        """One message through the gate and Rasa; the reply played (or the call transferred)."""
+        try:
+            result = await self.ask(request, call, text, metadata, on_new_message)
+        except InboundError:
+            return await self.gather(request, call, [PROMPTS["ask_again"]], catalog)
+        except Exception:  # the message is in the tracker; the resident may simply say it again
+            logger.exception("voice channel: handling a message failed")
+            return await self.gather(request, call, [PROMPTS["error"]], catalog)
+        if result.dial:
+            return await self.transfer(request, call, result)
+        parts = split_parts(([preface] if preface else []) + result.texts)
+        if result.offers_callback:
+            call.stage = "callback"
+            offer = PROMPTS["callback_offer"] if caller_known(call.caller) else PROMPTS["no_callback_number"]
+            call.last, call.rest = parts + [offer], []
+            return await self.gather(request, call, call.last, catalog)
+        call.stage = "answer"
+        first, call.rest = (parts[0] if parts else ""), parts[1:]
+        prompts = [PROMPTS["more"]] if call.rest else [PROMPTS["next"]]
+        if self.sms_enabled and caller_known(call.caller):
+            prompts = prompts[:1] + [PROMPTS["sms_offer"]] if call.rest else [PROMPTS["sms_offer"]] + prompts
+        call.last = [p for p in [first] if p] + prompts
+        return await self.gather(request, call, call.last, catalog)
+
+    async def ask(self, request: Request, call: Call, text: str, metadata: Optional[Dict[str, Any]],
+                  on_new_message: OnNewMessage) -> Turn:
+        inbound = self.prepare(text, metadata)
+        collector = AnnotatedCollectingOutputChannel()
+        await on_new_message(UserMessage(inbound.text, collector, call.sender, input_channel=self.name(),
+                                         metadata=inbound.metadata))
+        messages = collector.messages
+        texts = [str(m.get("text")) for m in messages if m.get("text")]
+        language = next((str(m["lang"]) for m in messages if m.get("lang")), call.language)
+        call.language = "en" if language == "en" else "ja"
+        payloads = {str(b.get("payload")) for m in messages for b in (m.get("buttons") or []) if isinstance(b, dict)}
+        turn = Turn(texts, call.language, offers_callback=CALLBACK_OFFER_PAYLOAD in payloads)
+        staff = getattr(request.app.ctx, "staff", None)
+        if staff is not None:
+            entry = await asyncio.to_thread(staff.handoffs.get, call.sender)
+            if entry is not None and entry.state == QUEUED and entry.reason != "callback":
+                catalog: Catalog = await request.app.ctx.catalogs.current()
+                counter = catalog.counters.get(entry.section) or catalog.counter_for(None)
+                turn.dial = e164(counter.phone)
+        return turn
+
+    async def callback(self, request: Request, call: Call, catalog: Catalog,
+                       on_new_message: OnNewMessage) -> HTTPResponse:
+        """Consent given: the dialogue asks for the number, and the calling number is the answer."""
+        if not caller_known(call.caller):
+            call.stage = "main"
+            return await self.gather(request, call, [PROMPTS["no_callback_number"], PROMPTS["next"]], catalog)
+        try:
+            await self.ask(request, call, CALLBACK_CONSENT_PAYLOAD, {"title": TITLES["callback"]}, on_new_message)
+            # The gate takes the number out of this message (into the call-back request) before
+            # Rasa stores it; the tracker keeps 「[電話番号]」.
+            result = await self.ask(request, call, domestic(call.caller), None, on_new_message)
+        except Exception:
+            logger.exception("voice channel: registering a call-back failed")
+            return await self.gather(request, call, [PROMPTS["error"]], catalog)
+        return await self.hang_up(request, call, split_parts(result.texts) + [PROMPTS["goodbye"]])
+
+    async def send_documents(self, request: Request, call: Call, catalog: Catalog,
+                             on_new_message: OnNewMessage) -> HTTPResponse:
+        if not (self.sms_enabled and caller_known(call.caller)):
+            return await self.gather(request, call, [PROMPTS["sms_unavailable"], PROMPTS["next"]], catalog)
+        try:
+            result = await self.ask(request, call, DOCUMENTS_PAYLOAD, {"title": TITLES["sms"]}, on_new_message)
+            await self.send_sms(call.caller, "\n".join(result.texts))
+            notice = PROMPTS["sms_sent"]
+        except Exception:
+            logger.exception("voice channel: sending the checklist by SMS failed")
+            notice = PROMPTS["sms_failed"]
+        return await self.gather(request, call, [notice, PROMPTS["next"]], catalog)
+
+    # --- SMS -------------------------------------------------------------------------------------
+    @property
+    def sms_enabled(self) -> bool:
+        return bool(self.account_sid and self.sms_from and self.auth_token)
+
+    def sms_client(self) -> Any:
+        if self._sms_client is None:
+            from twilio.rest import Client
+
+            client = Client(self.account_sid, self.auth_token)
+            if self.api_url:  # a local fake of the API in tests
+                client.api.base_url = self.api_url
+            self._sms_client = client
+        return self._sms_client
+
+    async def send_sms(self, to: str, body: str) -> None:
+        """The Messages API through twilio's REST client, in a worker thread (it is synchronous)."""
+        def create() -> None:
+            self.sms_client().messages.create(to=to, from_=self.sms_from, body=body[:1500])
+
+        await asyncio.wait_for(asyncio.to_thread(create), SMS_TIMEOUT_SECONDS)
+
+    # --- TwiML ------------------------------------------------------------------------------------
+    def submenu(self, catalog: Catalog, key: str) -> str:
+        title, intents = MENU_GROUPS[key]
+        items = "。".join(f"{number}、{label}" for number, (_, label) in enumerate(menu_items(catalog, intents), 1))
+        return PROMPTS["submenu"].format(title=title, items=items)
+
+    async def play_urls(self, request: Request, call: Call, texts: Sequence[str]) -> List[str]:
+        """The absolute URLs of the texts' audio (synthesized at once, cached by content)."""
+        speech = request.app.ctx.speech
+        wanted = [text for text in texts if text and text.strip()]
+        results = await asyncio.gather(*(speech.synthesize(text, language=language_of(text, call.language),
+                                                           slow=call.slow, phone=True)
+                                         for text in wanted), return_exceptions=True)
+        urls = []
+        for result in results:
+            if isinstance(result, BaseException):  # the rest of the answer is still played
+                logger.error("voice channel: a reply could not be synthesized: %s", result)
+                continue
+            urls.append(self.public_url + speech.url_for(result))
+        return urls
+
+    async def gather(self, request: Request, call: Call, texts: Sequence[str], catalog: Catalog,
+                     digits: int = 1) -> HTTPResponse:
+        """Play `texts`, then listen for speech or keys (one key; `digits` for a number)."""
+        twiml = VoiceResponse()
+        gather = Gather(input="speech dtmf", language=LANGUAGE, hints=hints(catalog), action=self.url("/gather"),
+                        method="POST", timeout=GATHER_TIMEOUT if digits == 1 else GATHER_TIMEOUT * 2,
+                        speech_timeout="auto", num_digits=digits, finish_on_key="" if digits == 1 else "#",
+                        action_on_empty_result=True)
+        for url in await self.play_urls(request, call, texts):
+            gather.play(url)
+        twiml.append(gather)
+        return twiml_response(twiml)
+
+    async def transfer(self, request: Request, call: Call, result: Turn) -> HTTPResponse:
+        twiml = VoiceResponse()
+        for url in await self.play_urls(request, call, split_parts(result.texts)[:1] + [PROMPTS["transfer"]]):
+            twiml.play(url)
+        twiml.dial(result.dial)
+        return twiml_response(twiml)
+
+    async def hang_up(self, request: Request, call: Call, texts: Sequence[str]) -> HTTPResponse:
+        twiml = VoiceResponse()
+        for url in await self.play_urls(request, call, texts):
+            twiml.play(url)
+        twiml.hangup()
+        return twiml_response(twiml)
+
+
+def twiml_response(twiml: VoiceResponse) -> HTTPResponse:
+    return response.text(str(twiml), content_type="text/xml; charset=utf-8")
+
+
+def menu_items(catalog: Catalog, intents: Sequence[str]) -> List[Tuple[str, str]]:
+    """(intent, spoken title) of the menu's intents that the catalog has."""
+    items = []
+    for intent in intents:
+        if intent in catalog.procedures:
+            items.append((intent, catalog.procedures[intent].title.ja))
+        elif intent in catalog.life_events:
+            items.append((intent, catalog.life_events[intent].title.ja))
+    return items
+
+
+def hints(catalog: Catalog) -> str:
+    """Speech hints for Twilio's recognizer: the procedure titles and the phone's own words."""
+    titles = [p.title.ja for p in catalog.procedures.values()] + [e.title.ja for e in catalog.life_events.values()]
+    return ",".join(dict.fromkeys(list(HINT_WORDS) + titles))
+
+
+def split_parts(texts: Sequence[str], limit: int = PART_CHARS) -> List[str]:
+    """The answer in parts of about `limit` characters, cut after sentences; the first reply
+    (the summary) is the first part."""
+    parts: List[str] = []
+    for text in texts:
+        current = ""
+        for sentence in re.findall(r"[^。\n]+。?|\n", text):
+            sentence = sentence.strip()
+            if not sentence:
+                continue
+            if current and len(current) + len(sentence) > limit:
+                parts.append(current)
+                current = ""
+            current += sentence if not current or current.endswith("。") else "、" + sentence
+        if current:
+            parts.append(current)
+    return parts
+
+
+def slip_number_in(digits: str, speech: str, expecting: bool) -> Optional[str]:
+    """A visit slip number keyed in (when asked for) or said (「来庁票の番号は123456」)."""
+    if expecting and re.fullmatch(rf"\d{{{SLIP_DIGITS}}}", digits):
+        return digits
+    if speech and (expecting or SLIP_WORDS.search(speech)):
+        found = re.findall(rf"(?<!\d)\d{{{SLIP_DIGITS}}}(?!\d)", re.sub(r"(?<=\d)[\s、,・-](?=\d)", "", speech))
+        return found[0] if len(found) == 1 else None
+    return None
+
+
+JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+
+
+def language_of(text: str, answer_language: str) -> str:
+    """Japanese text is read in Japanese (the phone's own prompts always are); an English
+    answer in English."""
+    return "ja" if answer_language != "en" or JAPANESE.search(text) else "en"
+
+
+def confidence_of(value: Optional[str]) -> Optional[float]:
+    try:
+        return float(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def caller_known(caller: str) -> bool:
+    return caller.strip().lower() not in ANONYMOUS_CALLERS and bool(re.sub(r"\D", "", caller))
+
+
+def domestic(number: str) -> str:
+    """+81 90 1234 5678 → 09012345678 (how the call-back list shows Japanese numbers)."""
+    digits = re.sub(r"\D", "", number)
+    if number.strip().startswith("+81"):
+        return "0" + digits[2:]
+    return digits if not number.strip().startswith("+") else number.strip()
+
+
+def e164(number: str) -> str:
+    """A counter's number as Twilio dials it: 0120-000-111 → +81120000111."""
+    digits = re.sub(r"\D", "", number)
+    return "+81" + digits[1:] if digits.startswith("0") else "+" + digits

@@ -1,0 +1,410 @@
+"""The phone channel end to end: a real madoguchi server, calls driven as Twilio drives them.
+
+Every webhook request is a form post signed with twilio's own `RequestValidator` against
+MADOGUCHI_PUBLIC_URL + the path, as Twilio signs them; the TwiML answers are read as XML.
+What a `<Play>` says is checked through the speech cache: the test asks a speech service on
+the server's cache directory for the audio of the text the dialogue said (a cache hit, the
+same file), so a Play URL is matched to its text exactly.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+import re
+import sqlite3
+import uuid
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+from urllib.parse import quote
+
+import httpx
+import pytest
+from twilio.request_validator import RequestValidator
+
+from bot.catalog import load_catalog
+from bot.devserver import RunningServer, running_server
+from bot.redaction import my_number_check_digit
+from bot.settings import PROJECT_ROOT, Settings
+from bot.speech import SpeechService, for_the_ear
+from channels.voice import PROMPTS, VoiceInput, split_parts
+from tests.channels.fake_twilio import FakeTwilioApi
+from tests.conftest import API_TOKEN, FAKE_NOW
+from tests.handoff.conftest import add_account, login
+
+AUTH_TOKEN = "madoguchi-test-twilio-auth-token-0123456789"
+ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+SMS_FROM = "+815012345678"
+# http: the staff login in the last test works over plain HTTP only without Secure cookies
+PUBLIC_URL = "http://madoguchi.city.sample.lg.jp"
+OUR_NUMBER = "+81501234000"
+CATALOG = load_catalog(PROJECT_ROOT / "intents")
+_numbers = itertools.count(random.randrange(10_000_000, 90_000_000))
+
+
+@pytest.fixture(scope="module")
+def twilio_api():
+    api = FakeTwilioApi(ACCOUNT_SID, AUTH_TOKEN).start()
+    yield api
+    api.stop()
+
+
+@pytest.fixture(scope="module")
+def voice_server(trained_model, twilio_api: FakeTwilioApi, tmp_path_factory) -> RunningServer:
+    extra = {"MADOGUCHI_FAKE_NOW": FAKE_NOW, "MADOGUCHI_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+             "MADOGUCHI_PUBLIC_URL": PUBLIC_URL, "MADOGUCHI_TTS": "openjtalk",
+             "MADOGUCHI_TWILIO_ACCOUNT_SID": ACCOUNT_SID, "MADOGUCHI_TWILIO_FROM": SMS_FROM,
+             "MADOGUCHI_TWILIO_API_URL": twilio_api.url}
+    with running_server(tmp_path_factory.mktemp("voice-var"), API_TOKEN, extra) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def speech(voice_server: RunningServer) -> SpeechService:
+    """A speech service on the server's cache: the same text gives the server's file."""
+    settings = Settings(var_dir=voice_server.var_dir, tts="openjtalk")
+    return SpeechService(settings, voice_server.var_dir / "speech")
+
+
+@dataclass
+class TwiML:
+    xml: str
+
+    @property
+    def root(self) -> ET.Element:
+        return ET.fromstring(self.xml)
+
+    @property
+    def plays(self) -> List[str]:
+        return [element.text or "" for element in self.root.iter("Play")]
+
+    @property
+    def gather(self) -> Optional[ET.Element]:
+        return self.root.find("Gather")
+
+    @property
+    def dial(self) -> Optional[str]:
+        element = self.root.find("Dial")
+        return None if element is None else (element.text or "")
+
+    @property
+    def hangs_up(self) -> bool:
+        return self.root.find("Hangup") is not None
+
+
+@dataclass
+class Caller:
+    """One phone call to the city's Twilio number."""
+
+    server: RunningServer
+    number: str = field(default_factory=lambda: f"+8190{next(_numbers)}")
+    call_sid: str = field(default_factory=lambda: "CA" + uuid.uuid4().hex)
+
+    def form(self, **extra: str) -> Dict[str, str]:
+        return {"AccountSid": ACCOUNT_SID, "CallSid": self.call_sid, "From": self.number, "To": OUR_NUMBER,
+                "CallStatus": "in-progress", "Direction": "inbound", "ApiVersion": "2010-04-01", **extra}
+
+    def post(self, path: str, form: Dict[str, str], signature: Optional[str] = "sign") -> httpx.Response:
+        if signature == "sign":
+            signature = RequestValidator(AUTH_TOKEN).compute_signature(f"{PUBLIC_URL}{path}", form)
+        headers = {} if signature is None else {"X-Twilio-Signature": signature}
+        return httpx.post(f"{self.server.base_url}{path}", data=form, headers=headers, timeout=120)
+
+    def step(self, path: str, **extra: str) -> TwiML:
+        reply = self.post(path, self.form(**extra))
+        assert reply.status_code == 200, reply.text
+        assert reply.headers["content-type"].startswith("text/xml")
+        twiml = TwiML(reply.text)
+        assert "<Say" not in twiml.xml  # our voice, never Twilio's
+        return twiml
+
+    def start(self) -> TwiML:
+        return self.step("/webhooks/voice/webhook", CallStatus="ringing")
+
+    def say(self, text: str, confidence: str = "0.92") -> TwiML:
+        return self.step("/webhooks/voice/gather", SpeechResult=text, Confidence=confidence)
+
+    def press(self, digits: str) -> TwiML:
+        return self.step("/webhooks/voice/gather", Digits=digits)
+
+    def silence(self) -> TwiML:
+        return self.step("/webhooks/voice/gather")
+
+    @property
+    def sender(self) -> str:
+        """The conversation id: `voice:` + a keyed hash of the calling number."""
+        return "voice:" + VoiceInput(AUTH_TOKEN, PUBLIC_URL).user_of(self.number, self.call_sid)
+
+    def bot_texts(self) -> List[str]:
+        return [e.get("text") or "" for e in tracker(self.server, self.sender)["events"] if e["event"] == "bot"]
+
+    def user_texts(self) -> List[str]:
+        return [e.get("text") or "" for e in tracker(self.server, self.sender)["events"] if e["event"] == "user"]
+
+
+def tracker(server: RunningServer, conversation_id: str) -> dict:
+    reply = httpx.get(f"{server.base_url}/conversations/{conversation_id}/tracker",
+                      params={"token": server.token}, timeout=60)
+    reply.raise_for_status()
+    return reply.json()
+
+
+def url_of(speech: SpeechService, text: str) -> str:
+    audio = asyncio.run(speech.synthesize(text, language="ja", phone=True))
+    return PUBLIC_URL + speech.url_for(audio)
+
+
+def handoff_row(server: RunningServer, conversation_id: str):
+    database = sqlite3.connect(server.var_dir / "madoguchi.db")
+    return database.execute("select state, section, channel, summary from handoffs where conversation_id = ?",
+                            (conversation_id,)).fetchone()
+
+
+def answer_parts(caller: Caller, since: int = 0) -> List[str]:
+    """The parts the phone plays of the dialogue's replies (after the first `since` bot messages)."""
+    return split_parts(caller.bot_texts()[since:])
+
+
+# --- signatures and switching the channel on --------------------------------------------------
+@pytest.mark.parametrize("signature", [None, "", "wrong", "other-token", "tampered"])
+def test_missing_or_wrong_signature_is_refused_and_nothing_happens(voice_server: RunningServer, signature):
+    caller = Caller(voice_server)
+    form = caller.form(SpeechResult="マイナンバーカードをなくしました", Confidence="0.9")
+    path = "/webhooks/voice/gather"
+    if signature == "other-token":
+        signature = RequestValidator(AUTH_TOKEN[::-1]).compute_signature(f"{PUBLIC_URL}{path}", form)
+    elif signature == "tampered":  # signed, then changed on the way
+        signature = RequestValidator(AUTH_TOKEN).compute_signature(f"{PUBLIC_URL}{path}", form)
+        form["SpeechResult"] = "人と話したい"
+    reply = caller.post(path, form, signature)
+    assert reply.status_code == 403
+    assert "<Response" not in reply.text
+    assert caller.user_texts() == []
+    # Signed for another address (not MADOGUCHI_PUBLIC_URL): refused as well.
+    elsewhere = RequestValidator(AUTH_TOKEN).compute_signature(f"http://127.0.0.1{path}", caller.form())
+    assert caller.post(path, caller.form(), elsewhere).status_code == 403
+    assert caller.post("/webhooks/voice/webhook", caller.form(), None).status_code == 403
+
+
+def test_the_channel_is_off_without_the_auth_token(server):
+    reply = httpx.post(f"{server.base_url}/webhooks/voice/webhook", data={"CallSid": "CA1", "From": "+81900"},
+                       timeout=60)
+    assert reply.status_code == 404
+
+
+# --- whole calls ------------------------------------------------------------------------------------
+def test_lost_card_call_hears_the_number_digit_by_digit_repeats_and_transfers(voice_server, speech):
+    caller = Caller(voice_server)
+    greeting = caller.start()
+    gather = greeting.gather
+    assert gather is not None and gather.get("input") == "speech dtmf" and gather.get("language") == "ja-JP"
+    assert gather.get("action") == f"{PUBLIC_URL}/webhooks/voice/gather"
+    assert CATALOG.procedures["mynumber_lost"].title.ja in (gather.get("hints") or "")
+    assert greeting.plays and all(url.startswith(f"{PUBLIC_URL}/audio/") for url in greeting.plays)
+    assert url_of(speech, PROMPTS["menu"]) in greeting.plays
+
+    answer = caller.say("マイナンバーカードをなくしました")
+    parts = answer_parts(caller)
+    assert "0120-95-0178" in parts[0]
+    assert "ゼロイチニーゼロ" in for_the_ear(parts[0], "ja").replace("、", "").replace("・", "")
+    assert answer.plays[0] == url_of(speech, parts[0])
+    audio = httpx.get(voice_server.base_url + answer.plays[0][len(PUBLIC_URL):], timeout=60)
+    assert audio.status_code == 200 and audio.content[:4] == b"RIFF"
+    # The caller's words are in the conversation; the number is not its id.
+    assert caller.user_texts() == ["マイナンバーカードをなくしました"]
+    assert caller.number[1:] not in caller.sender
+
+    assert caller.press("9").plays == answer.plays  # 9 repeats the answer, word for word
+    assert caller.say("もう一度お願いします").plays == answer.plays
+
+    assert len(parts) > 1  # a long answer: 続きは1を押してください
+    assert answer.plays[1] == url_of(speech, PROMPTS["more"])  # then the SMS offer (press 2)
+    assert caller.press("1").plays[0] == url_of(speech, parts[1])
+
+    transfer = caller.press("0")  # 市民課 is open on the test Saturday morning
+    assert transfer.dial == "+81120000111"
+    assert transfer.gather is None and transfer.plays
+    state, section, channel, summary = handoff_row(voice_server, caller.sender)
+    assert (state, section, channel) == ("queued", "shimin", "voice")
+    assert "マイナンバーカードをなくしました" in summary and "mynumber_lost" in summary
+
+
+def test_slower_speech_is_remembered_for_the_call(voice_server, speech):
+    caller = Caller(voice_server)
+    caller.start()
+    normal = caller.say("住民票の写しがほしい")
+    slow = caller.press("#")
+    assert slow.plays[0] != normal.plays[0]  # 「ゆっくり話します」, then the answer again, slower
+    assert slow.plays[1:] and slow.plays[1] not in normal.plays
+    again = caller.press("9")
+    assert again.plays == slow.plays[1:]
+    assert caller.press("#").plays[1:] == normal.plays  # back to the normal pace
+
+
+def test_keypad_only_call(voice_server, speech):
+    caller = Caller(voice_server)
+    caller.start()
+    submenu = caller.press("1")  # マイナンバーカード → which procedure?
+    assert len(submenu.plays) == 1
+    assert caller.user_texts() == []  # choosing in the menu is not a message yet
+    answer = caller.press("1")  # the first item: the lost card
+    assert caller.user_texts() == ["/mynumber_lost"]
+    assert "0120-95-0178" in answer_parts(caller)[0]
+    assert answer.plays[0] == url_of(speech, answer_parts(caller)[0])
+    caller.press("*")  # back to the menu
+    moving = caller.press("3")  # 引っ越し: one checklist, no submenu
+    assert caller.user_texts()[-1] == "/life_event_moving"
+    assert moving.plays and "転出" in "".join(caller.bot_texts())
+
+
+def test_silence_asks_again_then_offers_the_keypad_then_staff(voice_server, speech):
+    caller = Caller(voice_server)
+    caller.start()
+    first = caller.silence()
+    assert first.plays == [url_of(speech, PROMPTS["ask_again"])] and first.gather is not None
+    unclear = caller.say("えー", confidence="0.05")  # heard, but not clearly: counts as not heard
+    assert unclear.plays == [url_of(speech, PROMPTS["menu"])] and unclear.gather is not None
+    assert caller.user_texts() == []
+    staff = caller.silence()  # still nothing: a person takes over (市民課 is open)
+    assert staff.dial == "+81120000111"
+    assert caller.user_texts() == ["/request_human"]
+    assert handoff_row(voice_server, caller.sender)[0] == "queued"
+
+
+def test_after_hours_the_caller_is_called_back_with_consent(voice_server, speech):
+    caller = Caller(voice_server)
+    caller.start()
+    caller.say("児童手当の申請をしたい")  # こども家庭課: closed on the test Saturday
+    offer = caller.press("0")
+    assert offer.dial is None and offer.gather is not None
+    assert offer.plays[-1] == url_of(speech, PROMPTS["callback_offer"])
+    assert handoff_row(voice_server, caller.sender) is None  # nothing is stored before consent
+    done = caller.press("1")
+    assert done.hangs_up and done.plays[-1] == url_of(speech, PROMPTS["goodbye"])
+    assert any("承りました" in text for text in caller.bot_texts())
+    state, section, channel, _ = handoff_row(voice_server, caller.sender)
+    assert (state, section, channel) == ("callback_requested", "kodomo", "voice")
+    # The number is only in the access-controlled call-back table, never in the conversation.
+    national = "0" + caller.number[3:]
+    events = str(tracker(voice_server, caller.sender)["events"])
+    assert national not in events and caller.number not in events and caller.number[3:] not in events
+    log = voice_server.log_path.read_text()
+    assert national not in log and caller.number[3:] not in log
+
+
+def test_declining_the_call_back_stores_nothing(voice_server, speech):
+    caller = Caller(voice_server)
+    caller.start()
+    caller.say("児童手当の申請をしたい")
+    caller.press("0")
+    declined = caller.press("2")
+    assert declined.plays[0] == url_of(speech, PROMPTS["callback_declined"]) and declined.gather is not None
+    assert handoff_row(voice_server, caller.sender) is None
+
+
+def test_press_2_sends_the_documents_by_sms(voice_server, twilio_api: FakeTwilioApi, speech):
+    caller = Caller(voice_server)
+    caller.start()
+    answer = caller.say("マイナンバーカードをなくしました")
+    assert url_of(speech, PROMPTS["sms_offer"]) in answer.plays
+    before = len(twilio_api.messages)
+    sent = caller.press("2")
+    assert sent.plays[0] == url_of(speech, PROMPTS["sms_sent"])
+    messages = twilio_api.messages[before:]
+    assert len(messages) == 1
+    assert messages[0]["To"] == caller.number and messages[0]["From"] == SMS_FROM
+    assert all(item in messages[0]["Body"] for item in CATALOG.procedures["mynumber_lost"].documents.ja)
+
+
+def test_a_caller_who_calls_again_continues_the_conversation(voice_server):
+    caller = Caller(voice_server)
+    caller.start()
+    caller.say("住民票の写しがほしい")
+    again = Caller(voice_server, number=caller.number)  # a new call from the same phone
+    assert again.sender == caller.sender
+    again.start()
+    again.press("9")  # repeats nothing new: the phone's own memory is per call
+    again.say("手数料はいくらですか")
+    assert caller.user_texts() == ["住民票の写しがほしい", "手数料はいくらですか"]
+
+
+def test_phone_conversations_show_as_denwa_in_the_staff_console(voice_server):
+    suffix = uuid.uuid4().hex[:6]
+    add_account(voice_server, f"voice{suffix}", "staff", "佐藤", section="shimin")
+    clerk = login(voice_server, f"voice{suffix}")
+    caller = Caller(voice_server)
+    caller.start()
+    caller.say("マイナンバーカードをなくしました")
+    caller.press("0")
+    entry = next(e for e in clerk.get("/queue").json()["queue"] if e["conversation_id"] == caller.sender)
+    assert entry["channel"] == "voice" and entry["section"] == "shimin"
+    script = httpx.get(f"{voice_server.base_url}/staff/static/staff.js", timeout=60).text
+    assert 'voice: "電話"' in script and "音声認識" in script
+    # The transcript: what the recognizer heard (and how sure it was), what the keys chose, what was said.
+    lines = clerk.get(f"/conversations/{quote(caller.sender, safe='')}").json()["transcript"]
+    resident = [line for line in lines if line["from"] == "resident"]
+    assert resident[0]["text"] == "マイナンバーカードをなくしました" and resident[0]["heard"] == {"confidence": 0.92}
+    assert resident[1]["text"] == "キー0：職員と話す" and "heard" not in resident[1]
+    assert any("0120-95-0178" in (line["text"] or "") for line in lines if line["from"] == "bot")
+
+
+def test_a_visit_slip_made_on_the_web_continues_on_the_phone(voice_server, speech):
+    resident = f"slip-{uuid.uuid4().hex[:8]}"
+    for text in ("転入届を出したい", "/visit_slip"):
+        reply = httpx.post(f"{voice_server.base_url}/webhooks/rest/webhook",
+                           json={"sender": resident, "message": text}, timeout=60)
+        reply.raise_for_status()
+    number = next(m for m in re.findall(r"\d{6}", "\n".join(m.get("text") or "" for m in reply.json())))
+    caller = Caller(voice_server)
+    caller.start()
+    asked = caller.press("8")
+    assert asked.plays == [url_of(speech, PROMPTS["slip_ask"])]
+    gather = asked.gather
+    assert gather is not None and gather.get("numDigits") == "6"
+    answer = caller.press(number)
+    title = CATALOG.procedures["moving_in"].title.ja
+    preface = PROMPTS["slip_continue"].format(title=title)
+    assert answer.plays[0] == url_of(speech, split_parts([preface] + caller.bot_texts())[0])
+    spoken = "".join(split_parts([preface] + caller.bot_texts()))
+    assert spoken.startswith(preface)
+    assert all(item in "\n".join(caller.bot_texts()) for item in CATALOG.procedures["moving_in"].documents.ja)
+    event = [e for e in tracker(voice_server, caller.sender)["events"] if e["event"] == "user"][-1]
+    assert event["metadata"]["slip"] == number  # staff see which slip the call continued
+    # A number that is no slip: said so, and back to the menu (no guessing game: 3 tries per call).
+    wrong = "000000" if number != "000000" else "000001"
+    caller.press("8")
+    missing = caller.press(wrong)
+    assert missing.plays[0] == url_of(speech, PROMPTS["slip_not_found"])
+    # Said instead of keyed: 「来庁票の番号は…」
+    said = Caller(voice_server)
+    said.start()
+    said.say(f"来庁票の番号は{' '.join(number)}です")
+    assert said.user_texts() == ['/ask_documents{"procedure":"moving_in"}']
+
+
+def test_a_finished_call_is_forgotten(voice_server, speech):
+    caller = Caller(voice_server)
+    caller.start()
+    answer = caller.say("住民票の写しがほしい")
+    assert caller.press("9").plays == answer.plays
+    status = caller.post("/webhooks/voice/status", caller.form(CallStatus="completed", CallDuration="42"))
+    assert status.status_code == 204
+    assert caller.post("/webhooks/voice/status", caller.form(CallStatus="completed"), "wrong").status_code == 403
+    # The same CallSid again (it never is, in real life): the call's memory is gone.
+    assert caller.press("9").plays == [url_of(speech, PROMPTS["nothing_yet"]), url_of(speech, PROMPTS["menu"])]
+
+
+def test_a_my_number_said_on_the_phone_is_redacted(voice_server, speech):
+    caller = Caller(voice_server)
+    caller.start()
+    first_eleven = "12345678901"
+    my_number = first_eleven + str(my_number_check_digit(first_eleven))
+    answer = caller.say(f"マイナンバーは{my_number[:4]} {my_number[4:8]} {my_number[8:]}です", confidence="0.81")
+    warning = CATALOG.phrases["redacted_my_number"].ja
+    assert any(warning in text for text in caller.bot_texts())
+    assert url_of(speech, split_parts(caller.bot_texts())[0]) == answer.plays[0]
+    stored = [e for e in tracker(voice_server, caller.sender)["events"] if e["event"] == "user"]
+    assert "[個人番号]" in stored[-1]["text"] and my_number[:4] not in stored[-1]["text"]
+    assert stored[-1]["metadata"]["redacted"] == ["my_number"]
+    assert stored[-1]["metadata"]["input"] == "speech" and stored[-1]["metadata"]["confidence"] == 0.81
