@@ -55,14 +55,14 @@ def install_speech(app, settings: Settings) -> SpeechService:
 async def presynthesize_forever(speech: SpeechService, ctx: Any) -> None:
     """Speak every catalog answer once (one at a time, niced, yielding to live callers), and
     again whenever the catalog provider hands out a new catalog."""
-    done_for: Optional[int] = None
+    done_for: Optional[Any] = None  # the catalog last spoken (the provider hands out a new one after an edit)
     while True:
         catalogs = getattr(ctx, "catalogs", None)
         try:
             catalog = await catalogs.current() if catalogs is not None else None
-            if catalog is not None and id(catalog) != done_for:
+            if catalog is not None and catalog is not done_for:
                 await presynthesize(speech, catalog)
-                done_for = id(catalog)
+                done_for = catalog
         except asyncio.CancelledError:
             raise
         except Exception:  # never let the background work take the server down
