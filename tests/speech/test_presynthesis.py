@@ -11,8 +11,7 @@ from types import SimpleNamespace
 
 from bot.catalog.provider import CatalogProvider
 from bot.settings import Settings
-from bot.speech import SpeechService, for_the_ear
-from bot.speech import routes
+from bot.speech import SpeechService, for_the_ear, routes
 from bot.speech.answers import catalog_answers
 from tests.speech.fake_google import FakeGoogleTts
 
