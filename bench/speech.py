@@ -75,7 +75,7 @@ def main() -> None:
     print(f"engine {args.engine}, rate {settings.tts_rate}; {len(samples)} answers of ~{mean_chars:.0f} characters")
     for phone in (True, False):
         cold, warm = asyncio.run(cold_and_warm(settings, samples, phone))
-        label = "phone 8 kHz WAV" if phone else "web 22 kHz WAV"
+        label = "phone 8 kHz WAV" if phone else "web 22 kHz MP3"
         print(f"{label:16} cold p50 {percentile(cold, .5) * 1000:6.0f} ms  p95 {percentile(cold, .95) * 1000:6.0f} ms"
               f"   warm p50 {percentile(warm, .5) * 1000:5.1f} ms  p95 {percentile(warm, .95) * 1000:5.1f} ms")
     if not args.skip_catalog:

@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 ENGINE_CHOICES = ("auto", "openjtalk", "gtts")
 PHONE_RATE = 8000  # Twilio <Play>: 8 kHz mono 16-bit PCM WAV
-WEB_RATE = 22050
+WEB_RATE = 22050  # the web gets MP3 at this rate
 KEY_LENGTH = 32  # hex digits of sha256 in a file name
 Engine = Union[OpenJTalk, Gtts]
 
@@ -90,7 +90,7 @@ class SpeechService:
     # --- public ------------------------------------------------------------------------
     async def synthesize(self, text: str, language: str = "ja", slow: bool = False,
                          phone: bool = False, background: bool = False) -> Audio:
-        """The audio of `text` read for the ear (cached). `phone`: 8 kHz WAV; else WAV or MP3.
+        """The audio of `text` read for the ear (cached). `phone`: 8 kHz WAV; else MP3.
         `background`: low priority (pre-synthesis): niced processes."""
         reading = for_the_ear(text, language)
         if not reading.strip():
@@ -140,12 +140,12 @@ class SpeechService:
 
     # --- cache ---------------------------------------------------------------------------
     def key(self, engine: Engine, reading: str, language: str, slow: bool, phone: bool) -> str:
-        output = f"wav{PHONE_RATE}" if phone else (f"wav{WEB_RATE}" if engine is self.openjtalk else "mp3")
+        output = f"wav{PHONE_RATE}" if phone else (f"mp3-{WEB_RATE}" if engine is self.openjtalk else "mp3")
         material = "\n".join([engine.identity(language, slow), language, output, reading])
         return hashlib.sha256(material.encode("utf-8")).hexdigest()[:KEY_LENGTH]
 
     def path_for(self, key: str, engine: Engine, phone: bool) -> Path:
-        extension = ".wav" if phone or engine is self.openjtalk else ".mp3"
+        extension = ".wav" if phone else ".mp3"
         return self.cache_dir / f"{key}{extension}"
 
     async def _cached(self, key: str) -> Optional[Audio]:
@@ -194,15 +194,19 @@ class SpeechService:
         converted = self.cache_dir / f".{key}.{os.getpid()}.out{target.suffix}"
         try:
             await engine.render(reading, language, slow, raw, background=background)
-            if engine is self.gtts and not phone:
-                seconds, rate = await duration_and_rate(raw)
-                await asyncio.to_thread(os.replace, raw, target)
-                content_type = "audio/mpeg"
-            else:
-                await convert(raw, converted, PHONE_RATE if phone else WEB_RATE, background=background)
+            if phone:  # 8 kHz PCM WAV from either engine
+                await convert(raw, converted, PHONE_RATE, background=background)
                 seconds, rate = await asyncio.to_thread(wav_length, converted)
                 await asyncio.to_thread(os.replace, converted, target)
-                content_type = "audio/wav"
+            elif engine is self.gtts:  # Google's MP3 as it came
+                seconds, rate = await duration_and_rate(raw)
+                await asyncio.to_thread(os.replace, raw, target)
+            else:  # Open JTalk's 48 kHz WAV → 22 kHz MP3
+                seconds, _ = await asyncio.to_thread(wav_length, raw)
+                await convert(raw, converted, WEB_RATE, background=background)
+                rate = WEB_RATE
+                await asyncio.to_thread(os.replace, converted, target)
+            content_type = "audio/wav" if phone else "audio/mpeg"
         finally:
             for leftover in (raw, converted):
                 with contextlib.suppress(FileNotFoundError):
