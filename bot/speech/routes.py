@@ -76,7 +76,7 @@ async def presynthesize(speech: SpeechService, catalog: Any, phone_and_web: bool
     formats = (True, False) if phone_and_web else (True,)
     total = len(answers) * len(formats)
     started = time.monotonic()
-    logger.info("speech: pre-synthesizing %d catalog answers", total)
+    logger.info("speech: pre-synthesizing %d catalog answers (%d files)", len(answers), total)
     count = 0
     for language, text in answers:
         for phone in formats:
@@ -89,5 +89,6 @@ async def presynthesize(speech: SpeechService, catalog: Any, phone_and_web: bool
             count += 1
             if count % 50 == 0:
                 logger.info("speech: pre-synthesized %d/%d", count, total)
-    logger.info("speech: pre-synthesized %d answers in %.1f s", count, time.monotonic() - started)
+    logger.info("speech: pre-synthesized %d files in %.1f s (%s)", count, time.monotonic() - started,
+                ", ".join(f"{name} {value}" for name, value in speech.stats.items()))
     return count
