@@ -78,8 +78,9 @@ async def presynthesize(speech: SpeechService, catalog: Any, phone_and_web: bool
     started = time.monotonic()
     logger.info("speech: pre-synthesizing %d catalog answers (%d files)", len(answers), total)
     count = 0
-    for language, text in answers:
-        for phone in formats:
+    # Every phone file first: a caller cannot wait for synthesis, a web page can show the text.
+    for phone in formats:
+        for language, text in answers:
             while speech.busy:  # a resident is waiting: let their synthesis have the CPU
                 await asyncio.sleep(0.1)
             try:
