@@ -83,7 +83,7 @@ class SpeechService:
         self.openjtalk = OpenJTalk(settings.tts_rate)
         self.gtts = Gtts(settings.gtts_url, settings.gtts_timeout, elderly=settings.tts_rate < 1.0)
         self.breaker = CircuitBreaker(breaker_seconds)
-        self._inflight: Dict[str, "asyncio.Future[Audio]"] = {}
+        self._inflight: Dict[str, "asyncio.Future[Audio]"] = {}  # key → synthesis running now
         self._live = 0  # callers waiting right now: background pre-synthesis yields to them
         self.stats = {"hits": 0, "misses": 0, "gtts_failures": 0}
 
@@ -168,23 +168,20 @@ class SpeechService:
     # --- synthesis -------------------------------------------------------------------------
     async def _once(self, engine: Engine, reading: str, language: str, slow: bool, phone: bool,
                     background: bool) -> Audio:
-        """Synthesize one key once, however many callers ask for it at the same time."""
+        """Synthesize one key once, however many callers ask for it at the same time. The work
+        is its own task: a caller that gives up (a hung-up call) does not cancel it for others."""
         key = self.key(engine, reading, language, slow, phone)
-        pending = self._inflight.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: "asyncio.Future[Audio]" = asyncio.get_running_loop().create_future()
-        self._inflight[key] = future
-        try:
-            audio = await self._synthesize(engine, key, reading, language, slow, phone, background)
-            future.set_result(audio)
-            return audio
-        except BaseException as error:
-            future.set_exception(error)
-            future.exception()  # retrieved: no "never retrieved" warning when nobody else waits
-            raise
-        finally:
-            self._inflight.pop(key, None)
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._synthesize(engine, key, reading, language, slow, phone, background))
+            self._inflight[key] = task
+            task.add_done_callback(lambda done: self._finished(key, done))
+        return await asyncio.shield(task)
+
+    def _finished(self, key: str, task: "asyncio.Future[Audio]") -> None:
+        self._inflight.pop(key, None)
+        if not task.cancelled():
+            task.exception()  # retrieved here too: no "never retrieved" warning when every caller left
 
     async def _synthesize(self, engine: Engine, key: str, reading: str, language: str, slow: bool,
                           phone: bool, background: bool) -> Audio:
