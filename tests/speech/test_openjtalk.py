@@ -126,3 +126,16 @@ def test_concurrent_requests_for_one_text_synthesize_once(speech):
     results = asyncio.run(together())
     assert len({audio.path for audio in results}) == 1
     assert len(list(speech.cache_dir.glob("*.mp3"))) == 1
+
+
+def test_a_caller_that_leaves_does_not_cancel_the_synthesis_for_others(speech):
+    async def one_leaves():
+        leaving = asyncio.create_task(speech.synthesize("国民健康保険の手続きは、保険年金課です。", phone=True))
+        staying = asyncio.create_task(speech.synthesize("国民健康保険の手続きは、保険年金課です。", phone=True))
+        await asyncio.sleep(0.05)  # both are waiting on the one synthesis now
+        leaving.cancel()
+        return leaving, await staying
+
+    leaving, audio = asyncio.run(one_leaves())
+    assert leaving.cancelled()
+    assert audio.engine == "openjtalk" and audio.path.exists()
