@@ -6,7 +6,7 @@
   short timeout. `base_url` points it at another host speaking Google's wire format (tests).
 
 `convert` (sox) turns either output into what a caller asked for: 8 kHz WAV for the phone,
-22.05 kHz WAV for the web.
+22.05 kHz MP3 for the web.
 """
 from __future__ import annotations
 
@@ -214,9 +214,10 @@ def redirected_gtts(base_url: str):
 
 
 async def convert(source: Path, target: Path, sample_rate: int, background: bool = False) -> None:
-    """Any audio sox reads → mono 16-bit PCM WAV at `sample_rate` (Twilio <Play> takes 8 kHz PCM)."""
-    program = ["sox", str(source), "-r", str(sample_rate), "-c", "1", "-b", "16", "-e", "signed-integer",
-               str(target)]
+    """Any audio sox reads → mono at `sample_rate`: 16-bit PCM WAV (Twilio <Play> takes 8 kHz
+    PCM) or, for a `.mp3` target, 48 kbit/s MP3 (the web: a tenth of the WAV's size)."""
+    encoding = ["-C", "48"] if target.suffix == ".mp3" else ["-b", "16", "-e", "signed-integer"]
+    program = ["sox", str(source), "-r", str(sample_rate), "-c", "1"] + encoding + [str(target)]
     if background and shutil.which("nice"):
         program = ["nice", "-n", "10"] + program
     await run(program)

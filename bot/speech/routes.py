@@ -55,14 +55,14 @@ def install_speech(app, settings: Settings) -> SpeechService:
 async def presynthesize_forever(speech: SpeechService, ctx: Any) -> None:
     """Speak every catalog answer once (one at a time, niced, yielding to live callers), and
     again whenever the catalog provider hands out a new catalog."""
-    done_for: Optional[int] = None
+    done_for: Optional[Any] = None  # the catalog last spoken (the provider hands out a new one after an edit)
     while True:
         catalogs = getattr(ctx, "catalogs", None)
         try:
             catalog = await catalogs.current() if catalogs is not None else None
-            if catalog is not None and id(catalog) != done_for:
+            if catalog is not None and catalog is not done_for:
                 await presynthesize(speech, catalog)
-                done_for = id(catalog)
+                done_for = catalog
         except asyncio.CancelledError:
             raise
         except Exception:  # never let the background work take the server down
@@ -76,10 +76,11 @@ async def presynthesize(speech: SpeechService, catalog: Any, phone_and_web: bool
     formats = (True, False) if phone_and_web else (True,)
     total = len(answers) * len(formats)
     started = time.monotonic()
-    logger.info("speech: pre-synthesizing %d catalog answers", total)
+    logger.info("speech: pre-synthesizing %d catalog answers (%d files)", len(answers), total)
     count = 0
-    for language, text in answers:
-        for phone in formats:
+    # Every phone file first: a caller cannot wait for synthesis, a web page can show the text.
+    for phone in formats:
+        for language, text in answers:
             while speech.busy:  # a resident is waiting: let their synthesis have the CPU
                 await asyncio.sleep(0.1)
             try:
@@ -89,5 +90,6 @@ async def presynthesize(speech: SpeechService, catalog: Any, phone_and_web: bool
             count += 1
             if count % 50 == 0:
                 logger.info("speech: pre-synthesized %d/%d", count, total)
-    logger.info("speech: pre-synthesized %d answers in %.1f s", count, time.monotonic() - started)
+    logger.info("speech: pre-synthesized %d files in %.1f s (%s)", count, time.monotonic() - started,
+                ", ".join(f"{name} {value}" for name, value in speech.stats.items()))
     return count

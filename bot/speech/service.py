@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 ENGINE_CHOICES = ("auto", "openjtalk", "gtts")
 PHONE_RATE = 8000  # Twilio <Play>: 8 kHz mono 16-bit PCM WAV
-WEB_RATE = 22050
+WEB_RATE = 22050  # the web gets MP3 at this rate
 KEY_LENGTH = 32  # hex digits of sha256 in a file name
 Engine = Union[OpenJTalk, Gtts]
 
@@ -83,14 +83,14 @@ class SpeechService:
         self.openjtalk = OpenJTalk(settings.tts_rate)
         self.gtts = Gtts(settings.gtts_url, settings.gtts_timeout, elderly=settings.tts_rate < 1.0)
         self.breaker = CircuitBreaker(breaker_seconds)
-        self._inflight: Dict[str, "asyncio.Future[Audio]"] = {}
+        self._inflight: Dict[str, "asyncio.Future[Audio]"] = {}  # key → synthesis running now
         self._live = 0  # callers waiting right now: background pre-synthesis yields to them
         self.stats = {"hits": 0, "misses": 0, "gtts_failures": 0}
 
     # --- public ------------------------------------------------------------------------
     async def synthesize(self, text: str, language: str = "ja", slow: bool = False,
                          phone: bool = False, background: bool = False) -> Audio:
-        """The audio of `text` read for the ear (cached). `phone`: 8 kHz WAV; else WAV or MP3.
+        """The audio of `text` read for the ear (cached). `phone`: 8 kHz WAV; else MP3.
         `background`: low priority (pre-synthesis): niced processes."""
         reading = for_the_ear(text, language)
         if not reading.strip():
@@ -140,12 +140,12 @@ class SpeechService:
 
     # --- cache ---------------------------------------------------------------------------
     def key(self, engine: Engine, reading: str, language: str, slow: bool, phone: bool) -> str:
-        output = f"wav{PHONE_RATE}" if phone else (f"wav{WEB_RATE}" if engine is self.openjtalk else "mp3")
+        output = f"wav{PHONE_RATE}" if phone else (f"mp3-{WEB_RATE}" if engine is self.openjtalk else "mp3")
         material = "\n".join([engine.identity(language, slow), language, output, reading])
         return hashlib.sha256(material.encode("utf-8")).hexdigest()[:KEY_LENGTH]
 
     def path_for(self, key: str, engine: Engine, phone: bool) -> Path:
-        extension = ".wav" if phone or engine is self.openjtalk else ".mp3"
+        extension = ".wav" if phone else ".mp3"
         return self.cache_dir / f"{key}{extension}"
 
     async def _cached(self, key: str) -> Optional[Audio]:
@@ -168,23 +168,20 @@ class SpeechService:
     # --- synthesis -------------------------------------------------------------------------
     async def _once(self, engine: Engine, reading: str, language: str, slow: bool, phone: bool,
                     background: bool) -> Audio:
-        """Synthesize one key once, however many callers ask for it at the same time."""
+        """Synthesize one key once, however many callers ask for it at the same time. The work
+        is its own task: a caller that gives up (a hung-up call) does not cancel it for others."""
         key = self.key(engine, reading, language, slow, phone)
-        pending = self._inflight.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: "asyncio.Future[Audio]" = asyncio.get_running_loop().create_future()
-        self._inflight[key] = future
-        try:
-            audio = await self._synthesize(engine, key, reading, language, slow, phone, background)
-            future.set_result(audio)
-            return audio
-        except BaseException as error:
-            future.set_exception(error)
-            future.exception()  # retrieved: no "never retrieved" warning when nobody else waits
-            raise
-        finally:
-            self._inflight.pop(key, None)
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._synthesize(engine, key, reading, language, slow, phone, background))
+            self._inflight[key] = task
+            task.add_done_callback(lambda done: self._finished(key, done))
+        return await asyncio.shield(task)
+
+    def _finished(self, key: str, task: "asyncio.Future[Audio]") -> None:
+        self._inflight.pop(key, None)
+        if not task.cancelled():
+            task.exception()  # retrieved here too: no "never retrieved" warning when every caller left
 
     async def _synthesize(self, engine: Engine, key: str, reading: str, language: str, slow: bool,
                           phone: bool, background: bool) -> Audio:
@@ -194,15 +191,19 @@ class SpeechService:
         converted = self.cache_dir / f".{key}.{os.getpid()}.out{target.suffix}"
         try:
             await engine.render(reading, language, slow, raw, background=background)
-            if engine is self.gtts and not phone:
-                seconds, rate = await duration_and_rate(raw)
-                await asyncio.to_thread(os.replace, raw, target)
-                content_type = "audio/mpeg"
-            else:
-                await convert(raw, converted, PHONE_RATE if phone else WEB_RATE, background=background)
+            if phone:  # 8 kHz PCM WAV from either engine
+                await convert(raw, converted, PHONE_RATE, background=background)
                 seconds, rate = await asyncio.to_thread(wav_length, converted)
                 await asyncio.to_thread(os.replace, converted, target)
-                content_type = "audio/wav"
+            elif engine is self.gtts:  # Google's MP3 as it came
+                seconds, rate = await duration_and_rate(raw)
+                await asyncio.to_thread(os.replace, raw, target)
+            else:  # Open JTalk's 48 kHz WAV → 22 kHz MP3
+                seconds, _ = await asyncio.to_thread(wav_length, raw)
+                await convert(raw, converted, WEB_RATE, background=background)
+                rate = WEB_RATE
+                await asyncio.to_thread(os.replace, converted, target)
+            content_type = "audio/wav" if phone else "audio/mpeg"
         finally:
             for leftover in (raw, converted):
                 with contextlib.suppress(FileNotFoundError):

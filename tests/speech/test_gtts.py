@@ -85,3 +85,18 @@ def test_cache_keeps_the_engine_that_spoke(tmp_path, google):
 
     first, second = asyncio.run(twice())
     assert first == second and len(google.requests) == 1 and speech.stats["hits"] == 1
+
+
+def test_settings_choose_the_engine(monkeypatch, tmp_path):
+    monkeypatch.setenv("MADOGUCHI_TTS", "OpenJTalk")
+    monkeypatch.setenv("MADOGUCHI_TTS_RATE", "0.5")
+    monkeypatch.setenv("MADOGUCHI_GTTS_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("MADOGUCHI_TTS_PRESYNTHESIS", "off")
+    settings = Settings.from_env()
+    assert (settings.tts, settings.tts_rate, settings.gtts_url, settings.tts_presynthesis) == \
+        ("openjtalk", 0.5, "http://127.0.0.1:9", False)
+    speech = SpeechService(settings, tmp_path)
+    assert [engine.name for engine in speech.engines()] == ["openjtalk"]
+    assert speech.openjtalk.frame_period(slow=False) == 480  # 5 ms frames at half speed
+    with pytest.raises(ValueError, match="MADOGUCHI_TTS"):
+        SpeechService(dataclasses.replace(settings, tts="espeak"), tmp_path)

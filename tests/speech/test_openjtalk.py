@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import math
 import re
+import subprocess
 import wave
 from pathlib import Path
 from typing import List, Tuple
@@ -62,13 +63,21 @@ def test_open_jtalk_writes_valid_wav_at_the_declared_rate(speech):
                                     speech.synthesize("住民票の写しは、市民課の窓口で取れます。", phone=True))
 
     web, phone = asyncio.run(both())
-    for audio, rate in ((web, 22050), (phone, 8000)):
-        assert audio.engine == "openjtalk" and audio.content_type == "audio/wav"
-        values, actual_rate = samples(audio.path)
-        assert actual_rate == audio.sample_rate == rate
-        assert audio.seconds == pytest.approx(len(values) / rate, abs=0.01)
-        assert rms(values) > 100  # a voice, not silence
-        assert speech.url_for(audio) == f"/audio/{audio.path.name}"
+    assert phone.engine == "openjtalk" and phone.content_type == "audio/wav"
+    values, rate = samples(phone.path)
+    assert rate == phone.sample_rate == 8000
+    assert phone.seconds == pytest.approx(len(values) / rate, abs=0.01)
+    assert rms(values) > 100  # a voice, not silence
+    assert speech.url_for(phone) == f"/audio/{phone.path.name}"
+    # The web gets a 22 kHz MP3 of the same speech (sox decodes it back to check).
+    assert web.engine == "openjtalk" and web.content_type == "audio/mpeg" and web.path.suffix == ".mp3"
+    assert web.path.read_bytes()[:3] == b"ID3" or web.path.read_bytes()[0] == 0xFF
+    decoded = web.path.with_suffix(".check.wav")
+    subprocess.run(["sox", str(web.path), "-b", "16", str(decoded)], check=True)
+    values, rate = samples(decoded)
+    assert rate == web.sample_rate == 22050 and rms(values) > 100
+    assert web.seconds == pytest.approx(phone.seconds, abs=0.01)
+    assert len(values) / rate == pytest.approx(web.seconds, abs=0.1)  # MP3 frames pad the end a little
 
 
 def test_elderly_pace_is_at_most_5_5_morae_per_second(speech):
@@ -76,7 +85,7 @@ def test_elderly_pace_is_at_most_5_5_morae_per_second(speech):
     assert len(sentences) == 5
 
     async def speak_all():
-        return [await speech.synthesize(sentence) for sentence in sentences]
+        return [await speech.synthesize(sentence, phone=True) for sentence in sentences]
 
     for sentence, audio in zip(sentences, asyncio.run(speak_all()), strict=True):
         values, rate = samples(audio.path)
@@ -116,4 +125,17 @@ def test_concurrent_requests_for_one_text_synthesize_once(speech):
 
     results = asyncio.run(together())
     assert len({audio.path for audio in results}) == 1
-    assert len(list(speech.cache_dir.glob("*.wav"))) == 1
+    assert len(list(speech.cache_dir.glob("*.mp3"))) == 1
+
+
+def test_a_caller_that_leaves_does_not_cancel_the_synthesis_for_others(speech):
+    async def one_leaves():
+        leaving = asyncio.create_task(speech.synthesize("国民健康保険の手続きは、保険年金課です。", phone=True))
+        staying = asyncio.create_task(speech.synthesize("国民健康保険の手続きは、保険年金課です。", phone=True))
+        await asyncio.sleep(0.05)  # both are waiting on the one synthesis now
+        leaving.cancel()
+        return leaving, await staying
+
+    leaving, audio = asyncio.run(one_leaves())
+    assert leaving.cancelled()
+    assert audio.engine == "openjtalk" and audio.path.exists()
