@@ -94,3 +94,12 @@ def test_tracker_store_work_runs_off_the_event_loop(tmp_path):
     blocker.close()
     assert ticks >= 5
     assert text == "印鑑登録をしたい"
+
+
+def test_our_tables_are_created_where_no_data_folder_exists_yet(tmp_path):
+    """A fresh checkout has no var/: the server opens our tables before Rasa's tracker store."""
+    from bot.store import Database
+
+    settings = Settings(var_dir=tmp_path / "var")
+    Database(settings.tracker_database_url).create_tables()
+    assert (tmp_path / "var" / "madoguchi.db").exists()

@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 import logging
 import sys
+from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import create_engine, event
@@ -17,6 +18,8 @@ logger = logging.getLogger(__name__)
 
 class Database:
     def __init__(self, url: str) -> None:
+        if url.startswith("sqlite:///"):  # a fresh checkout has no var/ yet: SQLite makes the file, not its folder
+            Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
         connect_args = {"timeout": 30, "check_same_thread": False} if url.startswith("sqlite") else {}
         self.engine = create_engine(url, future=True, connect_args=connect_args, pool_pre_ping=True)
         if url.startswith("sqlite"):
