@@ -41,7 +41,7 @@ import logging
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Text, Tuple
 
 from rasa.core.channels.channel import UserMessage
 from sanic import Blueprint, response
@@ -219,19 +219,22 @@ class VoiceInput(Channel):
         webhook = Blueprint("madoguchi_voice_webhook", __name__)
         health_route(webhook)
 
-        async def signed_form(request: Request) -> Optional[Dict[str, str]]:
-            form = {key: values[0] for key, values in (request.form or {}).items() if values}
-            return form if self.verified(request, form) else None
+        def signed(handler: Callable[[Request, Dict[str, str]], Awaitable[HTTPResponse]],
+                   ) -> Callable[[Request], Awaitable[HTTPResponse]]:
+            """Twilio's form, only when X-Twilio-Signature matches; 403 and nothing processed otherwise."""
+            async def checked(request: Request) -> HTTPResponse:
+                form = {key: values[0] for key, values in (request.form or {}).items() if values}
+                if not self.verified(request, form):
+                    return response.json({"error": "forbidden", "message": "Missing or wrong X-Twilio-Signature."},
+                                         status=403)
+                return await handler(request, form)
 
-        def forbidden() -> HTTPResponse:
-            return response.json({"error": "forbidden", "message": "Missing or wrong X-Twilio-Signature."},
-                                 status=403)
+            checked.__name__ = handler.__name__  # Sanic names routes after their handlers
+            return checked
 
         @webhook.route("/webhook", methods=["POST"])
-        async def incoming_call(request: Request) -> HTTPResponse:
-            form = await signed_form(request)
-            if form is None:
-                return forbidden()
+        @signed
+        async def incoming_call(request: Request, form: Dict[str, str]) -> HTTPResponse:
             call = self.call_for(form)
             catalog = await request.app.ctx.catalogs.current()
             call.stage, call.misses = "main", 0
@@ -239,19 +242,14 @@ class VoiceInput(Channel):
             return await self.gather(request, call, [greeting, PROMPTS["menu"]], catalog)
 
         @webhook.route("/gather", methods=["POST"])
-        async def gathered(request: Request) -> HTTPResponse:
-            form = await signed_form(request)
-            if form is None:
-                return forbidden()
-            call = self.call_for(form)
-            return await self.answer(request, call, form, on_new_message)
+        @signed
+        async def gathered(request: Request, form: Dict[str, str]) -> HTTPResponse:
+            return await self.answer(request, self.call_for(form), form, on_new_message)
 
         @webhook.route("/status", methods=["POST"])
-        async def call_status(request: Request) -> HTTPResponse:
+        @signed
+        async def call_status(request: Request, form: Dict[str, str]) -> HTTPResponse:
             """Twilio's status callback: a finished call's state (and the caller's number) is dropped."""
-            form = await signed_form(request)
-            if form is None:
-                return forbidden()
             if form.get("CallStatus") in ("completed", "busy", "failed", "no-answer", "canceled"):
                 self.calls.pop(form.get("CallSid") or "", None)
             return response.empty()
