@@ -51,6 +51,12 @@ def body_of(request: Request) -> Dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
+def required_text(request: Request, field: str) -> Optional[str]:
+    """The body's non-blank string `field`, stripped; None when missing, blank or not a string."""
+    value = body_of(request).get(field)
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
 def authenticated(role: Optional[str] = None) -> Callable:
     """401 without a session, 403 for the wrong role or a missing/wrong CSRF token on writes."""
 
@@ -308,8 +314,8 @@ def staff_blueprint() -> Blueprint:
     async def reply(request: Request, cid: str) -> HTTPResponse:
         staff = request.app.ctx.staff
         p: Principal = request.ctx.principal
-        text = body_of(request).get("text")
-        if not isinstance(text, str) or not text.strip():
+        text = required_text(request, "text")
+        if text is None:
             return error(400, "empty_message", "text is required.")
         if len(text) > MAX_REPLY_CHARS:
             return error(413, "message_too_long", f"At most {MAX_REPLY_CHARS} characters.")
@@ -318,7 +324,7 @@ def staff_blueprint() -> Blueprint:
             return error(409, "not_assigned", "Claim the conversation before replying.")
         if entry.assigned_to != p.account_id and not p.is_admin:
             return error(403, "not_yours", "This conversation is assigned to someone else.")
-        delivered = await staff.deliver(request.app, entry, clean(text.strip(), from_resident=False),
+        delivered = await staff.deliver(request.app, entry, clean(text, from_resident=False),
                                         staff_name=p.display_name)
         await to_thread(staff.audit.record, p.username, "conversation.reply", cid,
                         {"chars": len(text), "delivered": delivered})
@@ -340,10 +346,10 @@ def staff_blueprint() -> Blueprint:
     async def close(request: Request, cid: str) -> HTTPResponse:
         staff = request.app.ctx.staff
         p: Principal = request.ctx.principal
-        note = body_of(request).get("note")
-        if not isinstance(note, str) or not note.strip():
+        note = required_text(request, "note")
+        if note is None:
             return error(400, "note_required", "A closing note is required.")
-        entry = await to_thread(staff.handoffs.close, cid, clean(note.strip()), None if p.is_admin else p.account_id)
+        entry = await to_thread(staff.handoffs.close, cid, clean(note), None if p.is_admin else p.account_id)
         goodbye = await staff.message(entry.language, "staff_closed")
         question = to_message((await staff.builder(entry.language)).satisfaction_question(), entry.language)
         await conversation.resume(request.app.ctx.agent, cid, goodbye)
