@@ -53,15 +53,12 @@ def tracker_store_endpoint(settings: Settings):
 
 
 def lock_store_endpoint(settings: Settings):
+    """Our atomic Redis ticket lock when a Redis URL is set (see bot/store/lock_store.py), else Rasa's in-memory one."""
     if not settings.redis_url:
         return None
-    from urllib.parse import urlsplit
-
     from rasa.utils.endpoints import EndpointConfig
 
-    parts = urlsplit(settings.redis_url)
-    return EndpointConfig(type="redis", url=parts.hostname or "127.0.0.1", port=parts.port or 6379,
-                          db=int((parts.path or "/0").strip("/") or 0), password=parts.password)
+    return EndpointConfig(type="bot.store.lock_store.AtomicRedisLockStore", url=settings.redis_url)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ CLOSED_LINE_ACCESS_TOKEN = "closed-server-line-access-token"
 # (Saturday morning hours) while the other counters are closed, so one server shows both the
 # staffed path and the after-hours path whatever the real time is. The clock runs from there.
 FAKE_NOW = "2026-11-14T09:05:00+09:00"
+REDIS_URL = "redis://127.0.0.1:6379/0"  # started on this machine kind before each session (and in CI)
 os.environ["MADOGUCHI_FAKE_NOW"] = FAKE_NOW
 
 
@@ -79,7 +80,9 @@ class Server:
 @pytest.fixture(scope="session")
 def server(trained_model: Path, tmp_path_factory) -> Server:
     """`madoguchi serve` as a real process on a free port, with its own SQLite database."""
-    with running_server(tmp_path_factory.mktemp("var"), API_TOKEN, {"MADOGUCHI_FAKE_NOW": FAKE_NOW}) as running:
+    # The machine's Redis holds the conversation locks (bot/store/lock_store.py), as in a cluster.
+    env = {"MADOGUCHI_FAKE_NOW": FAKE_NOW, "MADOGUCHI_REDIS_URL": REDIS_URL}
+    with running_server(tmp_path_factory.mktemp("var"), API_TOKEN, env) as running:
         yield Server(running.base_url, running.token, running.var_dir, running.process)
 
 

@@ -45,7 +45,7 @@ def test_postgresql_when_a_database_url_is_set(tmp_path):
 def test_redis_lock_store_when_a_redis_url_is_set():
     endpoint = lock_store_endpoint(Settings(redis_url="redis://127.0.0.1:6379/0"))
     store = LockStore.create(endpoint)
-    assert type(store).__name__ == "RedisLockStore"
+    assert type(store).__name__ == "AtomicRedisLockStore"  # not Rasa's racy RedisLockStore
     sender = f"lock-{uuid.uuid4().hex[:8]}"
 
     async def lock_twice():
