@@ -13,7 +13,7 @@ and no two packages import each other (tests/test_import_layers.py checks both).
 5. `handoff` (the state machine, the gate in front of Rasa, slips).
 6. `actions` (the dialogue action), `staff` (the staff console), `privacy` (deletion, retention).
 7. `channels` (one module per platform).
-8. `server`, `cli`, `training`, `devserver`: they assemble everything.
+8. `server`, `health` (probes), `cli`, `training`, `devserver`: they assemble everything.
 """
 
 __version__ = "0.1.0"
@@ -28,5 +28,5 @@ LAYERS = (
     ("handoff",),
     ("actions", "staff", "privacy"),
     ("channels",),
-    ("server", "cli", "training", "devserver"),
+    ("server", "health", "cli", "training", "devserver"),
 )

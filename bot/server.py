@@ -104,6 +104,7 @@ def build_app(settings: Settings, model_path: Path):
     from bot.cors import install_cors
     from bot.delivery import Delivery
     from bot.handoff.runtime import service_for
+    from bot.health import health_blueprint, install_draining
     from bot.privacy import install_retention
     from bot.speech import install_speech
 
@@ -141,6 +142,7 @@ def build_app(settings: Settings, model_path: Path):
     app.register_listener(partial(load_agent_on_start, str(model_path), endpoints, None), "before_server_start")
     install_speech(app, settings)  # app.ctx.speech, GET /audio/<hash>.<ext>, catalog pre-synthesis
     install_retention(app, settings.retention_days)  # daily purge (MADOGUCHI_RETENTION_DAYS), after the agent loads
+    install_draining(app)  # /health/ready says 503 while in-flight turns finish
     app.register_listener(close_resources, "after_server_stop")
     return app
 
@@ -162,20 +164,6 @@ def install_body_limit(app, max_bytes: int) -> None:
                                          f"送られたデータが大きすぎます。"}, status=413)
 
     app.exception(PayloadTooLarge)(too_large)
-
-
-def health_blueprint():
-    """GET /health: public readiness check; says only whether the model is loaded."""
-    from sanic import Blueprint, response
-
-    health = Blueprint("madoguchi_health")
-
-    @health.get("/health")
-    async def status(request) -> response.HTTPResponse:
-        agent = getattr(request.app.ctx, "agent", None)
-        return response.json({"status": "ok", "model_loaded": bool(agent is not None and agent.is_ready())})
-
-    return health
 
 
 def register_channels(app, channels: List, gate) -> None:
