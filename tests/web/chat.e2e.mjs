@@ -492,6 +492,14 @@ const scenarios = {
         text: node.querySelector('.msg__body').textContent };
     });
     await shot(first.page, '19-staff-reply-live');
+    // 読み上げ needs a stored message (the server reads it by id): a message pushed before it was
+    // stored gets its button when the stored copy arrives (here with the reply to the next message).
+    const speakableLive = await first.page.evaluate(() => Array.from(document.querySelectorAll('#transcript .msg--bot, #transcript .msg--staff'))
+      .map((node) => ({ id: node.dataset.id || null, speak: node.querySelectorAll('.msg__speak').length })));
+    await say(first.page, 'ありがとうございます');
+    const speakable = await first.page.evaluate(() => Array.from(document.querySelectorAll('#transcript .msg--bot, #transcript .msg--staff'))
+      .map((node) => ({ text: node.querySelector('.msg__body').textContent, id: node.dataset.id || null,
+        speak: node.querySelectorAll('.msg__speak').length })));
     // Reload: the pushed message is in the history exactly once.
     await first.page.reload();
     await openChat(first.page, base);
@@ -500,7 +508,7 @@ const scenarios = {
     const staffAfterReload = await first.page.evaluate(() => Array.from(document.querySelectorAll('#transcript .msg--staff .msg__who')).map((n) => n.textContent));
     await first.context.close();
     return { triggered: triggered.status, secondBefore, secondAfter, pushed, status, staffStatus: staffReply.status, staff,
-      afterReload, staffAfterReload,
+      afterReload, staffAfterReload, speakableLive, speakable,
       problems: first.page.problems.concat(second.problems || []) };
   },
 

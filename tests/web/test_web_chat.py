@@ -222,6 +222,13 @@ def test_messages_arrive_live_without_reload(server):
     assert "msg--staff" in r["staff"]["className"] and r["staff"]["who"] == "職員（山田）"
     assert r["staff"]["text"].startswith("市民")
     assert r["staffAfterReload"] == ["職員（山田）"]                 # restored once, still labelled
+    # 読み上げ on every message the server has stored (it reads by id), once each; a pushed message
+    # gets its button when its stored copy arrives.
+    for shown in (r["speakableLive"], r["speakable"]):
+        assert [m["speak"] for m in shown] == [1 if m["id"] else 0 for m in shown]
+    assert any(m["id"] is None for m in r["speakableLive"])
+    assert all(m["id"] and m["speak"] == 1 for m in r["speakable"])
+    assert any(m["text"].startswith("市民") for m in r["speakable"])      # the clerk's reply too
     assert script_errors(r) == []
 
 

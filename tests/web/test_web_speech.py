@@ -79,6 +79,29 @@ def test_a_bot_answer_is_read_by_the_server_as_pre_synthesized_at_the_elderly_pa
     assert len(values) / rate > 2 and rms(values) > 300             # a voice, seconds of it, not silence
 
 
+def test_easy_japanese_is_read_from_its_furigana_as_pre_synthesized(server, resident):
+    resident.say('/change_language{"language":"easy"}')
+    turn = resident.say("じゅうみんひょうが ほしい")
+    answer = [m for m in bot_messages(turn) if "じゅうみんひょう" in m.get("ruby", "")][0]
+    assert answer["variant"] == "easy" and "{" in answer["ruby"]
+    reply = resident.post("/speech", {"id": answer["id"]})
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["url"].rsplit("/", 1)[1] in web_files_of_catalog(server)
+
+
+def test_a_clerks_reply_is_read_too(server, resident):
+    resident.say("こんにちは")
+    appended = httpx.post(f"{server.base_url}/conversations/{resident.conversation_id}/tracker/events",
+                          params={"token": server.token}, timeout=30,
+                          json={"event": "bot", "text": "市民課の山田です。ご用件をお聞きします。",
+                                "metadata": {"lang": "ja", "variant": "ja", "staff": {"name": "山田"}}})
+    assert appended.status_code == 200
+    staff = [m for m in resident.history()["messages"] if m["role"] == "staff"][-1]
+    reply = resident.post("/speech", {"id": staff["id"], "pace": "normal"})
+    assert reply.status_code == 200, reply.text
+    assert httpx.get(server.base_url + reply.json()["url"], timeout=30).status_code == 200
+
+
 def test_normal_pace_is_another_shorter_file(server, resident, tmp_path):
     answer = bot_messages(resident.say("印鑑登録をしたい"))[0]
     slow = resident.post("/speech", {"id": answer["id"], "pace": "slow"}).json()
