@@ -798,10 +798,23 @@ async function widgetOnSite(page, base, siteUrl) {
     token: /^[0-9a-f]{32}$/.test(window.madoguchiChat.state.token || ''),
   }));
   const cookies = (await page.context().cookies(base)).map((c) => c.name);
+  // 読み上げ in the embedded page: its in-memory token names the conversation, the audio plays.
+  await frame.locator('#transcript .msg--bot .msg__speak').first().click();
+  await frame.locator('html').evaluate(() => new Promise((resolve, reject) => {
+    const audio = document.getElementById('speech-audio');
+    const started = Date.now();
+    (function check() {
+      if (!audio.paused && audio.currentTime > 0.2) resolve();
+      else if (Date.now() - started > 60000) reject(new Error('the embedded page did not play'));
+      else setTimeout(check, 100);
+    }());
+  }));
+  const frameAudio = await frame.locator('#speech-audio').evaluate((a) => ({ src: a.getAttribute('src'), paused: a.paused }));
+  const frameAllow = await page.locator('#madoguchi-widget-panel iframe').getAttribute('allow');
   await page.locator('#madoguchi-widget-panel > button').click();
   const afterClose = { expanded: await opener.getAttribute('aria-expanded'),
     focus: await page.evaluate(() => document.activeElement.getAttribute('aria-controls')) };
-  return { closedState, openState, frameTitle, afterClose, inFrame, cookies, problems: page.problems };
+  return { closedState, openState, frameTitle, afterClose, inFrame, cookies, frameAudio, frameAllow, problems: page.problems };
 }
 
 await main(scenarios);

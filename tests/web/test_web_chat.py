@@ -293,6 +293,8 @@ def test_one_script_tag_embeds_the_chat_on_another_site(server):
     # no cookie, nothing in storage.
     assert r["inFrame"]["token"] and "sender" not in r["inFrame"]["stored"] and "token" not in r["inFrame"]["stored"]
     assert "madoguchi_web" not in r["cookies"]
+    assert r["frameAudio"]["src"].startswith("/audio/") and not r["frameAudio"]["paused"]   # 読み上げ embedded
+    assert r["frameAllow"] == "microphone; autoplay"
     assert r["problems"] == []
 
 
