@@ -604,10 +604,33 @@ const scenarios = {
     const micWithout = await without.page.evaluate(() => ({
       visible: !document.getElementById('mic-button').hidden, notice: !document.getElementById('mic-notice').hidden }));
     const axeWithout = await axe(without.page);
+    const problemsWithout = without.page.problems.slice();   // Chromium logs the 429 below as a console error
+    // A refusal from the server (here the real per-conversation cap) is said plainly; nothing stays pressed.
+    await say(without.page, '住民票がほしい');
+    const refusedStatuses = await without.page.evaluate(async () => {
+      const id = document.querySelector('#transcript .msg--bot').dataset.id;
+      const statuses = [];
+      for (let i = 0; i < 30; i += 1) {
+        const reply = await fetch('/webhooks/web/speech', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ id, pace: 'slow' }) });
+        statuses.push(reply.status);
+      }
+      return statuses;
+    });
+    await without.page.locator('#transcript .msg--bot .msg__speak').first().click();
+    await without.page.waitForFunction(() => document.getElementById('alert').textContent.length > 0);
+    const refused = await without.page.evaluate(() => ({
+      alert: document.getElementById('alert').textContent,
+      pressed: document.querySelectorAll('#transcript .msg__speak[aria-pressed="true"]').length,
+      stopVisible: !document.getElementById('stop-speaking').hidden,
+      src: document.getElementById('speech-audio').getAttribute('src'),
+      status: document.getElementById('status').textContent }));
     await without.context.close();
     return { beforeClick, buttonCount, slow, normal, stopped, first, second, escaped, total, afterReload,
       speechPosts, audioReplies, mic, easyNotice, easyPace, english, micWithout, axePlaying, axeEnglish, axeWithout,
-      problems: page.problems.concat(without.page.problems) };
+      refusedStatuses, refused,
+      problems: page.problems.concat(problemsWithout),
+      refusedProblems: without.page.problems.slice(problemsWithout.length) };
   },
 
   async print(browser, base) {

@@ -269,6 +269,11 @@ def test_read_aloud_plays_the_servers_voice_with_pace_and_stop_and_no_browser_vo
     assert english["paces"] == ["Slow", "Normal"] and english["speak"] == "Read aloud"
     assert r["micWithout"] == {"visible": False, "notice": False}
     assert no_violations(r["axePlaying"]) and no_violations(r["axeEnglish"]) and no_violations(r["axeWithout"])
+    assert set(r["refusedStatuses"]) == {200}
+    refused = r["refused"]
+    assert "多すぎます" in refused["alert"] and refused["pressed"] == 0 and not refused["stopVisible"]
+    assert refused["src"] is None and refused["status"] == ""
+    assert [p for p in r["refusedProblems"] if "429 (Too Many Requests)" not in p] == []
     assert r["problems"] == []
 
 
