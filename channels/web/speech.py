@@ -19,7 +19,7 @@ import collections
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Deque, Iterable, Mapping, Optional, Tuple
+from typing import Any, Callable, Deque, Iterable, Mapping, Optional, Tuple
 
 from bot.speech import Audio, SpeechError, SpeechService
 from channels.inbound import InboundError
@@ -83,7 +83,7 @@ class ReadAloud:
     """The web's read-aloud: request caps, the pace's speech service and the synthesis."""
 
     def __init__(self, per_minute: int = REQUESTS_PER_MINUTE, at_once: int = MAX_AT_ONCE,
-                 monotonic=time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.per_minute = per_minute
         self.at_once = at_once
         self._monotonic = monotonic

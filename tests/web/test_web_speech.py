@@ -22,6 +22,7 @@ from bot.settings import Settings
 from bot.speech import SpeechService, for_the_ear
 from bot.speech.answers import catalog_answers
 from channels.web.speech import MAX_SPOKEN_CHARS, REQUESTS_PER_MINUTE, ReadAloud, SpokenMessage
+from tests.speech.fake_google import FakeGoogleTts
 from tests.web.resident import WebResident
 
 
@@ -198,3 +199,24 @@ def test_long_messages_and_english_without_an_english_voice_are_refused_clearly(
     assert refusal(SpokenMessage("あ" * (MAX_SPOKEN_CHARS + 1), "ja")) == ("too_long_to_read", 422)
     assert refusal(SpokenMessage("The counter is open until 17:15.", "en")) == ("no_voice", 503)
     assert not list(tmp_path.glob("speech/*.mp3"))                        # nothing was synthesized
+
+
+def test_with_gtts_slow_is_googles_slow_voice_normal_its_normal_one_and_english_is_read(tmp_path):
+    """gTTS (its real request code) against a local server speaking Google's batchexecute format."""
+    google = FakeGoogleTts().start()
+    try:
+        settings = dataclasses.replace(Settings(), tts="gtts", gtts_url=google.url, var_dir=tmp_path)
+        speech = SpeechService(settings, tmp_path / "speech")
+        read_aloud = ReadAloud()
+        text = SpokenMessage("住民票の写しは、市民課の窓口で取れます。", "ja")
+
+        async def three():
+            return (await read_aloud.audio(speech, text, "slow"), await read_aloud.audio(speech, text, "normal"),
+                    await read_aloud.audio(speech, SpokenMessage("The counter opens at 8:30.", "en"), "normal"))
+
+        slow, normal, english = asyncio.run(three())
+    finally:
+        google.stop()
+    assert [(r.lang, r.slow) for r in google.requests] == [("ja", True), ("ja", False), ("en", False)]
+    assert slow.path != normal.path and {slow.engine, normal.engine, english.engine} == {"gtts"}
+    assert speech.url_for(normal).startswith("/audio/") and normal.path.parent == speech.cache_dir
