@@ -18,7 +18,7 @@ import logging
 import os
 import time
 import wave
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Union
 
@@ -121,6 +121,15 @@ class SpeechService:
         finally:
             if not background:
                 self._live -= 1
+
+    def at_rate(self, rate: float) -> "SpeechService":
+        """This service speaking at another Open JTalk `rate` (the web's ふつう beside the elderly
+        pace; gTTS at its normal speed when `rate` is faster). It shares the cache folder (same
+        /audio/ URLs), the circuit breaker (an unreachable Google is skipped by both) and the counters."""
+        sibling = SpeechService(replace(self.settings, tts_rate=rate), self.cache_dir, self.breaker.cooldown)
+        sibling.breaker, sibling.stats = self.breaker, self.stats
+        sibling.gtts.elderly = self.gtts.elderly and rate <= self.openjtalk.rate
+        return sibling
 
     def url_for(self, audio: Audio) -> str:
         """The stable path the audio is served at (GET /audio/<hash>.<ext>)."""

@@ -17,6 +17,7 @@
     window.MADOGUCHI || {});
   var TEXTS = window.MADOGUCHI_TEXTS;
   var VARIANTS = ['ja', 'en', 'easy'];
+  var PACES = ['slow', 'normal'];   // 読み上げ: ゆっくり (the elderly pace, the default) / ふつう
   var RUBY = /\{([^{}|]+)\|([^{}|]+)\}/g;
   var PLACEHOLDER = /\{([a-z_]+)\}/g;
   var KEY = 'madoguchi.';
@@ -71,7 +72,6 @@
   }
 
   function plain(source) { return source.replace(RUBY, '$1'); }
-  function kana(source) { return source.replace(RUBY, '$2'); }
 
   function setMarkup(node, source) {
     node.textContent = '';
@@ -98,7 +98,8 @@
     reconnectDelay: 2000,
     offlineTimer: null,
     offline: false,
-    speaking: null,
+    speaking: null,        // {node, button} of the message being read aloud (one at a time)
+    pace: storage.get('pace'),
     recognition: null,
     lastFailed: null
   };
@@ -222,7 +223,7 @@
     if (!message) return;
     setMarkup(node.querySelector('.msg__who'), who(message));
     var speak = node.querySelector('.msg__speak span');
-    if (speak) setMarkup(speak, t(state.speaking && state.speaking.node === node ? 'stop_reading' : 'read_aloud'));
+    if (speak) setMarkup(speak, t('read_aloud'));   // the state is aria-pressed, not a changing name
     var group = node.querySelector('.msg__buttons');
     if (group) group.setAttribute('aria-label', plain(t('choices')));
     var pending = node.querySelector('.msg__state');
@@ -276,12 +277,7 @@
         alt: message.lang === 'en' ? 'QR code of your visit slip' : '来庁票のQRコード' }));
     }
     node.append(meta, bubble);
-    if (message.role !== 'user' && 'speechSynthesis' in window) {
-      var speak = el('button', { type: 'button', className: 'msg__speak' }, [
-        svgIcon('M4 9v6h4l5 4V5L8 9zM16 8.5a5 5 0 0 1 0 7M18.5 6a8.5 8.5 0 0 1 0 12'), el('span')]);
-      speak.addEventListener('click', function () { toggleSpeech(node, speak); });
-      bubble.append(el('div', { className: 'msg__tools' }, [speak]));
-    }
+    if (message.role !== 'user' && message.id) addSpeakButton(node, bubble);
     if (message.buttons && message.buttons.length) {
       var group = el('div', { className: 'msg__buttons', role: 'group' });
       message.buttons.forEach(function (b) {
@@ -296,6 +292,19 @@
     }
     labelMessage(node);
     return node;
+  }
+
+  /* 読み上げ: the server reads a message it has stored (by id), so a message pushed before it
+   * was stored gets its button when the stored copy arrives. */
+  function addSpeakButton(node, bubble) {
+    if (node.querySelector('.msg__speak')) return;
+    var speak = el('button', { type: 'button', className: 'msg__speak', 'aria-pressed': 'false' }, [
+      svgIcon('M4 9v6h4l5 4V5L8 9zM16 8.5a5 5 0 0 1 0 7M18.5 6a8.5 8.5 0 0 1 0 12'), el('span')]);
+    speak.addEventListener('click', function () { toggleSpeech(node, speak); });
+    var tools = el('div', { className: 'msg__tools' }, [speak]);
+    var buttons = bubble.querySelector('.msg__buttons');
+    if (buttons) bubble.insertBefore(tools, buttons); else bubble.append(tools);
+    setMarkup(speak.querySelector('span'), t('read_aloud'));
   }
 
   function svgIcon(path) {
@@ -342,6 +351,7 @@
           var node = state.transient.splice(echo, 1)[0];
           node.dataset.id = message.id;
           node._message = Object.assign({}, node._message, { id: message.id, ts: message.ts });
+          addSpeakButton(node, node.querySelector('.msg__bubble'));
           var meta = node.querySelector('.msg__meta');
           if (!meta.querySelector('time') && timeLabel(message.ts)) meta.append(timeLabel(message.ts));
           return;
@@ -403,6 +413,7 @@
 
   // ---- status and alerts -------------------------------------------------------------
   function setStatus(key, busy) {
+    state.statusKey = key;
     setMarkup(statusBox, key ? t(key) : '');
     statusBox.classList.toggle('status--busy', !!busy);
   }
@@ -439,7 +450,11 @@
   function postJson(path, body) {
     return api(path, { method: 'POST', json: body || {} }).then(function (reply) {
       return reply.json().catch(function () { return {}; }).then(function (data) {
-        if (!reply.ok) throw new Error(data.message || ('HTTP ' + reply.status));
+        if (!reply.ok) {
+          var error = new Error(data.message || ('HTTP ' + reply.status));
+          error.code = data.error || ('http_' + reply.status);
+          throw error;
+        }
         return data;
       });
     });
@@ -645,47 +660,78 @@
     showAlert(t('offline'), t('reconnect'), function () { clearAlert(); connect(); input.focus(); }, 'offline');
   }
 
-  // ---- voice: read aloud and microphone ---------------------------------------------------
+  // ---- voice: read aloud (the server's voice) and microphone ------------------------------
+  /* Kiosk Chromium on Linux has no speech voice of its own: the server speaks (Open JTalk or
+   * gTTS) and one <audio> element plays it, so only one message is read at a time. */
   function speechLang(variant) { return variant === 'en' ? 'en-US' : 'ja-JP'; }
 
-  function spokenText(message) {
-    if (message.variant === 'easy' && message.ruby) return kana(message.ruby);
-    return message.text;
+  function applyPace(pace) {
+    state.pace = PACES.indexOf(pace) >= 0 ? pace : 'slow';
+    storage.set('pace', state.pace);
+    document.querySelectorAll('button[data-pace]').forEach(function (button) {
+      button.setAttribute('aria-pressed', String(button.dataset.pace === state.pace));
+    });
+  }
+
+  /* A new pace applies at once: the message being read starts again at that pace. */
+  function choosePace(pace) {
+    if (pace === state.pace) return;
+    applyPace(pace);
+    var speaking = state.speaking;
+    if (speaking) readAloud(speaking.node, speaking.button);
   }
 
   function toggleSpeech(node, button) {
     if (state.speaking && state.speaking.node === node) { stopSpeaking(); return; }
+    readAloud(node, button);
+  }
+
+  function readAloud(node, button) {
     stopSpeaking();
-    var message = node._message;
-    var utterance = new SpeechSynthesisUtterance(spokenText(message));
-    utterance.lang = speechLang(message.lang === 'en' ? 'en' : 'ja');
-    utterance.rate = 0.9;
-    utterance.onend = utterance.onerror = function () {
-      if (state.speaking && state.speaking.utterance === utterance) stopSpeaking();
-    };
-    state.speaking = { node: node, button: button, utterance: utterance };
+    var speaking = { node: node, button: button };
+    state.speaking = speaking;
+    button.setAttribute('aria-pressed', 'true');
     button.classList.add('is-active');
-    labelMessage(node);
     $('stop-speaking').hidden = false;
-    window.speechSynthesis.speak(utterance);
+    setStatus('speech_loading', true);
+    postJson('/speech', { id: node._message.id, pace: state.pace }).then(function (data) {
+      if (state.speaking !== speaking) return null;   // stopped, or another message chosen meanwhile
+      var audio = $('speech-audio');
+      audio.src = data.url;
+      return audio.play().then(function () {
+        if (state.speaking === speaking) setStatus('speech_playing');
+      });
+    }).catch(function (error) {
+      if (state.speaking !== speaking) return;          // a pause() of ours interrupted play(): not an error
+      stopSpeaking();
+      var code = error && error.code;
+      showAlert(t(code === 'no_voice' ? 'speech_no_voice' : code === 'too_many_requests' ? 'speech_too_many' : 'speech_failed'));
+    });
   }
 
   function stopSpeaking() {
     var speaking = state.speaking;
     state.speaking = null;
-    if ('speechSynthesis' in window) window.speechSynthesis.cancel();
+    var audio = $('speech-audio');
+    if (audio && audio.getAttribute('src')) {
+      audio.pause();
+      audio.removeAttribute('src');   // stops the download too
+      audio.load();
+    }
     $('stop-speaking').hidden = true;
     if (speaking) {
+      speaking.button.setAttribute('aria-pressed', 'false');
       speaking.button.classList.remove('is-active');
-      labelMessage(speaking.node);
+      if (state.statusKey === 'speech_playing' || state.statusKey === 'speech_loading') setStatus(null);
     }
   }
 
   function setupMicrophone() {
     var Recognition = window.SpeechRecognition || window.webkitSpeechRecognition;
     var button = $('mic-button');
-    if (!Recognition) { button.hidden = true; return; }
+    if (!Recognition) { button.hidden = true; $('mic-notice').hidden = true; return; }
     button.hidden = false;
+    $('mic-notice').hidden = false;   // where the voice goes, said before anyone presses the button
     var listening = false;
     var base = '';
     button.addEventListener('click', function () {
@@ -917,6 +963,7 @@
     var contrast = storage.get('contrast');
     applyContrast(contrast === null ? !!(window.matchMedia && window.matchMedia('(prefers-contrast: more)').matches) : contrast === '1');
     applyFurigana(storage.get('furigana') === '1');
+    applyPace(state.pace);
     input.value = storage.get('draft') || '';
     localize();
 
@@ -955,6 +1002,13 @@
       button.addEventListener('click', function () { send(plain(t('example_' + button.dataset.example))); });
     });
     $('stop-speaking').addEventListener('click', function () { stopSpeaking(); input.focus(); });
+    document.querySelectorAll('button[data-pace]').forEach(function (button) {
+      button.addEventListener('click', function () { choosePace(button.dataset.pace); });
+    });
+    $('speech-audio').addEventListener('ended', stopSpeaking);
+    $('speech-audio').addEventListener('error', function () {
+      if (state.speaking && $('speech-audio').getAttribute('src')) { stopSpeaking(); showAlert(t('speech_failed')); }
+    });
     $('print-button').addEventListener('click', function () { window.print(); });
     $('save-button').addEventListener('click', saveTranscript);
     $('new-button').addEventListener('click', newConversation);
@@ -964,7 +1018,6 @@
     window.addEventListener('beforeprint', beforePrint);
     window.addEventListener('afterprint', afterPrint);
     window.addEventListener('pagehide', stopSpeaking);
-    if ('speechSynthesis' in window) window.speechSynthesis.cancel();   // nothing left playing from before
     setupMicrophone();
 
     loadInfo().then(startKiosk);

@@ -56,7 +56,8 @@
 
   var frame = style(document.createElement('iframe'), { flex: '1', width: '100%', border: '0' });
   frame.title = 'サンプル市 窓口案内チャット / Service Desk Chat';
-  frame.setAttribute('allow', 'microphone');
+  // The microphone for speech input; autoplay so 読み上げ can play when its audio arrives after the click.
+  frame.setAttribute('allow', 'microphone; autoplay');
 
   panel.appendChild(close);
   panel.appendChild(frame);

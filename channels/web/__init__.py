@@ -20,6 +20,7 @@ One module per concern:
   streams.py     the open tabs' live streams (bot/sse.py) and the per-conversation cap
   info.py        `GET /info`: counter, hours and phone in three languages; kiosk settings
   page.py        the chat page and its security headers, also at `/`
+  speech.py      「読み上げ」: the server's audio of a bot message of the caller's own conversation
 """
 from channels.web.channel import WebInput, WebPushOutputChannel
 from channels.web.furigana import auto_ruby

@@ -11,6 +11,7 @@ Routes:
   POST /conversation  start a new conversation (new cookie, or a new token when embedded)
   POST /stream-ticket a one-time ticket for the embedded page's stream
   POST /delete        delete the conversation everywhere (bot/privacy.py); a new one starts
+  POST /speech        「読み上げ」: the server's audio of one bot message of this conversation (speech.py)
 """
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ from channels.inbound import InboundError
 from channels.web.identity import CONVERSATION_HEADER, StreamTickets, Visitor, cookie_headers, fresh_start, visitor_of
 from channels.web.info import CounterInfo
 from channels.web.page import STATIC_DIR, chat_page
+from channels.web.speech import ReadAloud, parse_speech_request, spoken_message
 from channels.web.streams import PageStream, PageStreams, too_many_pages
 from channels.web.transcript import latest_cursor, shape_message, transcript, unstored
 
@@ -86,6 +88,7 @@ class WebInput(Channel):
         self.streams = PageStreams()
         self.tickets = StreamTickets()
         self.counter_info = CounterInfo(max_chars)
+        self.read_aloud = ReadAloud()
         self._app: Any = None  # the server app: the agent's tracker store and the catalog (app.ctx)
 
     @classmethod
@@ -234,6 +237,23 @@ class WebInput(Channel):
             visitor = visitor_of(request)
             return response.json({"ticket": self.tickets.issue(visitor.conversation_id)},
                                  headers={"Cache-Control": "no-store", **self._cookie(visitor)})
+
+        @web.route("/speech", methods=["POST"])
+        @answers_inbound_errors
+        async def read_aloud(request: Request) -> HTTPResponse:
+            """The audio URL of one bot message of the caller's own conversation, at a pace."""
+            visitor = visitor_of(request)
+            asked = parse_speech_request(parse_json_object(request))
+            message = None
+            if not visitor.new:  # a visitor without a conversation has no messages: 404 as for an id not theirs
+                self.read_aloud.admit(visitor.conversation_id)
+                message = spoken_message(await self._events(visitor.conversation_id), asked.message_id)
+            if message is None:
+                raise InboundError("no_such_message", "No such bot message in this conversation.", status=404)
+            speech_service = request.app.ctx.speech
+            audio = await self.read_aloud.audio(speech_service, message, asked.pace)
+            return response.json({"url": speech_service.url_for(audio), "seconds": audio.seconds,
+                                  "pace": asked.pace}, headers={"Cache-Control": "no-store"})
 
         @web.route("/delete", methods=["POST"])
         @answers_inbound_errors

@@ -21,7 +21,9 @@ export async function launch() {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    // Autoplay allowed: "nothing plays by itself" is then the page's doing, and read-aloud can play.
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--autoplay-policy=no-user-gesture-required'],
   });
 }
 

@@ -492,6 +492,14 @@ const scenarios = {
         text: node.querySelector('.msg__body').textContent };
     });
     await shot(first.page, '19-staff-reply-live');
+    // 読み上げ needs a stored message (the server reads it by id): a message pushed before it was
+    // stored gets its button when the stored copy arrives (here with the reply to the next message).
+    const speakableLive = await first.page.evaluate(() => Array.from(document.querySelectorAll('#transcript .msg--bot, #transcript .msg--staff'))
+      .map((node) => ({ id: node.dataset.id || null, speak: node.querySelectorAll('.msg__speak').length })));
+    await say(first.page, 'ありがとうございます');
+    const speakable = await first.page.evaluate(() => Array.from(document.querySelectorAll('#transcript .msg--bot, #transcript .msg--staff'))
+      .map((node) => ({ text: node.querySelector('.msg__body').textContent, id: node.dataset.id || null,
+        speak: node.querySelectorAll('.msg__speak').length })));
     // Reload: the pushed message is in the history exactly once.
     await first.page.reload();
     await openChat(first.page, base);
@@ -500,51 +508,129 @@ const scenarios = {
     const staffAfterReload = await first.page.evaluate(() => Array.from(document.querySelectorAll('#transcript .msg--staff .msg__who')).map((n) => n.textContent));
     await first.context.close();
     return { triggered: triggered.status, secondBefore, secondAfter, pushed, status, staffStatus: staffReply.status, staff,
-      afterReload, staffAfterReload,
+      afterReload, staffAfterReload, speakableLive, speakable,
       problems: first.page.problems.concat(second.problems || []) };
   },
 
   async voice(browser, base) {
-    // A stand-in speechSynthesis records what would be spoken; no sound in tests.
-    const init = () => {
-      window.__spoken = [];
-      window.__cancelled = 0;
-      const fake = {
-        speak: (u) => window.__spoken.push({ text: u.text, lang: u.lang }),
-        cancel: () => { window.__cancelled += 1; },
-        getVoices: () => [], speaking: false, pending: false, paused: false,
-      };
-      Object.defineProperty(window, 'speechSynthesis', { value: fake, configurable: true });
-    };
+    // No browser voice at all (as kiosk Chromium on Linux): the page must play the server's audio.
+    const init = () => { delete window.speechSynthesis; delete window.SpeechSynthesisUtterance; };
     const { context, page } = await newPage(browser, { init });
     await openChat(page, base);
+    const audioState = () => page.evaluate(() => {
+      const audio = document.getElementById('speech-audio');
+      const pressed = Array.from(document.querySelectorAll('#transcript .msg__speak'))
+        .map((b, i) => (b.getAttribute('aria-pressed') === 'true' ? i : -1)).filter((i) => i >= 0);
+      return { src: audio.getAttribute('src'), currentSrc: audio.currentSrc, paused: audio.paused,
+        currentTime: audio.currentTime, duration: audio.duration, readyState: audio.readyState,
+        pressed, status: document.getElementById('status').textContent,
+        stopVisible: !document.getElementById('stop-speaking').hidden,
+        pace: Array.from(document.querySelectorAll('button[data-pace]')).map((b) => [b.textContent, b.getAttribute('aria-pressed')]),
+        storedPace: window.localStorage.getItem('madoguchi.pace') };
+    });
+    /** Wait until the <audio> plays `url` (or any new url) and its time has advanced. */
+    const playing = (notUrl) => page.waitForFunction((old) => {
+      const audio = document.getElementById('speech-audio');
+      return audio.getAttribute('src') && audio.getAttribute('src') !== old && !audio.paused && audio.currentTime > 0.3;
+    }, notUrl || null, { timeout: 60000 });
+    const speechPosts = [];
+    page.on('request', (request) => {
+      if (request.url().endsWith('/webhooks/web/speech')) speechPosts.push(JSON.parse(request.postData()));
+    });
+    const audioReplies = [];
+    page.on('response', (reply) => {
+      if (reply.url().includes('/audio/')) audioReplies.push({ status: reply.status(), type: reply.headers()['content-type'] });
+    });
+
     await say(page, '住民票がほしい');
-    const autoplayed = await page.evaluate(() => window.__spoken.length);
+    const beforeClick = await audioState();                 // nothing plays by itself
     const speak = page.locator('#transcript .msg--bot .msg__speak').first();
+    const buttonCount = await page.locator('#transcript .msg--bot .msg__speak').count();
     await speak.click();
-    const speaking = {
-      spoken: await page.evaluate(() => window.__spoken),
-      active: await speak.evaluate((b) => b.classList.contains('is-active')),
-      label: await speak.innerText(),
-      stopVisible: await page.locator('#stop-speaking').isVisible(),
-    };
+    await playing();
+    const slow = { ...(await audioState()), label: await speak.innerText() };
     await shot(page, '16-reading-aloud');
+    const axePlaying = await axe(page);
+
+    // ふつう: the same message again, from a different (faster) file.
+    await page.locator('button[data-pace="normal"]').click();
+    await playing(slow.src);
+    const normal = await audioState();
+
+    // The stop control stops it; focus can go back to typing.
     await page.locator('#stop-speaking').click();
-    const stopped = {
-      cancelled: await page.evaluate(() => window.__cancelled),
-      active: await speak.evaluate((b) => b.classList.contains('is-active')),
-      label: await speak.innerText(),
-      stopVisible: await page.locator('#stop-speaking').isVisible(),
-    };
-    const mic = { visible: await page.locator('#mic-button').isVisible(),
-      supported: await page.evaluate(() => !!(window.SpeechRecognition || window.webkitSpeechRecognition)) };
+    const stopped = { ...(await audioState()), focus: await activeId(page) };
+
+    // Keyboard only: Tab to a message's 読み上げ and press Space; a second message replaces the first.
+    await say(page, '手数料はいくらですか');
+    const buttons = page.locator('#transcript .msg__speak');
+    const total = await buttons.count();
+    await buttons.nth(0).click();
+    await playing();
+    const first = await audioState();
+    await buttons.nth(total - 1).focus();
+    await page.keyboard.press('Space');
+    await playing(first.src);
+    const second = await audioState();
+    await page.locator('#message-input').focus();
+    await page.keyboard.press('Escape');                   // Escape in the message box stops reading too
+    const escaped = await audioState();
+
+    // The pace is remembered.
+    await page.reload({ waitUntil: 'load' });
+    await openChat(page, base);
+    const afterReload = await audioState();
+    const mic = await page.evaluate(() => ({
+      supported: !!(window.SpeechRecognition || window.webkitSpeechRecognition),
+      visible: !document.getElementById('mic-button').hidden,
+      notice: document.getElementById('mic-notice').hidden ? null : document.getElementById('mic-notice').textContent,
+      describedBy: document.getElementById('mic-button').getAttribute('aria-describedby'),
+    }));
+    await page.locator('button[data-language="easy"]').click();
+    await waitForReply(page, (await counts(page)).bot);
+    const easyNotice = await page.locator('#mic-notice').innerText();
+    const easyPace = await page.locator('#pace-label').innerText();
+    await page.locator('button[data-language="en"]').click();
+    await waitForReply(page, (await counts(page)).bot);
+    const english = { notice: await page.locator('#mic-notice').innerText(), pace: await page.locator('#pace-label').innerText(),
+      paces: await page.locator('button[data-pace]').allInnerTexts(), speak: await buttons.first().innerText() };
+    const axeEnglish = await axe(page);
     await context.close();
-    // Without speech recognition the microphone button is not offered.
-    const without = await newPage(browser, { init: () => { delete window.webkitSpeechRecognition; delete window.SpeechRecognition; } });
+
+    // Without speech recognition neither the microphone nor its notice is offered.
+    const without = await newPage(browser, {
+      init: () => { delete window.webkitSpeechRecognition; delete window.SpeechRecognition; } });
     await openChat(without.page, base);
-    const micWithout = await without.page.locator('#mic-button').isVisible();
+    const micWithout = await without.page.evaluate(() => ({
+      visible: !document.getElementById('mic-button').hidden, notice: !document.getElementById('mic-notice').hidden }));
+    const axeWithout = await axe(without.page);
+    const problemsWithout = without.page.problems.slice();   // Chromium logs the 429 below as a console error
+    // A refusal from the server (here the real per-conversation cap) is said plainly; nothing stays pressed.
+    await say(without.page, '住民票がほしい');
+    const refusedStatuses = await without.page.evaluate(async () => {
+      const id = document.querySelector('#transcript .msg--bot').dataset.id;
+      const statuses = [];
+      for (let i = 0; i < 30; i += 1) {
+        const reply = await fetch('/webhooks/web/speech', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ id, pace: 'slow' }) });
+        statuses.push(reply.status);
+      }
+      return statuses;
+    });
+    await without.page.locator('#transcript .msg--bot .msg__speak').first().click();
+    await without.page.waitForFunction(() => document.getElementById('alert').textContent.length > 0);
+    const refused = await without.page.evaluate(() => ({
+      alert: document.getElementById('alert').textContent,
+      pressed: document.querySelectorAll('#transcript .msg__speak[aria-pressed="true"]').length,
+      stopVisible: !document.getElementById('stop-speaking').hidden,
+      src: document.getElementById('speech-audio').getAttribute('src'),
+      status: document.getElementById('status').textContent }));
     await without.context.close();
-    return { autoplayed, speaking, stopped, mic, micWithout, problems: page.problems };
+    return { beforeClick, buttonCount, slow, normal, stopped, first, second, escaped, total, afterReload,
+      speechPosts, audioReplies, mic, easyNotice, easyPace, english, micWithout, axePlaying, axeEnglish, axeWithout,
+      refusedStatuses, refused,
+      problems: page.problems.concat(problemsWithout),
+      refusedProblems: without.page.problems.slice(problemsWithout.length) };
   },
 
   async print(browser, base) {
@@ -735,10 +821,23 @@ async function widgetOnSite(page, base, siteUrl) {
     token: /^[0-9a-f]{32}$/.test(window.madoguchiChat.state.token || ''),
   }));
   const cookies = (await page.context().cookies(base)).map((c) => c.name);
+  // 読み上げ in the embedded page: its in-memory token names the conversation, the audio plays.
+  await frame.locator('#transcript .msg--bot .msg__speak').first().click();
+  await frame.locator('html').evaluate(() => new Promise((resolve, reject) => {
+    const audio = document.getElementById('speech-audio');
+    const started = Date.now();
+    (function check() {
+      if (!audio.paused && audio.currentTime > 0.2) resolve();
+      else if (Date.now() - started > 60000) reject(new Error('the embedded page did not play'));
+      else setTimeout(check, 100);
+    }());
+  }));
+  const frameAudio = await frame.locator('#speech-audio').evaluate((a) => ({ src: a.getAttribute('src'), paused: a.paused }));
+  const frameAllow = await page.locator('#madoguchi-widget-panel iframe').getAttribute('allow');
   await page.locator('#madoguchi-widget-panel > button').click();
   const afterClose = { expanded: await opener.getAttribute('aria-expanded'),
     focus: await page.evaluate(() => document.activeElement.getAttribute('aria-controls')) };
-  return { closedState, openState, frameTitle, afterClose, inFrame, cookies, problems: page.problems };
+  return { closedState, openState, frameTitle, afterClose, inFrame, cookies, frameAudio, frameAllow, problems: page.problems };
 }
 
 await main(scenarios);

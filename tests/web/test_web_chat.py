@@ -222,20 +222,59 @@ def test_messages_arrive_live_without_reload(server):
     assert "msg--staff" in r["staff"]["className"] and r["staff"]["who"] == "職員（山田）"
     assert r["staff"]["text"].startswith("市民")
     assert r["staffAfterReload"] == ["職員（山田）"]                 # restored once, still labelled
+    # 読み上げ on every message the server has stored (it reads by id), once each; a pushed message
+    # gets its button when its stored copy arrives.
+    for shown in (r["speakableLive"], r["speakable"]):
+        assert [m["speak"] for m in shown] == [1 if m["id"] else 0 for m in shown]
+    assert any(m["id"] is None for m in r["speakableLive"])
+    assert all(m["id"] and m["speak"] == 1 for m in r["speakable"])
+    assert any(m["text"].startswith("市民") for m in r["speakable"])      # the clerk's reply too
     assert script_errors(r) == []
 
 
-def test_read_aloud_has_a_stop_control_and_nothing_autoplays(server):
+def test_read_aloud_plays_the_servers_voice_with_pace_and_stop_and_no_browser_voice(server):
+    """Kiosk Chromium has no speech voice (here speechSynthesis is removed): 読み上げ plays audio
+    made by the server, ゆっくり/ふつう pick another file, stop pauses it, one message at a time."""
     r = scenario(server, "voice")
-    assert r["autoplayed"] == 0
-    speaking = r["speaking"]
-    assert speaking["spoken"][0]["lang"] == "ja-JP" and "住民票" in speaking["spoken"][0]["text"]
-    assert speaking["active"] and speaking["label"] == "読み上げを止める" and speaking["stopVisible"]
+    assert r["beforeClick"]["src"] is None and r["beforeClick"]["paused"]          # nothing plays by itself
+    assert r["buttonCount"] >= 1
+    slow = r["slow"]
+    assert re.fullmatch(r"/audio/[0-9a-f]{32}\.mp3", slow["src"]) and slow["currentSrc"].endswith(slow["src"])
+    assert not slow["paused"] and slow["currentTime"] > 0.3 and slow["duration"] > 2   # the server's audio is playing
+    assert slow["pressed"] == [0] and slow["label"] == "読み上げ" and slow["stopVisible"]
+    assert slow["status"] == "読み上げ中"                                              # said in the live region
+    assert slow["pace"] == [["ゆっくり", "true"], ["ふつう", "false"]]
+    normal = r["normal"]
+    assert normal["src"] != slow["src"] and not normal["paused"] and normal["currentTime"] > 0.3
+    assert normal["pace"] == [["ゆっくり", "false"], ["ふつう", "true"]] and normal["storedPace"] == "normal"
+    assert normal["duration"] < slow["duration"]                                      # ふつう is faster
+    assert normal["pressed"] == [0]
     stopped = r["stopped"]
-    assert stopped["cancelled"] >= 1 and not stopped["active"] and not stopped["stopVisible"]
-    assert stopped["label"] == "読み上げ"
-    assert r["mic"]["visible"] is r["mic"]["supported"]
-    assert r["micWithout"] is False
+    assert stopped["paused"] and stopped["src"] is None and stopped["pressed"] == []
+    assert not stopped["stopVisible"] and stopped["status"] == "" and stopped["focus"] == "message-input"
+    assert r["first"]["pressed"] == [0]
+    second = r["second"]                                                              # by keyboard (Space)
+    assert second["pressed"] == [r["total"] - 1] and not second["paused"] and second["src"] != r["first"]["src"]
+    assert r["escaped"]["paused"] and r["escaped"]["pressed"] == []
+    assert [post["pace"] for post in r["speechPosts"]] == ["slow", "normal", "normal", "normal"]
+    assert all(set(post) == {"id", "pace"} and post["id"].startswith("b") for post in r["speechPosts"])
+    assert r["audioReplies"] and all(a["status"] in (200, 206) and a["type"] == "audio/mpeg" for a in r["audioReplies"])
+    assert r["afterReload"]["pace"] == [["ゆっくり", "false"], ["ふつう", "true"]]       # the choice is remembered
+    mic = r["mic"]
+    assert mic["supported"] and mic["visible"] and mic["describedBy"] == "mic-notice"
+    assert "音声認識" in mic["notice"] and "Google" in mic["notice"]
+    assert "Google" in r["easyNotice"] and "よみあげ" in r["easyPace"]
+    english = r["english"]
+    assert "Google" in english["notice"] and english["pace"] == "Reading speed"
+    assert english["paces"] == ["Slow", "Normal"] and english["speak"] == "Read aloud"
+    assert r["micWithout"] == {"visible": False, "notice": False}
+    assert no_violations(r["axePlaying"]) and no_violations(r["axeEnglish"]) and no_violations(r["axeWithout"])
+    assert set(r["refusedStatuses"]) == {200}
+    refused = r["refused"]
+    assert "多すぎます" in refused["alert"] and refused["pressed"] == 0 and not refused["stopVisible"]
+    assert refused["src"] is None and refused["status"] == ""
+    assert [p for p in r["refusedProblems"] if "429 (Too Many Requests)" not in p] == []
+    assert r["problems"] == []
 
 
 def test_print_and_save_the_conversation(server):
@@ -259,6 +298,8 @@ def test_one_script_tag_embeds_the_chat_on_another_site(server):
     # no cookie, nothing in storage.
     assert r["inFrame"]["token"] and "sender" not in r["inFrame"]["stored"] and "token" not in r["inFrame"]["stored"]
     assert "madoguchi_web" not in r["cookies"]
+    assert r["frameAudio"]["src"].startswith("/audio/") and not r["frameAudio"]["paused"]   # 読み上げ embedded
+    assert r["frameAllow"] == "microphone; autoplay"
     assert r["problems"] == []
 
 
