@@ -133,6 +133,13 @@ class SpeechService:
             return [self.gtts]
         return [self.gtts, self.openjtalk]
 
+    def speaks_well(self, language: str) -> bool:
+        """Can this service say `language` clearly right now? Open JTalk reads only Japanese
+        well; English needs gTTS, and not while its circuit breaker is open."""
+        if language != "en":
+            return True
+        return self.mode != "openjtalk" and not (self.mode == "auto" and self.breaker.is_open)
+
     @property
     def busy(self) -> bool:
         """A resident is waiting for audio right now."""
