@@ -31,6 +31,9 @@ CLOSED_LINE_ACCESS_TOKEN = "closed-server-line-access-token"
 # staffed path and the after-hours path whatever the real time is. The clock runs from there.
 FAKE_NOW = "2026-11-14T09:05:00+09:00"
 os.environ["MADOGUCHI_FAKE_NOW"] = FAKE_NOW
+# Test servers do not speak the whole catalog in the background (two cores, many servers):
+# a server that needs it (the phone's, tests/channels/test_voice.py) turns it back on.
+os.environ["MADOGUCHI_TTS_PRESYNTHESIS"] = "off"
 
 
 @pytest.fixture(scope="session")

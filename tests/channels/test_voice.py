@@ -28,7 +28,7 @@ from bot.devserver import RunningServer, running_server
 from bot.redaction import my_number_check_digit
 from bot.settings import PROJECT_ROOT, Settings
 from bot.speech import SpeechService, for_the_ear
-from channels.voice import PROMPTS, VoiceInput, split_parts
+from channels.voice import VoiceInput, split_parts
 from tests.channels.fake_twilio import FakeTwilioApi
 from tests.conftest import API_TOKEN, FAKE_NOW
 from tests.handoff.conftest import add_account, login
@@ -55,7 +55,8 @@ def voice_server(trained_model, twilio_api: FakeTwilioApi, tmp_path_factory) -> 
     extra = {"MADOGUCHI_FAKE_NOW": FAKE_NOW, "MADOGUCHI_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
              "MADOGUCHI_PUBLIC_URL": PUBLIC_URL, "MADOGUCHI_TTS": "openjtalk",
              "MADOGUCHI_TWILIO_ACCOUNT_SID": ACCOUNT_SID, "MADOGUCHI_TWILIO_FROM": SMS_FROM,
-             "MADOGUCHI_TWILIO_API_URL": twilio_api.url}
+             "MADOGUCHI_TWILIO_API_URL": twilio_api.url,
+             "MADOGUCHI_TTS_PRESYNTHESIS": "on"}  # the phone's answers are ready before the first call
     with running_server(tmp_path_factory.mktemp("voice-var"), API_TOKEN, extra) as running:
         yield running
 
@@ -155,6 +156,11 @@ def url_of(speech: SpeechService, text: str) -> str:
     return PUBLIC_URL + speech.url_for(audio)
 
 
+def prompt(key: str, **values: str) -> str:
+    """What the phone itself says (intents/phrases.yml `phone_<key>`), in Japanese."""
+    return CATALOG.phrase(f"phone_{key}", "ja", **values)
+
+
 def handoff_row(server: RunningServer, conversation_id: str):
     database = sqlite3.connect(server.var_dir / "madoguchi.db")
     return database.execute("select state, section, channel, summary from handoffs where conversation_id = ?",
@@ -202,7 +208,7 @@ def test_lost_card_call_hears_the_number_digit_by_digit_repeats_and_transfers(vo
     assert gather.get("action") == f"{PUBLIC_URL}/webhooks/voice/gather"
     assert CATALOG.procedures["mynumber_lost"].title.ja in (gather.get("hints") or "")
     assert greeting.plays and all(url.startswith(f"{PUBLIC_URL}/audio/") for url in greeting.plays)
-    assert url_of(speech, PROMPTS["menu"]) in greeting.plays
+    assert url_of(speech, prompt("menu")) in greeting.plays
 
     answer = caller.say("マイナンバーカードをなくしました")
     parts = answer_parts(caller)
@@ -219,7 +225,7 @@ def test_lost_card_call_hears_the_number_digit_by_digit_repeats_and_transfers(vo
     assert caller.say("もう一度お願いします").plays == answer.plays
 
     assert len(parts) > 1  # a long answer: 続きは1を押してください
-    assert answer.plays[1] == url_of(speech, PROMPTS["more"])  # then the SMS offer (press 2)
+    assert answer.plays[1] == url_of(speech, prompt("more"))  # then the SMS offer (press 2)
     assert caller.press("1").plays[0] == url_of(speech, parts[1])
 
     transfer = caller.press("0")  # 市民課 is open on the test Saturday morning
@@ -262,9 +268,9 @@ def test_silence_asks_again_then_offers_the_keypad_then_staff(voice_server, spee
     caller = Caller(voice_server)
     caller.start()
     first = caller.silence()
-    assert first.plays == [url_of(speech, PROMPTS["ask_again"])] and first.gather is not None
+    assert first.plays == [url_of(speech, prompt("ask_again"))] and first.gather is not None
     unclear = caller.say("えー", confidence="0.05")  # heard, but not clearly: counts as not heard
-    assert unclear.plays == [url_of(speech, PROMPTS["menu"])] and unclear.gather is not None
+    assert unclear.plays == [url_of(speech, prompt("menu"))] and unclear.gather is not None
     assert caller.user_texts() == []
     staff = caller.silence()  # still nothing: a person takes over (市民課 is open)
     assert staff.dial == "+81120000111"
@@ -278,10 +284,10 @@ def test_after_hours_the_caller_is_called_back_with_consent(voice_server, speech
     caller.say("児童手当の申請をしたい")  # こども家庭課: closed on the test Saturday
     offer = caller.press("0")
     assert offer.dial is None and offer.gather is not None
-    assert offer.plays[-1] == url_of(speech, PROMPTS["callback_offer"])
+    assert offer.plays[-1] == url_of(speech, prompt("callback_offer"))
     assert handoff_row(voice_server, caller.sender) is None  # nothing is stored before consent
     done = caller.press("1")
-    assert done.hangs_up and done.plays[-1] == url_of(speech, PROMPTS["goodbye"])
+    assert done.hangs_up and done.plays[-1] == url_of(speech, prompt("goodbye"))
     assert any("承りました" in text for text in caller.bot_texts())
     state, section, channel, _ = handoff_row(voice_server, caller.sender)
     assert (state, section, channel) == ("callback_requested", "kodomo", "voice")
@@ -299,7 +305,7 @@ def test_declining_the_call_back_stores_nothing(voice_server, speech):
     caller.say("児童手当の申請をしたい")
     caller.press("0")
     declined = caller.press("2")
-    assert declined.plays[0] == url_of(speech, PROMPTS["callback_declined"]) and declined.gather is not None
+    assert declined.plays[0] == url_of(speech, prompt("callback_declined")) and declined.gather is not None
     assert handoff_row(voice_server, caller.sender) is None
 
 
@@ -307,10 +313,10 @@ def test_press_2_sends_the_documents_by_sms(voice_server, twilio_api: FakeTwilio
     caller = Caller(voice_server)
     caller.start()
     answer = caller.say("マイナンバーカードをなくしました")
-    assert url_of(speech, PROMPTS["sms_offer"]) in answer.plays
+    assert url_of(speech, prompt("sms_offer")) in answer.plays
     before = len(twilio_api.messages)
     sent = caller.press("2")
-    assert sent.plays[0] == url_of(speech, PROMPTS["sms_sent"])
+    assert sent.plays[0] == url_of(speech, prompt("sms_sent"))
     messages = twilio_api.messages[before:]
     assert len(messages) == 1
     assert messages[0]["To"] == caller.number and messages[0]["From"] == SMS_FROM
@@ -359,12 +365,12 @@ def test_a_visit_slip_made_on_the_web_continues_on_the_phone(voice_server, speec
     caller = Caller(voice_server)
     caller.start()
     asked = caller.press("8")
-    assert asked.plays == [url_of(speech, PROMPTS["slip_ask"])]
+    assert asked.plays == [url_of(speech, prompt("slip_ask"))]
     gather = asked.gather
     assert gather is not None and gather.get("numDigits") == "6"
     answer = caller.press(number)
     title = CATALOG.procedures["moving_in"].title.ja
-    preface = PROMPTS["slip_continue"].format(title=title)
+    preface = prompt("slip_continue", title=title)
     assert answer.plays[0] == url_of(speech, split_parts([preface] + caller.bot_texts())[0])
     spoken = "".join(split_parts([preface] + caller.bot_texts()))
     assert spoken.startswith(preface)
@@ -375,7 +381,7 @@ def test_a_visit_slip_made_on_the_web_continues_on_the_phone(voice_server, speec
     wrong = "000000" if number != "000000" else "000001"
     caller.press("8")
     missing = caller.press(wrong)
-    assert missing.plays[0] == url_of(speech, PROMPTS["slip_not_found"])
+    assert missing.plays[0] == url_of(speech, prompt("slip_not_found"))
     # Said instead of keyed: 「来庁票の番号は…」
     said = Caller(voice_server)
     said.start()
@@ -392,7 +398,7 @@ def test_a_finished_call_is_forgotten(voice_server, speech):
     assert status.status_code == 204
     assert caller.post("/webhooks/voice/status", caller.form(CallStatus="completed"), "wrong").status_code == 403
     # The same CallSid again (it never is, in real life): the call's memory is gone.
-    assert caller.press("9").plays == [url_of(speech, PROMPTS["nothing_yet"]), url_of(speech, PROMPTS["menu"])]
+    assert caller.press("9").plays == [url_of(speech, prompt("nothing_yet")), url_of(speech, prompt("menu"))]
 
 
 def test_a_my_number_said_on_the_phone_is_redacted(voice_server, speech):
