@@ -8,10 +8,12 @@ same file), so a Play URL is matched to its text exactly.
 """
 from __future__ import annotations
 
+import ast
 import asyncio
 import itertools
 import random
 import re
+import shutil
 import sqlite3
 import uuid
 import xml.etree.ElementTree as ET
@@ -23,15 +25,18 @@ import httpx
 import pytest
 from twilio.request_validator import RequestValidator
 
-from bot.catalog import load_catalog
+from bot.catalog import CatalogError, load_catalog
+from bot.catalog.model import PHONE_PROMPTS
 from bot.devserver import RunningServer, running_server
 from bot.redaction import my_number_check_digit
 from bot.settings import PROJECT_ROOT, Settings
 from bot.speech import SpeechService, for_the_ear
+from channels import voice
 from channels.voice import VoiceInput, split_parts
 from tests.channels.fake_twilio import FakeTwilioApi
 from tests.conftest import API_TOKEN, FAKE_NOW
 from tests.handoff.conftest import add_account, login
+from tests.speech.fake_google import FakeGoogleTts
 
 AUTH_TOKEN = "madoguchi-test-twilio-auth-token-0123456789"
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
@@ -414,3 +419,175 @@ def test_a_my_number_said_on_the_phone_is_redacted(voice_server, speech):
     assert "[個人番号]" in stored[-1]["text"] and my_number[:4] not in stored[-1]["text"]
     assert stored[-1]["metadata"]["redacted"] == ["my_number"]
     assert stored[-1]["metadata"]["input"] == "speech" and stored[-1]["metadata"]["confidence"] == 0.81
+
+
+def web_slip(server: RunningServer) -> str:
+    """A visit slip made on the web (REST): its six-digit number."""
+    resident = f"slip-{uuid.uuid4().hex[:8]}"
+    for text in ("転入届を出したい", "/visit_slip"):
+        reply = httpx.post(f"{server.base_url}/webhooks/rest/webhook",
+                           json={"sender": resident, "message": text}, timeout=60)
+        reply.raise_for_status()
+    return re.findall(r"\d{6}", "\n".join(m.get("text") or "" for m in reply.json()))[0]
+
+
+def test_wrong_slip_numbers_are_limited_per_caller_across_calls(voice_server, speech):
+    number = web_slip(voice_server)
+    phone = f"+8180{next(_numbers)}"
+    wrong = [f"{n:06d}" for n in range(900_001, 900_007) if f"{n:06d}" != number]
+    first = Caller(voice_server, number=phone)
+    first.start()
+    for slip in wrong[:3]:
+        first.press("8")
+        assert first.press(slip).plays[0] == url_of(speech, prompt("slip_not_found"))
+    second = Caller(voice_server, number=phone)  # hanging up and calling again does not reset the count
+    second.start()
+    for slip in wrong[3:5]:
+        second.press("8")
+        assert second.press(slip).plays[0] == url_of(speech, prompt("slip_not_found"))
+    second.press("8")
+    refused = second.press(number)  # five wrong numbers this hour: even a real slip goes to staff now
+    assert refused.plays[0] == url_of(speech, prompt("slip_limit"))
+    assert refused.dial == "+81120000111"  # 市民課 is open: a person takes over
+    assert second.user_texts()[-1] == "/request_human"
+    assert '/ask_documents{"procedure":"moving_in"}' not in second.user_texts()
+    other = Caller(voice_server)  # another phone is not affected
+    other.start()
+    other.press("8")
+    other.press(number)
+    assert other.user_texts() == ['/ask_documents{"procedure":"moving_in"}']
+
+
+def test_a_clerk_reply_is_heard_on_the_line_then_texted_after_the_call(voice_server, twilio_api, speech):
+    suffix = uuid.uuid4().hex[:6]
+    add_account(voice_server, f"phone{suffix}", "staff", "鈴木", section="shimin")
+    clerk = login(voice_server, f"phone{suffix}")
+    caller = Caller(voice_server)
+    caller.start()
+    caller.say("住民票の写しがほしい")
+    caller.press("2")  # the checklist by SMS: the caller agrees to text messages (the offer says so)
+    path = f"/conversations/{quote(caller.sender, safe='')}"
+    assert clerk.post(f"{path}/pull").status_code == 200
+    reply = clerk.post(f"{path}/messages", {"text": "本日は12時まで市民課の窓口で受け付けています。"})
+    assert reply.json()["delivered"] is True  # waiting for the caller's next turn
+    joined, words = caller.bot_texts()[-2:]
+    assert "鈴木" in joined and words == "本日は12時まで市民課の窓口で受け付けています。"
+    heard = caller.silence()
+    assert heard.plays == [url_of(speech, text) for text in (prompt("staff_notice"), joined, words,
+                                                              prompt("ask_again"))]
+    assert caller.silence().plays == [url_of(speech, prompt("menu"))]  # played once, not again
+    # Said while the caller was on the line, but the caller hung up before the next turn: by SMS.
+    sms_before = len(twilio_api.messages)
+    clerk.post(f"{path}/messages", {"text": "書類は郵送でも請求できます。"})
+    assert caller.post("/webhooks/voice/status", caller.form(CallStatus="completed")).status_code == 204
+    later = clerk.post(f"{path}/messages", {"text": "ほかにご不明な点があればお電話ください。"})
+    assert later.json()["delivered"] is True
+    texted = twilio_api.messages[sms_before:]
+    assert [(m["To"], m["Body"]) for m in texted] == [(caller.number, "書類は郵送でも請求できます。"),
+                                                      (caller.number, "ほかにご不明な点があればお電話ください。")]
+
+
+def test_without_sms_consent_a_reply_after_the_call_stays_in_the_transcript(voice_server, twilio_api):
+    suffix = uuid.uuid4().hex[:6]
+    add_account(voice_server, f"phone{suffix}", "staff", "高橋", section="shimin")
+    clerk = login(voice_server, f"phone{suffix}")
+    caller = Caller(voice_server)
+    caller.start()
+    caller.say("住民票の写しがほしい")
+    path = f"/conversations/{quote(caller.sender, safe='')}"
+    assert clerk.post(f"{path}/pull").status_code == 200
+    caller.post("/webhooks/voice/status", caller.form(CallStatus="completed"))
+    sms_before = len(twilio_api.messages)
+    reply = clerk.post(f"{path}/messages", {"text": "折り返しお電話します。"})
+    assert reply.json()["delivered"] is False
+    assert twilio_api.messages[sms_before:] == []
+    assert caller.bot_texts()[-1] == "折り返しお電話します。"  # for the clerk who calls back
+
+
+def test_without_an_english_voice_the_phone_stays_japanese(voice_server, speech):
+    caller = Caller(voice_server)  # Open JTalk only: it reads English badly
+    greeting = caller.start()
+    assert len(greeting.plays) == 2  # the greeting and the menu, no 「For English, press 7」
+    for choice in (lambda: caller.press("7"), lambda: caller.say("英語でお願いします")):
+        turn = choice()
+        assert turn.plays == [url_of(speech, prompt("menu"))]
+        assert turn.gather is not None and turn.gather.get("language") == "ja-JP"
+    assert caller.user_texts() == []
+
+
+@pytest.fixture(scope="module")
+def google():
+    fake = FakeGoogleTts().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="module")
+def english_server(trained_model, google: FakeGoogleTts, tmp_path_factory) -> RunningServer:
+    """A phone line whose speech service has gTTS (a local fake of Google's endpoint)."""
+    extra = {"MADOGUCHI_FAKE_NOW": FAKE_NOW, "MADOGUCHI_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+             "MADOGUCHI_PUBLIC_URL": PUBLIC_URL, "MADOGUCHI_TTS": "auto", "MADOGUCHI_GTTS_URL": google.url}
+    with running_server(tmp_path_factory.mktemp("voice-en-var"), API_TOKEN, extra) as running:
+        yield running
+
+
+def test_press_7_for_english_with_an_english_voice(english_server, google: FakeGoogleTts):
+    caller = Caller(english_server)
+    greeting = caller.start()
+    assert len(greeting.plays) == 3
+    assert ("For English, press 7.", "en") in [(r.text, r.lang) for r in google.requests]
+    switched = caller.press("7")
+    assert switched.gather is not None and switched.gather.get("language") == "en-US"
+    assert caller.user_texts() == ['/change_language{"language":"en"}']
+    assert CATALOG.phrases["language_switched"].en in caller.bot_texts()[-1]
+    before = len(google.requests)
+    caller.say("I lost my My Number card")
+    answer = caller.bot_texts()[-1]
+    assert "0120-95-0178" in answer and not re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", answer)
+    spoken = google.requests[before:]
+    assert spoken and all(r.lang == "en" for r in spoken)  # the answer and the English prompts
+    assert any("zero one two zero" in r.text for r in spoken)  # the number, digit by digit, in English
+    back = caller.press("7")
+    assert back.gather is not None and back.gather.get("language") == "ja-JP"
+    assert caller.user_texts()[-1] == '/change_language{"language":"ja"}'
+
+
+# --- the phone's own sentences are catalog data -----------------------------------------------------
+def prompt_keys_used_by_the_channel() -> set:
+    """Every key the voice channel passes to prompt()/prompts() (string constants in the calls)."""
+    tree = ast.parse(open(voice.__file__, encoding="utf-8").read())
+    keys = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("prompt", "prompts"):
+            for argument in node.args[2:]:
+                keys |= {c.value for c in ast.walk(argument)
+                         if isinstance(c, ast.Constant) and isinstance(c.value, str)}
+    return keys
+
+
+def test_every_phone_prompt_is_in_the_catalog_in_three_languages():
+    used = {f"phone_{key}" for key in prompt_keys_used_by_the_channel()}
+    used |= {title for title, _ in voice.MENU_GROUPS.values()}
+    assert {"phone_greeting", "phone_menu", "phone_staff_notice", "phone_slip_limit"} <= used
+    # "sms_sent"/"sms_failed" reach prompts() through a variable: listed, and checked below.
+    assert used | {"phone_sms_sent", "phone_sms_failed"} == set(PHONE_PROMPTS)
+    for key in PHONE_PROMPTS:
+        for language in ("ja", "en", "easy"):
+            assert CATALOG.phrase(key, language).strip(), (key, language)
+
+
+def test_a_catalog_without_a_phone_prompt_does_not_load(tmp_path):
+    target = tmp_path / "intents"
+    shutil.copytree(PROJECT_ROOT / "intents", target)
+    phrases = target / "phrases.yml"
+    text = phrases.read_text(encoding="utf-8")
+    phrases.write_text(text.replace("  phone_staff_notice:", "  phone_staff_notice_old:"), encoding="utf-8")
+    with pytest.raises(CatalogError) as missing:
+        load_catalog(target)
+    assert [(p.field, p.message) for p in missing.value.problems] == [
+        ("phrases.phone_staff_notice", "the phone line needs this phrase")]
+    phrases.write_text(text.replace("en: For the rest, press 1.", "fr: Pour la suite, tapez 1.")
+                       .replace('en: "For the rest, press 1.",', 'fr: "Pour la suite, tapez 1.",'), encoding="utf-8")
+    with pytest.raises(CatalogError) as incomplete:
+        load_catalog(target)
+    assert any(p.field == "phrases.phone_more.en" for p in incomplete.value.problems)
