@@ -195,7 +195,7 @@ class VoiceInput(Channel):
             catalog = await request.app.ctx.catalogs.current()
             call.stage, call.misses = "main", 0
             greeting = prompt(catalog, call, "greeting", city=catalog.city.name.get(call.language))
-            return await self.gather(request, call, [greeting, prompt(catalog, call, "menu")], catalog)
+            return await self.gather(request, call, [greeting] + self.menu(request, catalog, call), catalog)
 
         @webhook.route("/gather", methods=["POST"])
         @signed
@@ -232,6 +232,14 @@ class VoiceInput(Channel):
             if key == "2" or (speech and re.search(r"いいえ|いらない|やめ", speech)):
                 call.stage = "main"
                 return await self.gather(request, call, prompts(catalog, call, "callback_declined", "next"), catalog)
+        # First, as a slip number may start with 9 (repeat) or 7 (language).
+        slip_number = slip_number_in(digits, speech, call.stage == "slip")
+        if slip_number:
+            return await self.continue_slip(request, call, catalog, slip_number, on_new_message)
+        if call.stage == "slip":
+            call.stage = "main"
+            return await self.gather(request, call, prompts(catalog, call, "slip_not_found")
+                                     + self.menu(request, catalog, call), catalog)
         if key == "9" or (speech and REPEAT_WORDS.search(speech)):
             return await self.gather(request, call, call.last or (prompts(catalog, call, "nothing_yet")
                                                                   + self.menu(request, catalog, call)), catalog)
@@ -240,13 +248,6 @@ class VoiceInput(Channel):
             notice = prompt(catalog, call, "slow_on" if call.slow else "slow_off")
             return await self.gather(request, call, [notice] + (call.last or self.menu(request, catalog, call)),
                                      catalog)
-        slip_number = slip_number_in(digits, speech, call.stage == "slip")
-        if slip_number:
-            return await self.continue_slip(request, call, catalog, slip_number, on_new_message)
-        if call.stage == "slip":
-            call.stage = "main"
-            return await self.gather(request, call, prompts(catalog, call, "slip_not_found")
-                                     + self.menu(request, catalog, call), catalog)
         if key == "8" and not call.stage.startswith("menu:"):
             call.stage = "slip"
             return await self.gather(request, call, prompts(catalog, call, "slip_ask"), catalog, digits=SLIP_DIGITS)
