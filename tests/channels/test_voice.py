@@ -15,6 +15,7 @@ import random
 import re
 import shutil
 import sqlite3
+import time
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from bot.devserver import RunningServer, running_server
 from bot.redaction import my_number_check_digit
 from bot.settings import PROJECT_ROOT, Settings
 from bot.speech import SpeechService, for_the_ear
+from bot.speech.answers import catalog_answers
 from channels import voice
 from channels.voice import VoiceInput, split_parts
 from tests.channels.fake_twilio import FakeTwilioApi
@@ -175,6 +177,25 @@ def handoff_row(server: RunningServer, conversation_id: str):
 def answer_parts(caller: Caller, since: int = 0) -> List[str]:
     """The parts the phone plays of the dialogue's replies (after the first `since` bot messages)."""
     return split_parts(caller.bot_texts()[since:])
+
+
+def test_the_phone_server_pre_synthesizes_catalog_answers_and_serves_them(voice_server, speech):
+    language, text = catalog_answers(CATALOG)[0]
+    key = speech.key(speech.openjtalk, for_the_ear(text, language), language, False, True)
+    expected = speech.cache_dir / f"{key}.wav"
+    deadline = time.monotonic() + 300  # the first answer, spoken while the model loads or soon after
+    while not expected.exists():
+        assert time.monotonic() < deadline, "the server did not pre-synthesize the first catalog answer"
+        time.sleep(0.5)
+    assert "speech: pre-synthesizing" in voice_server.log_path.read_text()
+    # The same request in another process finds the server's file (content-hash cache).
+    audio = asyncio.run(speech.synthesize(text, language, phone=True))
+    assert audio.path == expected and speech.stats["hits"] >= 1
+    reply = httpx.get(voice_server.base_url + speech.url_for(audio), timeout=30)
+    assert reply.status_code == 200
+    assert reply.headers["content-type"] == "audio/wav"
+    assert "immutable" in reply.headers["cache-control"]
+    assert reply.content == expected.read_bytes() and reply.content[:4] == b"RIFF"
 
 
 # --- signatures and switching the channel on --------------------------------------------------
@@ -540,13 +561,15 @@ def test_press_7_for_english_with_an_english_voice(english_server, google: FakeG
     assert switched.gather is not None and switched.gather.get("language") == "en-US"
     assert caller.user_texts() == ['/change_language{"language":"en"}']
     assert CATALOG.phrases["language_switched"].en in caller.bot_texts()[-1]
-    before = len(google.requests)
+    before, said_before = len(google.requests), len(caller.bot_texts())
     caller.say("I lost my My Number card")
-    answer = caller.bot_texts()[-1]
+    answer = "\n".join(caller.bot_texts()[said_before:])
     assert "0120-95-0178" in answer and not re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", answer)
     spoken = google.requests[before:]
     assert spoken and all(r.lang == "en" for r in spoken)  # the answer and the English prompts
     assert any("zero one two zero" in r.text for r in spoken)  # the number, digit by digit, in English
+    # Test servers skip pre-synthesis (tests/conftest.py) unless they ask for it, as the phone's does.
+    assert "speech: pre-synthesizing" not in english_server.log_path.read_text()
     back = caller.press("7")
     assert back.gather is not None and back.gather.get("language") == "ja-JP"
     assert caller.user_texts()[-1] == '/change_language{"language":"ja"}'
