@@ -22,15 +22,25 @@ One call:
 - silence or a low-confidence recognition: asked once more, then the keypad menu, then staff;
   never a loop;
 - 8, then a visit slip's six digits (or 「来庁票の番号は…」): the slip's procedure and its
-  checklist, 「先ほどの…のご案内の続きですね」; the slip number goes with the message for staff;
+  checklist, 「先ほどの…のご案内の続きですね」; the slip number goes with the message for staff.
+  Five wrong numbers an hour per caller (across calls), then staff take over;
 - press 2 (or 「ショートメールで送って」) after an answer: the checklist of documents by SMS
   through the Twilio Messages API, when MADOGUCHI_TWILIO_ACCOUNT_SID and MADOGUCHI_TWILIO_FROM
-  are set.
+  are set (the offer says that staff messages may come the same way: that is the consent);
+- 7 (or 「English」): English prompts, answers and recognition, when the speech service has
+  an English voice (gTTS); with Open JTalk alone the phone stays Japanese;
+- a clerk's reply (staff console) while the caller is on the line is played before the next
+  question, after 「職員からのお知らせです」 (`push`, bot/delivery.py); after the call it goes
+  by SMS to a caller who agreed to text messages, else it waits in the transcript.
+
+What the phone itself says is catalog data: the `phone_*` phrases of intents/phrases.yml in
+ja/en/easy (the catalog check requires every one, bot/catalog/model.py PHONE_PROMPTS).
 
 The conversation id is `voice:` + an HMAC (keyed with the auth token) of the calling number,
 so a resident who calls again continues their conversation and the number itself is never an
 id, a log line or a stored event; it is kept in memory for the call (for the call-back and the
-SMS) and forgotten when the call ends.
+SMS) and forgotten when the call ends, unless the caller agreed to text messages: then it is
+kept in memory for a day for a clerk's reply (channels/voice_state.py).
 """
 from __future__ import annotations
 
