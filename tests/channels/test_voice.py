@@ -565,6 +565,9 @@ def test_press_7_for_english_with_an_english_voice(english_server, google: FakeG
     caller.say("I lost my My Number card")
     answer = "\n".join(caller.bot_texts()[said_before:])
     assert "0120-95-0178" in answer and not re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", answer)
+    parts = split_parts(caller.bot_texts()[said_before:])
+    for _ in range(next(index for index, part in enumerate(parts) if "0120-95-0178" in part)):
+        caller.press("1")  # 「For the rest, press 1」 up to the part with the number
     spoken = google.requests[before:]
     assert spoken and all(r.lang == "en" for r in spoken)  # the answer and the English prompts
     assert any("zero one two zero" in r.text for r in spoken)  # the number, digit by digit, in English
