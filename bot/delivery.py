@@ -3,6 +3,8 @@
 Staff replies, queue-position updates and satisfaction questions must reach the
 resident on their own channel (web live, Telegram, LINE, …). Each channel that can
 push implements `PushChannel`; the server keeps one `Delivery` in `app.ctx.delivery`.
+The phone (channels/voice.py) pushes too: to a caller on the line at their next turn, after
+the call by SMS when they agreed to it; False means "kept in the transcript only".
 """
 from __future__ import annotations
 

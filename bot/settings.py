@@ -50,6 +50,7 @@ class Settings:
     gtts_url: str = ""  # empty: Google's endpoint; tests point gTTS at a local fake (base URL)
     gtts_timeout: float = 2.0  # seconds gTTS may take before `auto` falls back to Open JTalk
     tts_presynthesis: bool = True  # speak every catalog answer in the background at start-up
+    tts_cache_days: int = 30  # audio no catalog answer uses and untouched this long is deleted (0: never)
 
     @property
     def tracker_database_url(self) -> str:
@@ -109,6 +110,7 @@ class Settings:
             gtts_timeout=float(env.get("MADOGUCHI_GTTS_TIMEOUT", cls.gtts_timeout)),
             tts_presynthesis=env.get("MADOGUCHI_TTS_PRESYNTHESIS", "on").strip().lower()
             not in ("0", "false", "no", "off"),
+            tts_cache_days=number("MADOGUCHI_TTS_CACHE_DAYS", cls.tts_cache_days),
         )
 
     @property

@@ -22,15 +22,25 @@ One call:
 - silence or a low-confidence recognition: asked once more, then the keypad menu, then staff;
   never a loop;
 - 8, then a visit slip's six digits (or 「来庁票の番号は…」): the slip's procedure and its
-  checklist, 「先ほどの…のご案内の続きですね」; the slip number goes with the message for staff;
+  checklist, 「先ほどの…のご案内の続きですね」; the slip number goes with the message for staff.
+  Five wrong numbers an hour per caller (across calls), then staff take over;
 - press 2 (or 「ショートメールで送って」) after an answer: the checklist of documents by SMS
   through the Twilio Messages API, when MADOGUCHI_TWILIO_ACCOUNT_SID and MADOGUCHI_TWILIO_FROM
-  are set.
+  are set (the offer says that staff messages may come the same way: that is the consent);
+- 7 (or 「English」): English prompts, answers and recognition, when the speech service has
+  an English voice (gTTS); with Open JTalk alone the phone stays Japanese;
+- a clerk's reply (staff console) while the caller is on the line is played before the next
+  question, after 「職員からのお知らせです」 (`push`, bot/delivery.py); after the call it goes
+  by SMS to a caller who agreed to text messages, else it waits in the transcript.
+
+What the phone itself says is catalog data: the `phone_*` phrases of intents/phrases.yml in
+ja/en/easy (the catalog check requires every one, bot/catalog/model.py PHONE_PROMPTS).
 
 The conversation id is `voice:` + an HMAC (keyed with the auth token) of the calling number,
 so a resident who calls again continues their conversation and the number itself is never an
 id, a log line or a stored event; it is kept in memory for the call (for the call-back and the
-SMS) and forgotten when the call ends.
+SMS) and forgotten when the call ends, unless the caller agreed to text messages: then it is
+kept in memory for a day for a clerk's reply (channels/voice_state.py).
 """
 from __future__ import annotations
 
@@ -39,8 +49,7 @@ import hashlib
 import hmac
 import logging
 import re
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Text, Tuple
 
 from rasa.core.channels.channel import UserMessage
@@ -56,93 +65,55 @@ from bot.handoff.slips import NUMBER_DIGITS, Slips
 from bot.text import DEFAULT_MAX_CHARS
 from channels.base import AnnotatedCollectingOutputChannel, Channel, OnNewMessage, health_route
 from channels.inbound import InboundError
+from channels.voice_state import Call, CallBook, SlipAttempts, SmsAfterCall
 
 logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
 LANGUAGE = "ja-JP"
+ENGLISH = "en-US"  # the recognizer's language once a caller chose English (7)
 # Below this recognizer confidence an utterance is asked again rather than guessed at.
 MIN_CONFIDENCE = 0.3
 # Seconds Twilio waits for the first sound or key before posting an empty result.
 GATHER_TIMEOUT = 6
 # A part of a long answer: about 10–15 seconds at an elderly pace.
 PART_CHARS = 90
-# Calls remembered at once (per-call state: speed, the last answer, the menu level).
-MAX_CALLS = 2000
 SMS_TIMEOUT_SECONDS = 10.0
 SLIP_DIGITS = NUMBER_DIGITS
-MAX_SLIP_TRIES = 3  # numbers one call may try
-
-# What the phone itself says (the dialogue's answers come from the catalog).
-PROMPTS = {
-    "greeting": "{city}の窓口案内です。ご用件をお話しください。番号で選ぶこともできます。",
-    "menu": "番号を押してください。1、マイナンバーカード。2、証明書。3、引っ越し。4、出生とおくやみ。"
-            "0、職員と話す。9、もう一度聞く。来庁票の番号をお持ちの方は、8を押してください。",
-    "submenu": "{title}ですね。番号を押してください。{items}。0、職員と話す。",
-    "ask_again": "すみません。聞き取れませんでした。もう一度お話しください。",
-    "more": "続きは1を押してください。",
-    "next": "ほかのご用件もお話しください。番号で選ぶときは、米印を押してください。",
-    "sms_offer": "持ち物をショートメールで受け取るときは、2を押してください。",
-    "sms_sent": "持ち物の一覧をショートメールで送りました。",
-    "sms_failed": "すみません。ショートメールを送れませんでした。",
-    "sms_unavailable": "すみません。この電話ではショートメールを送れません。",
-    "slow_on": "ゆっくり話します。",
-    "slow_off": "ふつうの速さで話します。",
-    "nothing_yet": "まだご案内していません。",
-    "transfer": "職員の電話におつなぎします。そのままお待ちください。",
-    "callback_offer": "今おかけの電話番号に、職員から折り返しお電話できます。番号は職員だけが見て、"
-                      "お電話の後に消します。よろしければ1を押してください。やめるときは2を押してください。",
-    "no_callback_number": "番号が通知されていないため、折り返しのお電話はできません。",
-    "callback_declined": "折り返しのお電話はやめました。",
-    "goodbye": "お電話ありがとうございました。",
-    "slip_ask": "来庁票の6桁の番号を押してください。",
-    "slip_continue": "先ほどの{title}のご案内の続きですね。",
-    "slip_continue_general": "先ほどのご案内の続きですね。",
-    "slip_not_found": "その番号の来庁票は見つかりませんでした。",
-    "error": "すみません。うまく処理できませんでした。もう一度お話しください。",
-}
 
 # The keypad menu: a key picks a payload the dialogue understands, or a list of procedures
 # (their titles come from the catalog). Ids missing from the catalog are left out.
 MENU_GROUPS: Dict[str, Tuple[str, Tuple[str, ...]]] = {
-    "1": ("マイナンバーカード", ("mynumber_lost", "mynumber_apply", "mynumber_pickup", "mynumber_pin",
-                                 "mynumber_card_renewal", "mynumber_cert_renewal", "mynumber_health_insurance")),
-    "2": ("証明書", ("residence_certificate", "family_register", "seal_registration", "tax_certificate",
-                    "convenience_store_certificates")),
-    "3": ("引っ越し", ("life_event_moving",)),
-    "4": ("出生とおくやみ", ("life_event_birth", "life_event_bereavement")),
+    "1": ("phone_menu_mynumber", ("mynumber_lost", "mynumber_apply", "mynumber_pickup", "mynumber_pin",
+                                  "mynumber_card_renewal", "mynumber_cert_renewal", "mynumber_health_insurance")),
+    "2": ("phone_menu_certificates", ("residence_certificate", "family_register", "seal_registration",
+                                      "tax_certificate", "convenience_store_certificates")),
+    "3": ("phone_menu_moving", ("life_event_moving",)),
+    "4": ("phone_menu_birth_death", ("life_event_birth", "life_event_bereavement")),
 }
 # How keyed choices show in the staff transcript (a key press is stored as its payload).
 TITLES = {"staff": "キー0：職員と話す", "silence": "（無言が続いたため職員へ）",
-          "callback": "キー1：折り返し電話に同意", "sms": "キー2：持ち物をショートメールで"}
+          "callback": "キー1：折り返し電話に同意", "sms": "キー2：持ち物をショートメールで",
+          "slip_limit": "（来庁票の番号違いが続いたため職員へ）", "language_en": "キー7：英語で",
+          "language_ja": "キー7：日本語で"}
 STAFF_PAYLOAD = "/request_human"
 DOCUMENTS_PAYLOAD = "/ask_documents"
 CALLBACK_CONSENT_PAYLOAD = "/callback_consent"
 CALLBACK_OFFER_PAYLOAD = "/callback_request"  # the dialogue's after-hours reply offers this button
+LANGUAGE_PAYLOAD = "/change_language"
 
 REPEAT_WORDS = re.compile(r"もう一度|もういちど|もう1度|もっかい|繰り返|くりかえ|聞こえな|きこえな")
 SLOW_WORDS = re.compile(r"ゆっくり")
 SMS_WORDS = re.compile(r"ショートメール|ショートメッセージ|SMS|メッセージで送|メールで送", re.I)
 SLIP_WORDS = re.compile(r"来庁票|らいちょうひょう")
 MENU_WORDS = re.compile(r"メニュー|番号で選")
+# A short answer naming a language (「English」, 「日本語で」): the phone switches to it.
+LANGUAGE_WORDS = (("en", re.compile(r"english|英語|えいご", re.I)),
+                  ("ja", re.compile(r"japanese|日本語|にほんご", re.I)))
 HINT_WORDS = ("もう一度", "人と話したい", "ショートメールで送って", "ゆっくり", "マイナンバーカード", "引っ越し",
               "住民票", "おくやみ")
+HINT_WORDS_EN = "repeat,talk to a person,text message,slowly,My Number card,moving,certificate,Japanese"
 ANONYMOUS_CALLERS = ("", "anonymous", "restricted", "unknown", "+266696687", "+86282452253", "+7378742833")
-
-
-@dataclass
-class Call:
-    """What one call remembers between webhook requests."""
-
-    sender: str
-    caller: str  # the calling number (E.164), only in memory, only for the call-back and the SMS
-    slow: bool = False
-    stage: str = "main"  # main | menu:<key> | answer | callback | slip
-    language: str = "ja"
-    last: List[str] = field(default_factory=list)  # what the last answer said, for 9 / 「もう一度」
-    rest: List[str] = field(default_factory=list)  # the parts of the answer not played yet
-    misses: int = 0  # silences and unclear answers in a row
-    slip_tries: int = 0  # visit slip numbers keyed in this call (a few, not a search)
 
 
 @dataclass
@@ -174,7 +145,9 @@ class VoiceInput(Channel):
         self.account_sid = account_sid
         self.sms_from = sms_from
         self.api_url = api_url.rstrip("/")
-        self.calls: "OrderedDict[str, Call]" = OrderedDict()
+        self.calls = CallBook()
+        self.sms_after_call = SmsAfterCall()
+        self.slip_attempts = SlipAttempts()
         self._sms_client: Any = None
 
     @classmethod
@@ -204,15 +177,8 @@ class VoiceInput(Channel):
 
     def call_for(self, form: Dict[str, str]) -> Call:
         sid = form.get("CallSid") or ""
-        call = self.calls.get(sid)
-        if call is None:
-            caller = form.get("From") or ""
-            call = Call(self.sender_for(self.user_of(caller, sid)), caller)
-            self.calls[sid] = call
-            while len(self.calls) > MAX_CALLS:
-                self.calls.popitem(last=False)
-        self.calls.move_to_end(sid)
-        return call
+        caller = form.get("From") or ""
+        return self.calls.touch(sid, lambda: Call(self.sender_for(self.user_of(caller, sid)), caller))
 
     # --- the blueprint ------------------------------------------------------------------------
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
@@ -238,8 +204,8 @@ class VoiceInput(Channel):
             call = self.call_for(form)
             catalog = await request.app.ctx.catalogs.current()
             call.stage, call.misses = "main", 0
-            greeting = PROMPTS["greeting"].format(city=catalog.city.name.ja)
-            return await self.gather(request, call, [greeting, PROMPTS["menu"]], catalog)
+            greeting = prompt(catalog, call, "greeting", city=catalog.city.name.get(call.language))
+            return await self.gather(request, call, [greeting] + self.menu(request, catalog, call), catalog)
 
         @webhook.route("/gather", methods=["POST"])
         @signed
@@ -251,7 +217,9 @@ class VoiceInput(Channel):
         async def call_status(request: Request, form: Dict[str, str]) -> HTTPResponse:
             """Twilio's status callback: a finished call's state (and the caller's number) is dropped."""
             if form.get("CallStatus") in ("completed", "busy", "failed", "no-answer", "canceled"):
-                self.calls.pop(form.get("CallSid") or "", None)
+                call = self.calls.end(form.get("CallSid") or "")
+                if call is not None:
+                    await self.call_ended(call)
             return response.empty()
 
         return webhook
@@ -273,72 +241,99 @@ class VoiceInput(Channel):
                 return await self.callback(request, call, catalog, on_new_message)
             if key == "2" or (speech and re.search(r"いいえ|いらない|やめ", speech)):
                 call.stage = "main"
-                return await self.gather(request, call, [PROMPTS["callback_declined"], PROMPTS["next"]], catalog)
-        if key == "9" or (speech and REPEAT_WORDS.search(speech)):
-            return await self.gather(request, call, call.last or [PROMPTS["nothing_yet"], PROMPTS["menu"]], catalog)
-        if key == "#" or (speech and SLOW_WORDS.search(speech) and len(speech) <= 12):
-            call.slow = not call.slow
-            notice = PROMPTS["slow_on"] if call.slow else PROMPTS["slow_off"]
-            return await self.gather(request, call, [notice] + (call.last or [PROMPTS["menu"]]), catalog)
+                return await self.gather(request, call, prompts(catalog, call, "callback_declined", "next"), catalog)
+        # First, as a slip number may start with 9 (repeat) or 7 (language).
         slip_number = slip_number_in(digits, speech, call.stage == "slip")
         if slip_number:
             return await self.continue_slip(request, call, catalog, slip_number, on_new_message)
         if call.stage == "slip":
             call.stage = "main"
-            return await self.gather(request, call, [PROMPTS["slip_not_found"], PROMPTS["menu"]], catalog)
+            return await self.gather(request, call, prompts(catalog, call, "slip_not_found")
+                                     + self.menu(request, catalog, call), catalog)
+        if key == "9" or (speech and REPEAT_WORDS.search(speech)):
+            return await self.gather(request, call, call.last or (prompts(catalog, call, "nothing_yet")
+                                                                  + self.menu(request, catalog, call)), catalog)
+        if key == "#" or (speech and SLOW_WORDS.search(speech) and len(speech) <= 12):
+            call.slow = not call.slow
+            notice = prompt(catalog, call, "slow_on" if call.slow else "slow_off")
+            return await self.gather(request, call, [notice] + (call.last or self.menu(request, catalog, call)),
+                                     catalog)
         if key == "8" and not call.stage.startswith("menu:"):
             call.stage = "slip"
-            return await self.gather(request, call, [PROMPTS["slip_ask"]], catalog, digits=SLIP_DIGITS)
+            return await self.gather(request, call, prompts(catalog, call, "slip_ask"), catalog, digits=SLIP_DIGITS)
         if key == "*" or (speech and MENU_WORDS.search(speech)):
             call.stage = "main"
-            return await self.gather(request, call, [PROMPTS["menu"]], catalog)
+            return await self.gather(request, call, self.menu(request, catalog, call), catalog)
+        language = named_language(speech) if not key else ("ja" if call.language == "en" else "en")
+        if language and (speech or (key == "7" and not call.stage.startswith("menu:"))):
+            return await self.switch_language(request, call, catalog, language, on_new_message)
         if key == "0":
             return await self.turn(request, call, catalog, STAFF_PAYLOAD, {"title": TITLES["staff"]}, on_new_message)
         if call.stage == "answer" and key == "1" and call.rest:
             part, call.rest = call.rest[0], call.rest[1:]
-            call.last = [part] + ([PROMPTS["more"]] if call.rest else [PROMPTS["next"]])
+            call.last = [part] + prompts(catalog, call, "more" if call.rest else "next")
             return await self.gather(request, call, call.last, catalog)
         if (call.stage == "answer" and key == "2" and self.sms_enabled) or (speech and SMS_WORDS.search(speech)):
             return await self.send_documents(request, call, catalog, on_new_message)
         if call.stage.startswith("menu:") and key:
             group = MENU_GROUPS[call.stage[len("menu:"):]]
-            items = menu_items(catalog, group[1])
+            items = menu_items(catalog, group[1], call.language)
             index = int(key) - 1 if key.isdigit() else -1
             if 0 <= index < len(items):
                 intent, title = items[index]
                 return await self.turn(request, call, catalog, f"/{intent}", {"title": f"キー{key}：{title}"},
                                        on_new_message)
-            return await self.gather(request, call, [self.submenu(catalog, call.stage[len("menu:"):])], catalog)
+            return await self.gather(request, call, [self.submenu(catalog, call, call.stage[len("menu:"):])], catalog)
         if key:
             if key in MENU_GROUPS:
-                items = menu_items(catalog, MENU_GROUPS[key][1])
+                items = menu_items(catalog, MENU_GROUPS[key][1], call.language)
                 if len(items) == 1:
                     intent, title = items[0]
                     return await self.turn(request, call, catalog, f"/{intent}", {"title": f"キー{key}：{title}"},
                                            on_new_message)
                 call.stage = f"menu:{key}"
-                return await self.gather(request, call, [self.submenu(catalog, key)], catalog)
+                return await self.gather(request, call, [self.submenu(catalog, call, key)], catalog)
             call.stage = "main"
-            return await self.gather(request, call, [PROMPTS["menu"]], catalog)
+            return await self.gather(request, call, self.menu(request, catalog, call), catalog)
         # The staff transcript shows that this was heard by a recognizer, and how sure it was.
         heard = {"input": "speech", "confidence": confidence} if confidence is not None else {"input": "speech"}
         return await self.turn(request, call, catalog, speech, heard, on_new_message)
+
+    def menu(self, request: Request, catalog: Catalog, call: Call) -> List[str]:
+        """The keypad menu, and the other language's offer when that voice is available."""
+        spoken = prompts(catalog, call, "menu")
+        if request.app.ctx.speech.speaks_well("en"):
+            spoken += prompts(catalog, call, "language_offer")
+        return spoken
+
+    async def switch_language(self, request: Request, call: Call, catalog: Catalog, target: str,
+                              on_new_message: OnNewMessage) -> HTTPResponse:
+        """7 (or 「English」): English from here on, or Japanese again; the dialogue switches
+        too. Without an English voice (Open JTalk reads English badly) the call stays Japanese."""
+        if not request.app.ctx.speech.speaks_well(target):
+            call.stage = "main"
+            return await self.gather(request, call, self.menu(request, catalog, call), catalog)
+        payload = f'{LANGUAGE_PAYLOAD}{{"language":"{target}"}}'
+        call.language = target
+        return await self.turn(request, call, catalog, payload, {"title": TITLES[f"language_{target}"]},
+                               on_new_message)
 
     async def silence(self, request: Request, call: Call, catalog: Catalog,
                       on_new_message: OnNewMessage) -> HTTPResponse:
         """Nothing heard (or nothing clear): ask again, then the keypad menu, then staff."""
         call.misses += 1
         if call.misses == 1:
-            return await self.gather(request, call, [PROMPTS["ask_again"]], catalog)
+            return await self.gather(request, call, prompts(catalog, call, "ask_again"), catalog)
         if call.misses == 2:
             call.stage = "main"
-            return await self.gather(request, call, [PROMPTS["menu"]], catalog)
+            return await self.gather(request, call, self.menu(request, catalog, call), catalog)
         if call.misses == 3 and call.stage != "callback":
             return await self.turn(request, call, catalog, STAFF_PAYLOAD, {"title": TITLES["silence"]}, on_new_message)
         # Still nothing after staff were offered: say where to call, and end the call.
         counter = catalog.counter_for(None)
-        return await self.hang_up(request, call, [f"{counter.name.ja}の電話番号は{counter.phone}です。",
-                                                  PROMPTS["goodbye"]])
+        return await self.hang_up(request, call, [
+            prompt(catalog, call, "counter_number", counter=counter.name.get(call.language), phone=counter.phone),
+            prompt(catalog, call, "goodbye")])
 
     async def continue_slip(self, request: Request, call: Call, catalog: Catalog, number: str,
                             on_new_message: OnNewMessage) -> HTTPResponse:
@@ -346,22 +341,29 @@ class VoiceInput(Channel):
 
         The slip's conversation belongs to its own channel; this call continues from what the
         slip says (the procedure), and the slip number in the message's metadata links the two
-        for staff."""
-        call.slip_tries += 1
+        for staff. Wrong numbers count per caller across calls (a keyed hash of the number;
+        withheld numbers share one count): after a few, staff take over instead of the search."""
+        caller = call.sender if caller_known(call.caller) else "anonymous"
+        if not self.slip_attempts.allowed(caller):
+            return await self.turn(request, call, catalog, STAFF_PAYLOAD, {"title": TITLES["slip_limit"]},
+                                   on_new_message, prompt(catalog, call, "slip_limit"))
         staff = getattr(request.app.ctx, "staff", None)
         found = None
-        if staff is not None and call.slip_tries <= MAX_SLIP_TRIES:
+        if staff is not None:
             found = await asyncio.to_thread(Slips(staff.handoffs.db).lookup, number)
         if found is None:
+            self.slip_attempts.wrong(caller)
             call.stage = "main"
-            return await self.gather(request, call, [PROMPTS["slip_not_found"], PROMPTS["menu"]], catalog)
+            return await self.gather(request, call, prompts(catalog, call, "slip_not_found")
+                                     + self.menu(request, catalog, call), catalog)
         procedure = catalog.procedures.get(found.get("procedure") or "")
         metadata = {"title": f"来庁票 {number}", "slip": number}
         if procedure is None:
             call.stage = "main"
-            return await self.gather(request, call, [PROMPTS["slip_continue_general"], PROMPTS["menu"]], catalog)
+            return await self.gather(request, call, prompts(catalog, call, "slip_continue_general")
+                                     + self.menu(request, catalog, call), catalog)
         payload = f'{DOCUMENTS_PAYLOAD}{{"procedure":"{procedure.id}"}}'
-        preface = PROMPTS["slip_continue"].format(title=procedure.title.ja)
+        preface = prompt(catalog, call, "slip_continue", title=procedure.title.get(call.language))
         return await self.turn(request, call, catalog, payload, metadata, on_new_message, preface)
 
     async def turn(self, request: Request, call: Call, catalog: Catalog, text: str,
@@ -371,24 +373,25 @@ class VoiceInput(Channel):
         try:
             result = await self.ask(request, call, text, metadata, on_new_message)
         except InboundError:
-            return await self.gather(request, call, [PROMPTS["ask_again"]], catalog)
+            return await self.gather(request, call, prompts(catalog, call, "ask_again"), catalog)
         except Exception:  # the message is in the tracker; the resident may simply say it again
             logger.exception("voice channel: handling a message failed")
-            return await self.gather(request, call, [PROMPTS["error"]], catalog)
-        if result.dial:
-            return await self.transfer(request, call, result)
+            return await self.gather(request, call, prompts(catalog, call, "error"), catalog)
         parts = split_parts(([preface] if preface else []) + result.texts)
+        if result.dial:
+            return await self.transfer(request, call, catalog, parts[:1 + bool(preface)], result.dial)
         if result.offers_callback:
             call.stage = "callback"
-            offer = PROMPTS["callback_offer"] if caller_known(call.caller) else PROMPTS["no_callback_number"]
+            offer = prompt(catalog, call, "callback_offer" if caller_known(call.caller) else "no_callback_number")
             call.last, call.rest = parts + [offer], []
             return await self.gather(request, call, call.last, catalog)
         call.stage = "answer"
         first, call.rest = (parts[0] if parts else ""), parts[1:]
-        prompts = [PROMPTS["more"]] if call.rest else [PROMPTS["next"]]
+        after = prompts(catalog, call, "more" if call.rest else "next")
         if self.sms_enabled and caller_known(call.caller):
-            prompts = prompts[:1] + [PROMPTS["sms_offer"]] if call.rest else [PROMPTS["sms_offer"]] + prompts
-        call.last = [p for p in [first] if p] + prompts
+            sms = prompts(catalog, call, "sms_offer")
+            after = after + sms if call.rest else sms + after
+        call.last = [p for p in [first] if p] + after
         return await self.gather(request, call, call.last, catalog)
 
     async def ask(self, request: Request, call: Call, text: str, metadata: Optional[Dict[str, Any]],
@@ -400,7 +403,8 @@ class VoiceInput(Channel):
         messages = collector.messages
         texts = [str(m.get("text")) for m in messages if m.get("text")]
         language = next((str(m["lang"]) for m in messages if m.get("lang")), call.language)
-        call.language = "en" if language == "en" else "ja"
+        # English only with a voice that speaks it; otherwise the phone keeps to Japanese.
+        call.language = "en" if language == "en" and request.app.ctx.speech.speaks_well("en") else "ja"
         payloads = {str(b.get("payload")) for m in messages for b in (m.get("buttons") or []) if isinstance(b, dict)}
         turn = Turn(texts, call.language, offers_callback=CALLBACK_OFFER_PAYLOAD in payloads)
         staff = getattr(request.app.ctx, "staff", None)
@@ -417,7 +421,7 @@ class VoiceInput(Channel):
         """Consent given: the dialogue asks for the number, and the calling number is the answer."""
         if not caller_known(call.caller):
             call.stage = "main"
-            return await self.gather(request, call, [PROMPTS["no_callback_number"], PROMPTS["next"]], catalog)
+            return await self.gather(request, call, prompts(catalog, call, "no_callback_number", "next"), catalog)
         try:
             await self.ask(request, call, CALLBACK_CONSENT_PAYLOAD, {"title": TITLES["callback"]}, on_new_message)
             # The gate takes the number out of this message (into the call-back request) before
@@ -425,21 +429,61 @@ class VoiceInput(Channel):
             result = await self.ask(request, call, domestic(call.caller), None, on_new_message)
         except Exception:
             logger.exception("voice channel: registering a call-back failed")
-            return await self.gather(request, call, [PROMPTS["error"]], catalog)
-        return await self.hang_up(request, call, split_parts(result.texts) + [PROMPTS["goodbye"]])
+            return await self.gather(request, call, prompts(catalog, call, "error"), catalog)
+        return await self.hang_up(request, call, split_parts(result.texts) + prompts(catalog, call, "goodbye"))
 
     async def send_documents(self, request: Request, call: Call, catalog: Catalog,
                              on_new_message: OnNewMessage) -> HTTPResponse:
         if not (self.sms_enabled and caller_known(call.caller)):
-            return await self.gather(request, call, [PROMPTS["sms_unavailable"], PROMPTS["next"]], catalog)
+            return await self.gather(request, call, prompts(catalog, call, "sms_unavailable", "next"), catalog)
+        # The offer said: what to bring, and messages from staff (after the call too).
+        call.sms_consent = True
         try:
             result = await self.ask(request, call, DOCUMENTS_PAYLOAD, {"title": TITLES["sms"]}, on_new_message)
             await self.send_sms(call.caller, "\n".join(result.texts))
-            notice = PROMPTS["sms_sent"]
+            notice = "sms_sent"
         except Exception:
             logger.exception("voice channel: sending the checklist by SMS failed")
-            notice = PROMPTS["sms_failed"]
-        return await self.gather(request, call, [notice, PROMPTS["next"]], catalog)
+            notice = "sms_failed"
+        return await self.gather(request, call, prompts(catalog, call, notice, "next"), catalog)
+
+    # --- staff messages (bot/delivery.py) ---------------------------------------------------------
+    async def push(self, recipient_id: str, message: Dict[str, Any]) -> bool:
+        """A clerk's reply (or a queue notice) for a phone conversation; True if it reached the caller.
+
+        While the caller is on the line it is played before the next question (「職員からの
+        お知らせです」, then the message). After the call a clerk's own words go by SMS to a
+        caller who agreed to text messages; anything else stays in the transcript for the
+        call-back."""
+        if not recipient_id.startswith(self.sender_prefix) or not message.get("text"):
+            return False
+        call = self.calls.live(recipient_id)
+        if call is not None:
+            call.pending.append(dict(message))
+            return True
+        number = self.sms_after_call.number(recipient_id)
+        if number is None or not message.get("staff") or not self.sms_enabled:
+            return False
+        try:
+            await self.send_sms(number, str(message["text"]))
+        except Exception:
+            logger.exception("voice channel: a staff message could not be sent by SMS")
+            return False
+        return True
+
+    async def call_ended(self, call: Call) -> None:
+        """The caller hung up: keep a consenting caller's number for later staff replies, and send
+        the clerk's words that came too late to be played."""
+        if not (call.sms_consent and caller_known(call.caller)):
+            return
+        self.sms_after_call.remember(call.sender, call.caller)
+        for message in call.take_pending():
+            await self.push(call.sender, message)
+
+    def with_staff_messages(self, catalog: Catalog, call: Call, texts: Sequence[str]) -> List[str]:
+        """`texts` after the staff messages waiting for this call (announced once)."""
+        waiting = [str(message["text"]) for message in call.take_pending()]
+        return (prompts(catalog, call, "staff_notice") + waiting if waiting else []) + list(texts)
 
     # --- SMS -------------------------------------------------------------------------------------
     @property
@@ -464,16 +508,19 @@ class VoiceInput(Channel):
         await asyncio.wait_for(asyncio.to_thread(create), SMS_TIMEOUT_SECONDS)
 
     # --- TwiML ------------------------------------------------------------------------------------
-    def submenu(self, catalog: Catalog, key: str) -> str:
-        title, intents = MENU_GROUPS[key]
-        items = "。".join(f"{number}、{label}" for number, (_, label) in enumerate(menu_items(catalog, intents), 1))
-        return PROMPTS["submenu"].format(title=title, items=items)
+    def submenu(self, catalog: Catalog, call: Call, key: str) -> str:
+        title_key, intents = MENU_GROUPS[key]
+        items = "".join(prompt(catalog, call, "submenu_item", number=str(number), title=label)
+                        for number, (_, label) in enumerate(menu_items(catalog, intents, call.language), 1))
+        return prompt(catalog, call, "submenu", title=catalog.phrase(title_key, call.language), items=items)
 
     async def play_urls(self, request: Request, call: Call, texts: Sequence[str]) -> List[str]:
         """The absolute URLs of the texts' audio (synthesized at once, cached by content)."""
         speech = request.app.ctx.speech
         wanted = [text for text in texts if text and text.strip()]
-        results = await asyncio.gather(*(speech.synthesize(text, language=language_of(text, call.language),
+        english_voice = speech.speaks_well("en")
+        results = await asyncio.gather(*(speech.synthesize(text, language=language_of(text, call.language,
+                                                                                      english_voice),
                                                            slow=call.slow, phone=True)
                                          for text in wanted), return_exceptions=True)
         urls = []
@@ -488,25 +535,30 @@ class VoiceInput(Channel):
                      digits: int = 1) -> HTTPResponse:
         """Play `texts`, then listen for speech or keys (one key; `digits` for a number)."""
         twiml = VoiceResponse()
-        gather = Gather(input="speech dtmf", language=LANGUAGE, hints=hints(catalog), action=self.url("/gather"),
+        english = call.language == "en"
+        gather = Gather(input="speech dtmf", language=ENGLISH if english else LANGUAGE,
+                        hints=HINT_WORDS_EN if english else hints(catalog), action=self.url("/gather"),
                         method="POST", timeout=GATHER_TIMEOUT if digits == 1 else GATHER_TIMEOUT * 2,
                         speech_timeout="auto", num_digits=digits, finish_on_key="" if digits == 1 else "#",
                         action_on_empty_result=True)
-        for url in await self.play_urls(request, call, texts):
+        for url in await self.play_urls(request, call, self.with_staff_messages(catalog, call, texts)):
             gather.play(url)
         twiml.append(gather)
         return twiml_response(twiml)
 
-    async def transfer(self, request: Request, call: Call, result: Turn) -> HTTPResponse:
+    async def transfer(self, request: Request, call: Call, catalog: Catalog, said: Sequence[str],
+                       number: str) -> HTTPResponse:
         twiml = VoiceResponse()
-        for url in await self.play_urls(request, call, split_parts(result.texts)[:1] + [PROMPTS["transfer"]]):
+        texts = list(said) + prompts(catalog, call, "transfer")
+        for url in await self.play_urls(request, call, self.with_staff_messages(catalog, call, texts)):
             twiml.play(url)
-        twiml.dial(result.dial)
+        twiml.dial(number)
         return twiml_response(twiml)
 
     async def hang_up(self, request: Request, call: Call, texts: Sequence[str]) -> HTTPResponse:
         twiml = VoiceResponse()
-        for url in await self.play_urls(request, call, texts):
+        catalog: Catalog = await request.app.ctx.catalogs.current()
+        for url in await self.play_urls(request, call, self.with_staff_messages(catalog, call, texts)):
             twiml.play(url)
         twiml.hangup()
         return twiml_response(twiml)
@@ -516,14 +568,23 @@ def twiml_response(twiml: VoiceResponse) -> HTTPResponse:
     return response.text(str(twiml), content_type="text/xml; charset=utf-8")
 
 
-def menu_items(catalog: Catalog, intents: Sequence[str]) -> List[Tuple[str, str]]:
+def prompt(catalog: Catalog, call: Call, key: str, **values: str) -> str:
+    """One of the phone's own sentences (intents/phrases.yml `phone_<key>`) in the call's language."""
+    return catalog.phrase(f"phone_{key}", call.language, **values)
+
+
+def prompts(catalog: Catalog, call: Call, *keys: str) -> List[str]:
+    return [prompt(catalog, call, key) for key in keys]
+
+
+def menu_items(catalog: Catalog, intents: Sequence[str], language: str = "ja") -> List[Tuple[str, str]]:
     """(intent, spoken title) of the menu's intents that the catalog has."""
     items = []
     for intent in intents:
         if intent in catalog.procedures:
-            items.append((intent, catalog.procedures[intent].title.ja))
+            items.append((intent, catalog.procedures[intent].title.get(language)))
         elif intent in catalog.life_events:
-            items.append((intent, catalog.life_events[intent].title.ja))
+            items.append((intent, catalog.life_events[intent].title.get(language)))
     return items
 
 
@@ -565,10 +626,23 @@ def slip_number_in(digits: str, speech: str, expecting: bool) -> Optional[str]:
 JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
 
 
-def language_of(text: str, answer_language: str) -> str:
-    """Japanese text is read in Japanese (the phone's own prompts always are); an English
-    answer in English."""
-    return "ja" if answer_language != "en" or JAPANESE.search(text) else "en"
+LATIN = re.compile(r"[A-Za-z]{2,}")
+
+
+def language_of(text: str, call_language: str, english_voice: bool) -> str:
+    """The voice for `text`: Japanese for any Japanese text (and for everything when no English
+    voice is available); English for English words (the 「For English, press 7」 offer, an
+    English answer) and for the rest of an English call."""
+    if JAPANESE.search(text) or not english_voice:
+        return "ja"
+    return "en" if LATIN.search(text) or call_language == "en" else "ja"
+
+
+def named_language(speech: str) -> Optional[str]:
+    """ja or en when a short utterance names a language (「English」, 「日本語でお願いします」)."""
+    if not speech or len(speech) > 10:
+        return None
+    return next((language for language, words in LANGUAGE_WORDS if words.search(speech)), None)
 
 
 def confidence_of(value: Optional[str]) -> Optional[float]:

@@ -32,6 +32,9 @@ CLOSED_LINE_ACCESS_TOKEN = "closed-server-line-access-token"
 FAKE_NOW = "2026-11-14T09:05:00+09:00"
 REDIS_URL = "redis://127.0.0.1:6379/0"  # started on this machine kind before each session (and in CI)
 os.environ["MADOGUCHI_FAKE_NOW"] = FAKE_NOW
+# Test servers do not speak the whole catalog in the background (two cores, many servers):
+# a server that needs it (the phone's, tests/channels/test_voice.py) turns it back on.
+os.environ["MADOGUCHI_TTS_PRESYNTHESIS"] = "off"
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ from bot.catalog import furigana
 from bot.catalog.model import (
     CONVERSATION_INTENTS,
     EXAMPLE_LANGUAGES,
+    PHONE_PROMPTS,
     PROCEDURE_IDS,
     WAYS,
     Catalog,
@@ -511,6 +512,10 @@ def load_catalog(root: Path) -> Catalog:
     for name in CONVERSATION_INTENTS:
         if conv_doc is not None and name not in conversation:
             problems.append(Problem(conv_reader.name, 1, f"intents.{name}", "fixed conversation intent is missing"))
+    if isinstance(phrase_doc, dict) and isinstance(phrase_doc.get("phrases"), dict):
+        for key in PHONE_PROMPTS:
+            if key not in phrase_doc["phrases"]:
+                problems.append(Problem(phrase_reader.name, 1, f"phrases.{key}", "the phone line needs this phrase"))
     known_ids = set(readers)
     for stem, (reader, doc) in readers.items():
         if not isinstance(doc, dict):

@@ -27,6 +27,17 @@ CONVERSATION_INTENTS: Tuple[str, ...] = (
     "counter_hours", "counter_location", "ask_documents", "ask_fee", "ask_deadline",
     "ask_online", "out_of_scope", "bot_challenge",
 )
+# What the phone line says besides the dialogue's answers (channels/voice.py reads these
+# phrases): a catalog without one of them, in ja, en and easy, does not load.
+PHONE_PROMPTS: Tuple[str, ...] = (
+    "phone_greeting", "phone_menu", "phone_menu_mynumber", "phone_menu_certificates", "phone_menu_moving",
+    "phone_menu_birth_death", "phone_submenu", "phone_submenu_item", "phone_ask_again", "phone_more",
+    "phone_next", "phone_sms_offer", "phone_sms_sent", "phone_sms_failed", "phone_sms_unavailable",
+    "phone_slow_on", "phone_slow_off", "phone_nothing_yet", "phone_transfer", "phone_callback_offer",
+    "phone_no_callback_number", "phone_callback_declined", "phone_goodbye", "phone_counter_number",
+    "phone_slip_ask", "phone_slip_continue", "phone_slip_continue_general", "phone_slip_not_found",
+    "phone_slip_limit", "phone_staff_notice", "phone_language_offer", "phone_error",
+)
 
 
 @dataclass(frozen=True)

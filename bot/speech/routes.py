@@ -9,6 +9,7 @@ from typing import Any, Optional
 
 from bot.settings import Settings
 from bot.speech.answers import catalog_answers
+from bot.speech.housekeeping import prune_cache
 from bot.speech.service import KEY_LENGTH, SpeechError, SpeechService
 
 logger = logging.getLogger(__name__)
@@ -16,6 +17,7 @@ logger = logging.getLogger(__name__)
 AUDIO_NAME = re.compile(rf"^[0-9a-f]{{{KEY_LENGTH}}}\.(wav|mp3)$")
 CONTENT_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg"}
 CATALOG_CHECK_SECONDS = 30.0
+PRUNE_SECONDS = 86400.0  # the cache is also cleaned once a day, catalog edit or not
 
 
 def install_speech(app, settings: Settings) -> SpeechService:
@@ -46,7 +48,7 @@ def install_speech(app, settings: Settings) -> SpeechService:
         if task is not None:
             task.cancel()
 
-    if settings.tts_presynthesis:
+    if settings.tts_presynthesis or settings.tts_cache_days > 0:
         app.register_listener(start, "before_server_start")
         app.register_listener(stop, "before_server_stop")
     return speech
@@ -54,13 +56,20 @@ def install_speech(app, settings: Settings) -> SpeechService:
 
 async def presynthesize_forever(speech: SpeechService, ctx: Any) -> None:
     """Speak every catalog answer once (one at a time, niced, yielding to live callers), and
-    again whenever the catalog provider hands out a new catalog."""
+    again whenever the catalog provider hands out a new catalog. Before that, and once a day,
+    delete the audio no answer uses any more (bot/speech/housekeeping.py)."""
+    settings = speech.settings
     done_for: Optional[Any] = None  # the catalog last spoken (the provider hands out a new one after an edit)
+    pruned_for: Optional[Any] = None
+    pruned_at = 0.0
     while True:
         catalogs = getattr(ctx, "catalogs", None)
         try:
             catalog = await catalogs.current() if catalogs is not None else None
-            if catalog is not None and catalog is not done_for:
+            if catalog is not None and (catalog is not pruned_for or time.monotonic() - pruned_at > PRUNE_SECONDS):
+                await prune_cache(speech, catalog, settings.tts_cache_days)
+                pruned_for, pruned_at = catalog, time.monotonic()
+            if settings.tts_presynthesis and catalog is not None and catalog is not done_for:
                 await presynthesize(speech, catalog)
                 done_for = catalog
         except asyncio.CancelledError:

@@ -32,6 +32,7 @@ ENGINE_CHOICES = ("auto", "openjtalk", "gtts")
 PHONE_RATE = 8000  # Twilio <Play>: 8 kHz mono 16-bit PCM WAV
 WEB_RATE = 22050  # the web gets MP3 at this rate
 KEY_LENGTH = 32  # hex digits of sha256 in a file name
+TOUCH_AFTER_SECONDS = 86400.0  # a cache hit renews its file's time at most once a day (bot/speech/housekeeping.py)
 Engine = Union[OpenJTalk, Gtts]
 
 
@@ -142,6 +143,13 @@ class SpeechService:
             return [self.gtts]
         return [self.gtts, self.openjtalk]
 
+    def speaks_well(self, language: str) -> bool:
+        """Can this service say `language` clearly right now? Open JTalk reads only Japanese
+        well; English needs gTTS, and not while its circuit breaker is open."""
+        if language != "en":
+            return True
+        return self.mode != "openjtalk" and not (self.mode == "auto" and self.breaker.is_open)
+
     @property
     def busy(self) -> bool:
         """A resident is waiting for audio right now."""
@@ -167,7 +175,15 @@ class SpeechService:
         except (OSError, ValueError):
             return None
         audio = Audio(**{**data, "path": self.cache_dir / data["path"]})
-        return audio if audio.path.exists() else None
+        try:
+            modified = audio.path.stat().st_mtime
+        except FileNotFoundError:
+            return None
+        if time.time() - modified > TOUCH_AFTER_SECONDS:  # still in use: housekeeping keeps it
+            with contextlib.suppress(OSError):
+                os.utime(audio.path)
+                os.utime(sidecar)
+        return audio
 
     def _write_sidecar(self, key: str, audio: Audio) -> None:
         data = {**asdict(audio), "path": audio.path.name}

@@ -8,11 +8,14 @@ same file), so a Play URL is matched to its text exactly.
 """
 from __future__ import annotations
 
+import ast
 import asyncio
 import itertools
 import random
 import re
+import shutil
 import sqlite3
+import time
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -23,15 +26,19 @@ import httpx
 import pytest
 from twilio.request_validator import RequestValidator
 
-from bot.catalog import load_catalog
+from bot.catalog import CatalogError, load_catalog
+from bot.catalog.model import PHONE_PROMPTS
 from bot.devserver import RunningServer, running_server
 from bot.redaction import my_number_check_digit
 from bot.settings import PROJECT_ROOT, Settings
 from bot.speech import SpeechService, for_the_ear
-from channels.voice import PROMPTS, VoiceInput, split_parts
+from bot.speech.answers import catalog_answers
+from channels import voice
+from channels.voice import VoiceInput, split_parts
 from tests.channels.fake_twilio import FakeTwilioApi
 from tests.conftest import API_TOKEN, FAKE_NOW
 from tests.handoff.conftest import add_account, login
+from tests.speech.fake_google import FakeGoogleTts
 
 AUTH_TOKEN = "madoguchi-test-twilio-auth-token-0123456789"
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
@@ -55,7 +62,8 @@ def voice_server(trained_model, twilio_api: FakeTwilioApi, tmp_path_factory) -> 
     extra = {"MADOGUCHI_FAKE_NOW": FAKE_NOW, "MADOGUCHI_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
              "MADOGUCHI_PUBLIC_URL": PUBLIC_URL, "MADOGUCHI_TTS": "openjtalk",
              "MADOGUCHI_TWILIO_ACCOUNT_SID": ACCOUNT_SID, "MADOGUCHI_TWILIO_FROM": SMS_FROM,
-             "MADOGUCHI_TWILIO_API_URL": twilio_api.url}
+             "MADOGUCHI_TWILIO_API_URL": twilio_api.url,
+             "MADOGUCHI_TTS_PRESYNTHESIS": "on"}  # the phone's answers are ready before the first call
     with running_server(tmp_path_factory.mktemp("voice-var"), API_TOKEN, extra) as running:
         yield running
 
@@ -155,6 +163,11 @@ def url_of(speech: SpeechService, text: str) -> str:
     return PUBLIC_URL + speech.url_for(audio)
 
 
+def prompt(key: str, **values: str) -> str:
+    """What the phone itself says (intents/phrases.yml `phone_<key>`), in Japanese."""
+    return CATALOG.phrase(f"phone_{key}", "ja", **values)
+
+
 def handoff_row(server: RunningServer, conversation_id: str):
     database = sqlite3.connect(server.var_dir / "madoguchi.db")
     return database.execute("select state, section, channel, summary from handoffs where conversation_id = ?",
@@ -164,6 +177,25 @@ def handoff_row(server: RunningServer, conversation_id: str):
 def answer_parts(caller: Caller, since: int = 0) -> List[str]:
     """The parts the phone plays of the dialogue's replies (after the first `since` bot messages)."""
     return split_parts(caller.bot_texts()[since:])
+
+
+def test_the_phone_server_pre_synthesizes_catalog_answers_and_serves_them(voice_server, speech):
+    language, text = catalog_answers(CATALOG)[0]
+    key = speech.key(speech.openjtalk, for_the_ear(text, language), language, False, True)
+    expected = speech.cache_dir / f"{key}.wav"
+    deadline = time.monotonic() + 300  # the first answer, spoken while the model loads or soon after
+    while not expected.exists():
+        assert time.monotonic() < deadline, "the server did not pre-synthesize the first catalog answer"
+        time.sleep(0.5)
+    assert "speech: pre-synthesizing" in voice_server.log_path.read_text()
+    # The same request in another process finds the server's file (content-hash cache).
+    audio = asyncio.run(speech.synthesize(text, language, phone=True))
+    assert audio.path == expected and speech.stats["hits"] >= 1
+    reply = httpx.get(voice_server.base_url + speech.url_for(audio), timeout=30)
+    assert reply.status_code == 200
+    assert reply.headers["content-type"] == "audio/wav"
+    assert "immutable" in reply.headers["cache-control"]
+    assert reply.content == expected.read_bytes() and reply.content[:4] == b"RIFF"
 
 
 # --- signatures and switching the channel on --------------------------------------------------
@@ -202,7 +234,7 @@ def test_lost_card_call_hears_the_number_digit_by_digit_repeats_and_transfers(vo
     assert gather.get("action") == f"{PUBLIC_URL}/webhooks/voice/gather"
     assert CATALOG.procedures["mynumber_lost"].title.ja in (gather.get("hints") or "")
     assert greeting.plays and all(url.startswith(f"{PUBLIC_URL}/audio/") for url in greeting.plays)
-    assert url_of(speech, PROMPTS["menu"]) in greeting.plays
+    assert url_of(speech, prompt("menu")) in greeting.plays
 
     answer = caller.say("マイナンバーカードをなくしました")
     parts = answer_parts(caller)
@@ -219,7 +251,7 @@ def test_lost_card_call_hears_the_number_digit_by_digit_repeats_and_transfers(vo
     assert caller.say("もう一度お願いします").plays == answer.plays
 
     assert len(parts) > 1  # a long answer: 続きは1を押してください
-    assert answer.plays[1] == url_of(speech, PROMPTS["more"])  # then the SMS offer (press 2)
+    assert answer.plays[1] == url_of(speech, prompt("more"))  # then the SMS offer (press 2)
     assert caller.press("1").plays[0] == url_of(speech, parts[1])
 
     transfer = caller.press("0")  # 市民課 is open on the test Saturday morning
@@ -262,9 +294,9 @@ def test_silence_asks_again_then_offers_the_keypad_then_staff(voice_server, spee
     caller = Caller(voice_server)
     caller.start()
     first = caller.silence()
-    assert first.plays == [url_of(speech, PROMPTS["ask_again"])] and first.gather is not None
+    assert first.plays == [url_of(speech, prompt("ask_again"))] and first.gather is not None
     unclear = caller.say("えー", confidence="0.05")  # heard, but not clearly: counts as not heard
-    assert unclear.plays == [url_of(speech, PROMPTS["menu"])] and unclear.gather is not None
+    assert unclear.plays == [url_of(speech, prompt("menu"))] and unclear.gather is not None
     assert caller.user_texts() == []
     staff = caller.silence()  # still nothing: a person takes over (市民課 is open)
     assert staff.dial == "+81120000111"
@@ -278,10 +310,10 @@ def test_after_hours_the_caller_is_called_back_with_consent(voice_server, speech
     caller.say("児童手当の申請をしたい")  # こども家庭課: closed on the test Saturday
     offer = caller.press("0")
     assert offer.dial is None and offer.gather is not None
-    assert offer.plays[-1] == url_of(speech, PROMPTS["callback_offer"])
+    assert offer.plays[-1] == url_of(speech, prompt("callback_offer"))
     assert handoff_row(voice_server, caller.sender) is None  # nothing is stored before consent
     done = caller.press("1")
-    assert done.hangs_up and done.plays[-1] == url_of(speech, PROMPTS["goodbye"])
+    assert done.hangs_up and done.plays[-1] == url_of(speech, prompt("goodbye"))
     assert any("承りました" in text for text in caller.bot_texts())
     state, section, channel, _ = handoff_row(voice_server, caller.sender)
     assert (state, section, channel) == ("callback_requested", "kodomo", "voice")
@@ -299,7 +331,7 @@ def test_declining_the_call_back_stores_nothing(voice_server, speech):
     caller.say("児童手当の申請をしたい")
     caller.press("0")
     declined = caller.press("2")
-    assert declined.plays[0] == url_of(speech, PROMPTS["callback_declined"]) and declined.gather is not None
+    assert declined.plays[0] == url_of(speech, prompt("callback_declined")) and declined.gather is not None
     assert handoff_row(voice_server, caller.sender) is None
 
 
@@ -307,10 +339,10 @@ def test_press_2_sends_the_documents_by_sms(voice_server, twilio_api: FakeTwilio
     caller = Caller(voice_server)
     caller.start()
     answer = caller.say("マイナンバーカードをなくしました")
-    assert url_of(speech, PROMPTS["sms_offer"]) in answer.plays
+    assert url_of(speech, prompt("sms_offer")) in answer.plays
     before = len(twilio_api.messages)
     sent = caller.press("2")
-    assert sent.plays[0] == url_of(speech, PROMPTS["sms_sent"])
+    assert sent.plays[0] == url_of(speech, prompt("sms_sent"))
     messages = twilio_api.messages[before:]
     assert len(messages) == 1
     assert messages[0]["To"] == caller.number and messages[0]["From"] == SMS_FROM
@@ -359,12 +391,12 @@ def test_a_visit_slip_made_on_the_web_continues_on_the_phone(voice_server, speec
     caller = Caller(voice_server)
     caller.start()
     asked = caller.press("8")
-    assert asked.plays == [url_of(speech, PROMPTS["slip_ask"])]
+    assert asked.plays == [url_of(speech, prompt("slip_ask"))]
     gather = asked.gather
     assert gather is not None and gather.get("numDigits") == "6"
     answer = caller.press(number)
     title = CATALOG.procedures["moving_in"].title.ja
-    preface = PROMPTS["slip_continue"].format(title=title)
+    preface = prompt("slip_continue", title=title)
     assert answer.plays[0] == url_of(speech, split_parts([preface] + caller.bot_texts())[0])
     spoken = "".join(split_parts([preface] + caller.bot_texts()))
     assert spoken.startswith(preface)
@@ -375,7 +407,7 @@ def test_a_visit_slip_made_on_the_web_continues_on_the_phone(voice_server, speec
     wrong = "000000" if number != "000000" else "000001"
     caller.press("8")
     missing = caller.press(wrong)
-    assert missing.plays[0] == url_of(speech, PROMPTS["slip_not_found"])
+    assert missing.plays[0] == url_of(speech, prompt("slip_not_found"))
     # Said instead of keyed: 「来庁票の番号は…」
     said = Caller(voice_server)
     said.start()
@@ -392,7 +424,7 @@ def test_a_finished_call_is_forgotten(voice_server, speech):
     assert status.status_code == 204
     assert caller.post("/webhooks/voice/status", caller.form(CallStatus="completed"), "wrong").status_code == 403
     # The same CallSid again (it never is, in real life): the call's memory is gone.
-    assert caller.press("9").plays == [url_of(speech, PROMPTS["nothing_yet"]), url_of(speech, PROMPTS["menu"])]
+    assert caller.press("9").plays == [url_of(speech, prompt("nothing_yet")), url_of(speech, prompt("menu"))]
 
 
 def test_a_my_number_said_on_the_phone_is_redacted(voice_server, speech):
@@ -408,3 +440,180 @@ def test_a_my_number_said_on_the_phone_is_redacted(voice_server, speech):
     assert "[個人番号]" in stored[-1]["text"] and my_number[:4] not in stored[-1]["text"]
     assert stored[-1]["metadata"]["redacted"] == ["my_number"]
     assert stored[-1]["metadata"]["input"] == "speech" and stored[-1]["metadata"]["confidence"] == 0.81
+
+
+def web_slip(server: RunningServer) -> str:
+    """A visit slip made on the web (REST): its six-digit number."""
+    resident = f"slip-{uuid.uuid4().hex[:8]}"
+    for text in ("転入届を出したい", "/visit_slip"):
+        reply = httpx.post(f"{server.base_url}/webhooks/rest/webhook",
+                           json={"sender": resident, "message": text}, timeout=60)
+        reply.raise_for_status()
+    return re.findall(r"\d{6}", "\n".join(m.get("text") or "" for m in reply.json()))[0]
+
+
+def test_wrong_slip_numbers_are_limited_per_caller_across_calls(voice_server, speech):
+    number = web_slip(voice_server)
+    phone = f"+8180{next(_numbers)}"
+    wrong = [f"{n:06d}" for n in range(900_001, 900_007) if f"{n:06d}" != number]
+    first = Caller(voice_server, number=phone)
+    first.start()
+    for slip in wrong[:3]:
+        first.press("8")
+        assert first.press(slip).plays[0] == url_of(speech, prompt("slip_not_found"))
+    second = Caller(voice_server, number=phone)  # hanging up and calling again does not reset the count
+    second.start()
+    for slip in wrong[3:5]:
+        second.press("8")
+        assert second.press(slip).plays[0] == url_of(speech, prompt("slip_not_found"))
+    second.press("8")
+    refused = second.press(number)  # five wrong numbers this hour: even a real slip goes to staff now
+    assert refused.plays[0] == url_of(speech, prompt("slip_limit"))
+    assert refused.dial == "+81120000111"  # 市民課 is open: a person takes over
+    assert second.user_texts()[-1] == "/request_human"
+    assert '/ask_documents{"procedure":"moving_in"}' not in second.user_texts()
+    other = Caller(voice_server)  # another phone is not affected
+    other.start()
+    other.press("8")
+    other.press(number)
+    assert other.user_texts() == ['/ask_documents{"procedure":"moving_in"}']
+
+
+def test_a_clerk_reply_is_heard_on_the_line_then_texted_after_the_call(voice_server, twilio_api, speech):
+    suffix = uuid.uuid4().hex[:6]
+    add_account(voice_server, f"phone{suffix}", "staff", "鈴木", section="shimin")
+    clerk = login(voice_server, f"phone{suffix}")
+    caller = Caller(voice_server)
+    caller.start()
+    caller.say("住民票の写しがほしい")
+    caller.press("2")  # the checklist by SMS: the caller agrees to text messages (the offer says so)
+    path = f"/conversations/{quote(caller.sender, safe='')}"
+    assert clerk.post(f"{path}/pull").status_code == 200
+    reply = clerk.post(f"{path}/messages", {"text": "本日は12時まで市民課の窓口で受け付けています。"})
+    assert reply.json()["delivered"] is True  # waiting for the caller's next turn
+    joined, words = caller.bot_texts()[-2:]
+    assert "鈴木" in joined and words == "本日は12時まで市民課の窓口で受け付けています。"
+    heard = caller.silence()
+    assert heard.plays == [url_of(speech, text) for text in (prompt("staff_notice"), joined, words,
+                                                              prompt("ask_again"))]
+    assert caller.silence().plays == [url_of(speech, prompt("menu"))]  # played once, not again
+    # Said while the caller was on the line, but the caller hung up before the next turn: by SMS.
+    sms_before = len(twilio_api.messages)
+    clerk.post(f"{path}/messages", {"text": "書類は郵送でも請求できます。"})
+    assert caller.post("/webhooks/voice/status", caller.form(CallStatus="completed")).status_code == 204
+    later = clerk.post(f"{path}/messages", {"text": "ほかにご不明な点があればお電話ください。"})
+    assert later.json()["delivered"] is True
+    texted = twilio_api.messages[sms_before:]
+    assert [(m["To"], m["Body"]) for m in texted] == [(caller.number, "書類は郵送でも請求できます。"),
+                                                      (caller.number, "ほかにご不明な点があればお電話ください。")]
+
+
+def test_without_sms_consent_a_reply_after_the_call_stays_in_the_transcript(voice_server, twilio_api):
+    suffix = uuid.uuid4().hex[:6]
+    add_account(voice_server, f"phone{suffix}", "staff", "高橋", section="shimin")
+    clerk = login(voice_server, f"phone{suffix}")
+    caller = Caller(voice_server)
+    caller.start()
+    caller.say("住民票の写しがほしい")
+    path = f"/conversations/{quote(caller.sender, safe='')}"
+    assert clerk.post(f"{path}/pull").status_code == 200
+    caller.post("/webhooks/voice/status", caller.form(CallStatus="completed"))
+    sms_before = len(twilio_api.messages)
+    reply = clerk.post(f"{path}/messages", {"text": "折り返しお電話します。"})
+    assert reply.json()["delivered"] is False
+    assert twilio_api.messages[sms_before:] == []
+    assert caller.bot_texts()[-1] == "折り返しお電話します。"  # for the clerk who calls back
+
+
+def test_without_an_english_voice_the_phone_stays_japanese(voice_server, speech):
+    caller = Caller(voice_server)  # Open JTalk only: it reads English badly
+    greeting = caller.start()
+    assert len(greeting.plays) == 2  # the greeting and the menu, no 「For English, press 7」
+    for choice in (lambda: caller.press("7"), lambda: caller.say("英語でお願いします")):
+        turn = choice()
+        assert turn.plays == [url_of(speech, prompt("menu"))]
+        assert turn.gather is not None and turn.gather.get("language") == "ja-JP"
+    assert caller.user_texts() == []
+
+
+@pytest.fixture(scope="module")
+def google():
+    fake = FakeGoogleTts().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="module")
+def english_server(trained_model, google: FakeGoogleTts, tmp_path_factory) -> RunningServer:
+    """A phone line whose speech service has gTTS (a local fake of Google's endpoint)."""
+    extra = {"MADOGUCHI_FAKE_NOW": FAKE_NOW, "MADOGUCHI_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+             "MADOGUCHI_PUBLIC_URL": PUBLIC_URL, "MADOGUCHI_TTS": "auto", "MADOGUCHI_GTTS_URL": google.url}
+    with running_server(tmp_path_factory.mktemp("voice-en-var"), API_TOKEN, extra) as running:
+        yield running
+
+
+def test_press_7_for_english_with_an_english_voice(english_server, google: FakeGoogleTts):
+    caller = Caller(english_server)
+    greeting = caller.start()
+    assert len(greeting.plays) == 3
+    assert ("For English, press 7.", "en") in [(r.text, r.lang) for r in google.requests]
+    switched = caller.press("7")
+    assert switched.gather is not None and switched.gather.get("language") == "en-US"
+    assert caller.user_texts() == ['/change_language{"language":"en"}']
+    assert CATALOG.phrases["language_switched"].en in caller.bot_texts()[-1]
+    before, said_before = len(google.requests), len(caller.bot_texts())
+    caller.say("I lost my My Number card")
+    answer = "\n".join(caller.bot_texts()[said_before:])
+    assert "0120-95-0178" in answer and not re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", answer)
+    parts = split_parts(caller.bot_texts()[said_before:])
+    for _ in range(next(index for index, part in enumerate(parts) if "0120-95-0178" in part)):
+        caller.press("1")  # 「For the rest, press 1」 up to the part with the number
+    spoken = google.requests[before:]
+    assert spoken and all(r.lang == "en" for r in spoken)  # the answer and the English prompts
+    assert any("zero one two zero" in r.text for r in spoken)  # the number, digit by digit, in English
+    # Test servers skip pre-synthesis (tests/conftest.py) unless they ask for it, as the phone's does.
+    assert "speech: pre-synthesizing" not in english_server.log_path.read_text()
+    back = caller.press("7")
+    assert back.gather is not None and back.gather.get("language") == "ja-JP"
+    assert caller.user_texts()[-1] == '/change_language{"language":"ja"}'
+
+
+# --- the phone's own sentences are catalog data -----------------------------------------------------
+def prompt_keys_used_by_the_channel() -> set:
+    """Every key the voice channel passes to prompt()/prompts() (string constants in the calls)."""
+    tree = ast.parse(open(voice.__file__, encoding="utf-8").read())
+    keys = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("prompt", "prompts"):
+            for argument in node.args[2:]:
+                keys |= {c.value for c in ast.walk(argument)
+                         if isinstance(c, ast.Constant) and isinstance(c.value, str)}
+    return keys
+
+
+def test_every_phone_prompt_is_in_the_catalog_in_three_languages():
+    used = {f"phone_{key}" for key in prompt_keys_used_by_the_channel()}
+    used |= {title for title, _ in voice.MENU_GROUPS.values()}
+    assert {"phone_greeting", "phone_menu", "phone_staff_notice", "phone_slip_limit"} <= used
+    # "sms_sent"/"sms_failed" reach prompts() through a variable: listed, and checked below.
+    assert used | {"phone_sms_sent", "phone_sms_failed"} == set(PHONE_PROMPTS)
+    for key in PHONE_PROMPTS:
+        for language in ("ja", "en", "easy"):
+            assert CATALOG.phrase(key, language).strip(), (key, language)
+
+
+def test_a_catalog_without_a_phone_prompt_does_not_load(tmp_path):
+    target = tmp_path / "intents"
+    shutil.copytree(PROJECT_ROOT / "intents", target)
+    phrases = target / "phrases.yml"
+    text = phrases.read_text(encoding="utf-8")
+    phrases.write_text(text.replace("  phone_staff_notice:", "  phone_staff_notice_old:"), encoding="utf-8")
+    with pytest.raises(CatalogError) as missing:
+        load_catalog(target)
+    assert [(p.field, p.message) for p in missing.value.problems] == [
+        ("phrases.phone_staff_notice", "the phone line needs this phrase")]
+    phrases.write_text(text.replace("en: For the rest, press 1.", "fr: Pour la suite, tapez 1.")
+                       .replace('en: "For the rest, press 1.",', 'fr: "Pour la suite, tapez 1.",'), encoding="utf-8")
+    with pytest.raises(CatalogError) as incomplete:
+        load_catalog(target)
+    assert any(p.field == "phrases.phone_more.en" for p in incomplete.value.problems)

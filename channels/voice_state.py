@@ -1,0 +1,140 @@
+"""What the phone channel remembers between Twilio's webhook requests, in memory only.
+
+- `Call`: one call's state (speed, language, the last answer, staff messages to play).
+- `CallBook`: the calls by CallSid, and which call of a conversation is still on the line
+  (a staff reply is played to it at its next webhook turn).
+- `SmsAfterCall`: for a caller who agreed to text messages, the number for a while after the
+  call ends, so a clerk's later reply can still reach them. Nothing else keeps a number past
+  the call, and this never leaves the process.
+- `SlipAttempts`: wrong visit slip numbers per caller over an hour, across calls, so a slip
+  cannot be found by trying numbers from one phone.
+
+Each sits behind a few methods, so a shared store (Redis) can take its place when the
+service runs as several processes.
+"""
+from __future__ import annotations
+
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
+
+Clock = Callable[[], float]
+
+# Calls remembered at once (per-call state is small; the oldest idle call goes first).
+MAX_CALLS = 2000
+# A call that posted nothing for this long is taken as ended even without Twilio's status
+# callback (a Gather answers within seconds; a long answer plays for a minute or two).
+LIVE_SECONDS = 300.0
+# How long a consenting caller's number is kept after the call for a clerk's reply by SMS.
+SMS_AFTER_CALL_SECONDS = 24 * 3600.0
+MAX_SMS_NUMBERS = 5000
+# Wrong visit slip numbers one caller may key in per window (then staff take over).
+SLIP_WRONG_LIMIT = 5
+SLIP_WINDOW_SECONDS = 3600.0
+MAX_SLIP_CALLERS = 50_000
+
+
+@dataclass
+class Call:
+    """What one call remembers between webhook requests."""
+
+    sender: str
+    caller: str  # the calling number (E.164), only in memory, only for the call-back and the SMS
+    slow: bool = False
+    stage: str = "main"  # main | menu:<key> | answer | callback | slip
+    language: str = "ja"  # what the phone speaks: ja, or en when chosen and an English voice exists
+    last: List[str] = field(default_factory=list)  # what the last answer said, for 9 / 「もう一度」
+    rest: List[str] = field(default_factory=list)  # the parts of the answer not played yet
+    misses: int = 0  # silences and unclear answers in a row
+    sms_consent: bool = False  # the caller asked for a text message in this call
+    pending: List[Dict[str, Any]] = field(default_factory=list)  # staff messages not played yet
+    seen: float = 0.0  # monotonic time of the call's last webhook request
+
+    def take_pending(self) -> List[Dict[str, Any]]:
+        messages, self.pending = self.pending, []
+        return messages
+
+
+class CallBook:
+    def __init__(self, clock: Clock = time.monotonic, live_seconds: float = LIVE_SECONDS,
+                 max_calls: int = MAX_CALLS) -> None:
+        self.clock, self.live_seconds, self.max_calls = clock, live_seconds, max_calls
+        self._calls: "OrderedDict[str, Call]" = OrderedDict()
+
+    def touch(self, call_sid: str, make: Callable[[], Call]) -> Call:
+        """The call `call_sid` (made by `make` on its first request), marked as seen now."""
+        call = self._calls.get(call_sid)
+        if call is None:
+            call = self._calls[call_sid] = make()
+            while len(self._calls) > self.max_calls:
+                self._calls.popitem(last=False)
+        self._calls.move_to_end(call_sid)
+        call.seen = self.clock()
+        return call
+
+    def end(self, call_sid: str) -> Optional[Call]:
+        return self._calls.pop(call_sid, None)
+
+    def live(self, sender: str) -> Optional[Call]:
+        """The most recent call of the conversation `sender` that is still on the line."""
+        oldest = self.clock() - self.live_seconds
+        for call in reversed(self._calls.values()):
+            if call.seen < oldest:
+                break  # ordered by last request: every call before this one is older still
+            if call.sender == sender:
+                return call
+        return None
+
+
+class SmsAfterCall:
+    def __init__(self, clock: Clock = time.monotonic, keep_seconds: float = SMS_AFTER_CALL_SECONDS,
+                 max_numbers: int = MAX_SMS_NUMBERS) -> None:
+        self.clock, self.keep_seconds, self.max_numbers = clock, keep_seconds, max_numbers
+        self._numbers: "OrderedDict[str, Tuple[str, float]]" = OrderedDict()
+
+    def remember(self, sender: str, number: str) -> None:
+        self._numbers.pop(sender, None)
+        self._numbers[sender] = (number, self.clock() + self.keep_seconds)
+        while len(self._numbers) > self.max_numbers:
+            self._numbers.popitem(last=False)
+
+    def number(self, sender: str) -> Optional[str]:
+        found = self._numbers.get(sender)
+        if found is None:
+            return None
+        if self.clock() >= found[1]:
+            del self._numbers[sender]
+            return None
+        return found[0]
+
+    def forget(self, sender: str) -> None:
+        self._numbers.pop(sender, None)
+
+
+class SlipAttempts:
+    def __init__(self, clock: Clock = time.monotonic, limit: int = SLIP_WRONG_LIMIT,
+                 window: float = SLIP_WINDOW_SECONDS, max_callers: int = MAX_SLIP_CALLERS) -> None:
+        self.clock, self.limit, self.window, self.max_callers = clock, limit, window, max_callers
+        self._wrong: "OrderedDict[str, Deque[float]]" = OrderedDict()
+
+    def allowed(self, caller: str) -> bool:
+        """May `caller` look up a slip now (fewer than `limit` wrong numbers in the window)?"""
+        return len(self._recent(caller)) < self.limit
+
+    def wrong(self, caller: str) -> None:
+        """`caller` keyed a number that is no slip."""
+        failures = self._recent(caller)
+        failures.append(self.clock())
+        self._wrong[caller] = failures
+        self._wrong.move_to_end(caller)
+        while len(self._wrong) > self.max_callers:
+            self._wrong.popitem(last=False)
+
+    def _recent(self, caller: str) -> Deque[float]:
+        failures = self._wrong.get(caller) or deque()
+        while failures and failures[0] <= self.clock() - self.window:
+            failures.popleft()
+        if not failures:
+            self._wrong.pop(caller, None)
+        return failures
