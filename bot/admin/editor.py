@@ -150,7 +150,7 @@ class CatalogEditor:
                 return fresh, None
 
     def diff(self, changes: Dict[str, str]) -> str:
-        parts = []
+        parts: List[str] = []
         for path, text in changes.items():
             old = self.read(path)
             parts.extend(difflib.unified_diff(old.splitlines(keepends=True), text.splitlines(keepends=True),

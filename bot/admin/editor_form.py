@@ -25,12 +25,12 @@ NAMED_KINDS = {
     "fee": "fee", "how": "ways", "related": "ids", "examples": "examples",
 }
 # Optional fields the editor offers even when a file does not have them yet.
-OPTIONAL_FIELDS = {"human_only": False}
+OPTIONAL_FIELDS: Dict[str, Any] = {"human_only": False}
 
 
 def yaml_round_trip() -> YAML:
     """The loader/dumper that writes intents/ back as it was written (checked on every file)."""
-    yaml = YAML(typ="rt")
+    yaml: Any = YAML(typ="rt")  # ruamel's stubs type these attributes as None
     yaml.preserve_quotes = True
     yaml.width = 4096  # never fold a long sentence onto two lines
     yaml.indent(mapping=2, sequence=4, offset=2)
