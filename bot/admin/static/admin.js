@@ -335,8 +335,8 @@
         await send("POST", "/history/" + version.id + "/restore", { version: current.version });
         await openProcedure(current.id); say("版 " + version.id + " に戻しました。");
       }) });
-      show.setAttribute("aria-label", "版 " + version.id + " の差分を見る");
-      restore.setAttribute("aria-label", "版 " + version.id + " に戻す");
+      show.setAttribute("aria-label", "差分を見る（版 " + version.id + "）");  // the visible words first (WCAG 2.5.3)
+      restore.setAttribute("aria-label", "この版に戻す（版 " + version.id + "）");
       list.append(el("li", {}, el("span", { text: "版 " + version.id + "：" + when + " ・ " + version.author + " ・ " + (ACTION_LABEL[version.action] || version.action) }),
         el("br"), show, restore));
     }
@@ -419,7 +419,8 @@
       const svg = new DOMParser().parseFromString(chart.svg, "image/svg+xml").documentElement;
       const table = el("table", { id: "table-" + chart.id }, el("caption", { text: chart.title + "（数値）" }),
         el("thead", {}, el("tr", {}, ...chart.headers.map((h) => el("th", { scope: "col", text: h })))),
-        el("tbody", {}, ...chart.rows.map((r) => el("tr", {}, ...r.map((c, i) => i === 0 ? el("th", { scope: "row", text: String(c) }) : el("td", { class: "number", text: String(c) }))))));
+        el("tbody", {}, ...(chart.rows.length ? chart.rows.map((r) => el("tr", {}, ...r.map((c, i) => i === 0 ? el("th", { scope: "row", text: String(c) }) : el("td", { class: "number", text: String(c) }))))
+          : [el("tr", {}, el("td", { colspan: String(chart.headers.length), text: "この期間のデータはありません" }))])));
       root.append(el("figure", { id: "chart-" + chart.id }, el("figcaption", { text: chart.title }), document.importNode(svg, true),
         el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": chart.title + "の数値" }, table)));
     }
