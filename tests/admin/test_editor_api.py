@@ -105,9 +105,9 @@ def test_an_edit_on_a_stale_version_gets_409_and_loses_nothing(admin_server, adm
     first, second = form(admin, "seal_registration"), form(second_admin, "seal_registration")
     first["data"]["owner"] = "市民課 印鑑係A"
     second["data"]["owner"] = "市民課 印鑑係B"
-    assert admin.put("/procedures/seal_registration", {"data": first["data"], "version": first["version"]}).status_code == 200
-    late = second_admin.put("/procedures/seal_registration",
-                                         {"data": second["data"], "version": second["version"]})
+    early = admin.put("/procedures/seal_registration", {"data": first["data"], "version": first["version"]})
+    assert early.status_code == 200
+    late = second_admin.put("/procedures/seal_registration", {"data": second["data"], "version": second["version"]})
     assert late.status_code == 409 and late.json()["error"] == "stale"
     text = admin_server.procedure_file("seal_registration").read_text(encoding="utf-8")
     assert "印鑑係A" in text and "印鑑係B" not in text
@@ -173,8 +173,10 @@ def test_preview_shows_the_unsaved_answer_in_three_modes_and_as_speech(admin_ser
     answers = preview["answers"]
     assert "暗証番号の再設定は市民課でできます。" in answers["ja"][0]["text"] and answers["ja"][0]["lang"] == "ja"
     assert "reset your PIN" in answers["en"][0]["text"] and answers["en"][0]["lang"] == "en"
-    assert "あんしょうばんごう" in answers["easy"][0]["text"] and "{暗証番号|あんしょうばんごう}" in answers["easy"][0]["ruby"]
-    assert "暗証番号の再設定は市民課でできます" not in admin_server.procedure_file("mynumber_pin").read_text(encoding="utf-8")
+    easy = answers["easy"][0]
+    assert "あんしょうばんごう" in easy["text"] and "{暗証番号|あんしょうばんごう}" in easy["ruby"]
+    on_disk = admin_server.procedure_file("mynumber_pin").read_text(encoding="utf-8")
+    assert "暗証番号の再設定は市民課でできます" not in on_disk
     spoken = admin.post("/procedures/mynumber_pin/speech", {"data": edited, "language": "ja"})
     assert spoken.status_code == 200, spoken.text
     audio = httpx.get(admin_server.base_url + spoken.json()["url"], timeout=60)
@@ -200,3 +202,22 @@ def test_freshness_lists_overdue_procedures_by_owner(admin_server, admin):
         {"id": "nursing_care", "title": owners[0]["procedures"][0]["title"], "review_by": "2026-11-01",
          "days_overdue": 13, "section": "kaigo"}]}]
     assert "review_by: 2026-11-01" in admin_server.procedure_file("nursing_care").read_text(encoding="utf-8")
+
+
+def test_two_admins_saving_at_once_cannot_both_win(admin_server, admin, second_admin):
+    from concurrent.futures import ThreadPoolExecutor
+
+    first, second = form(admin, "birth_registration"), form(second_admin, "birth_registration")
+    assert first["version"] == second["version"]
+    first["data"]["owner"] = "市民課 戸籍係（同時A）"
+    second["data"]["owner"] = "市民課 戸籍係（同時B）"
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        replies = list(pool.map(lambda pair: pair[0].put("/procedures/birth_registration",
+                                                         {"data": pair[1]["data"], "version": pair[1]["version"]}),
+                                ((admin, first), (second_admin, second))))
+    assert sorted(r.status_code for r in replies) == [200, 409]
+    winner = "A" if replies[0].status_code == 200 else "B"
+    text = admin_server.procedure_file("birth_registration").read_text(encoding="utf-8")
+    assert f"同時{winner}" in text and f"同時{'B' if winner == 'A' else 'A'}" not in text
+    assert [v["action"] for v in admin.get("/procedures/birth_registration/history").json()["versions"]] == \
+        ["save", "original"]
