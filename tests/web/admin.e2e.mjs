@@ -128,6 +128,33 @@ const scenarios = {
     return facts;
   },
 
+  // The Models tab on helper D's model API: the running model listed, its evaluation side by side.
+  async models(browser, base) {
+    const { context, page } = await newPage(browser);
+    await login(page, base, process.env.ADMIN_USER, process.env.ADMIN_PASSWORD);
+    await page.waitForSelector('#console-view:not([hidden])');
+    await page.click('.tabs button[data-view="models"]');
+    await page.waitForSelector('#models tbody tr');
+    const facts = { rows: await page.evaluate(() => [...document.querySelectorAll('#models tbody tr')].map((r) => r.textContent)) };
+    facts.axeList = await axe(page);
+    const running = await page.evaluate(() => [...document.querySelectorAll('#models tbody tr')].findIndex((r) => r.textContent.includes('稼働中')));
+    facts.running = running;
+    if (running >= 0) {
+      await page.locator('#models tbody tr').nth(running).locator('button', { hasText: '評価を見る' }).click();
+      // An evaluation not computed yet runs as a job (progress bar), then the table appears by itself.
+      await page.waitForSelector('#evaluation:not([hidden])', { timeout: 420000 });
+      facts.jobShown = await page.evaluate(() => !document.getElementById('job').hidden);
+      facts.evaluationHeaders = await page.evaluate(() => [...document.querySelectorAll('#evaluation-table thead th')].map((h) => h.textContent));
+      facts.evaluationRows = await page.evaluate(() => document.querySelectorAll('#evaluation-table tbody tr').length);
+      facts.focus = await page.evaluate(() => document.activeElement && document.activeElement.id);
+      facts.axeEvaluation = await axe(page);
+      await shot(page, 'admin-models-evaluation');
+    }
+    facts.problems = page.problems;
+    await context.close();
+    return facts;
+  },
+
   // A staff (non-admin) account: the page says the admin role is needed and shows nothing else.
   async forbidden(browser, base) {
     const { context, page } = await newPage(browser);

@@ -458,7 +458,7 @@
     throw new Error(reply.body.message || "HTTP " + reply.status);
   }
   const PHASE = { compiling: "準備中", training: "学習中", evaluating: "評価中", loading: "読み込み中", swapping: "切り替え中", done: "完了", failed: "失敗" };
-  function watchJob(id) {
+  function watchJob(id, after) {
     clearTimeout(jobTimer);
     $("job").hidden = false; $("train").disabled = true;
     const poll = async () => {
@@ -472,6 +472,7 @@
         $("train").disabled = false;
         if (job.state === "failed") showAlert("失敗しました：" + job.message);
         await views.models();
+        if (job.state === "done" && after) await after();
         return;
       }
       jobTimer = setTimeout(() => poll().catch((e) => showAlert(e.message)), 1000);
@@ -480,7 +481,7 @@
   }
   async function evaluation(id) {
     const reply = await models("/models/" + id + "/evaluation");
-    if (reply.status === 202) { watchJob(reply.body.job); say("評価しています。終わったらもう一度「評価を見る」を押してください。"); return; }
+    if (reply.status === 202) { say("評価しています。終わると表が出ます。"); watchJob(reply.body.job, () => evaluation(id)); return; }
     if (reply.status !== 200) throw new Error(reply.body.message || "HTTP " + reply.status);
     const mine = reply.body.model, running = reply.body.running;
     const intents = Object.keys(mine.per_intent).sort();
