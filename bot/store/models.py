@@ -126,7 +126,7 @@ class CatalogVersion(Base):
 
 
 class MissedDismissal(Base):
-    """A missed question an administrator dismissed (by its example key: no conversation id)."""
+    """A missed question an administrator dismissed, by a hash of its text (no text, no conversation id)."""
 
     __tablename__ = "missed_dismissals"
     key = Column(String(255), primary_key=True)
