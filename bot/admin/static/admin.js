@@ -22,6 +22,14 @@
   const HTML_LANG = { ja: "ja", en: "en", easy: "ja" };
   const WAY_LABEL = { online: "オンライン", convenience_store: "コンビニ", counter: "窓口", post: "郵送", other: "その他" };
   const ACTION_LABEL = { original: "元のファイル", save: "保存", restore: "復元", "example.add": "例文を追加" };
+  // The catalog checker speaks English (it also serves the CLI): a Japanese explanation goes first.
+  const MESSAGE_JA = [[/^kanji without furigana/, "ふりがなのない漢字があります"], [/^malformed furigana/, "ふりがなの書き方が違います（{漢字|かんじ} と書きます）"],
+    [/^must be a date/, "日付は 2027-03-31 のように書きます"], [/^must be a whole number of yen/, "金額は 0 以上の整数（円）で書きます"],
+    [/^must be a non-empty string|^missing/, "入力してください"], [/^needs at least (\d+) examples/, "例文が足りません"],
+    [/^each language needs the same number/, "どの言語も同じ数の項目にします"], [/example .* is also under intent|^duplicate example/, "同じ例文がほかにもあります"],
+    [/^unknown procedure id|^refers to itself/, "関連する手続きが正しくありません"], [/^unknown counter/, "窓口が正しくありません"],
+    [/^needs at least one of/, "手続きの方法を1つ以上書きます"]];
+  const explain = (message) => { const hit = MESSAGE_JA.find(([pattern]) => pattern.test(message)); return hit ? hit[1] + "（" + message + "）" : message; };
   let csrf = null, current = null, moves = [], previewTimer = null, views = {};
 
   function showAlert(text) { const a = $("alert"); a.textContent = text; a.hidden = !text; }
@@ -250,7 +258,7 @@
       if (!key) { general.push(problem.file + ":" + problem.line + " " + problem.field + "：" + problem.message); continue; }
       const slot = document.querySelector('[data-error-for="' + key + '"]');
       slot.hidden = false;
-      slot.textContent = (slot.textContent ? slot.textContent + " / " : "") + (ours ? "" : problem.file + "：") + problem.message;
+      slot.textContent = (slot.textContent ? slot.textContent + " / " : "") + (ours ? "" : problem.file + "：") + explain(problem.message);
       const input = document.querySelector('[data-field="' + key + '"]') || slot.closest("fieldset").querySelector("input, textarea, select");
       if (input) {
         input.setAttribute("aria-invalid", "true");
