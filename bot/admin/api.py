@@ -391,6 +391,10 @@ def admin_blueprint() -> Blueprint:
         return response.text(analytics.to_csv(result), content_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
+    @bp.exception(UnknownEntry)
+    async def unknown(_: Request, missing: UnknownEntry) -> HTTPResponse:
+        return error(404, "not_found", f"Unknown procedure, intent or version: {missing}")
+
     return bp
 
 

@@ -22,7 +22,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from bot.admin import editor_form
 from bot.admin.history import CatalogHistory, digest
-from bot.catalog.load import CatalogError, load_catalog
+from bot.catalog.load import ID_PATTERN, CatalogError, load_catalog
 from bot.catalog.model import Catalog
 
 PROCEDURES = "procedures"
@@ -60,6 +60,8 @@ def _lock_for(directory: Path) -> threading.Lock:
 
 
 def procedure_path(procedure_id: str) -> str:
+    if not ID_PATTERN.match(procedure_id):
+        raise UnknownEntry(procedure_id)
     return f"{PROCEDURES}/{procedure_id}.yml"
 
 

@@ -105,8 +105,9 @@ def _set_text(node: Any, key: Any, value: Any) -> None:
 
 
 def _set_list(node: Any, key: Any, values: Any) -> None:
-    items = [str(v).strip() for v in values] if isinstance(values, list) else []
-    items = [item for item in items if item]
+    if not isinstance(values, list):
+        return  # not a list: a malformed request changes nothing (an empty list is how to clear one)
+    items = [item for item in (str(v).strip() for v in values if v is not None) if item]
     seq = node.get(key)
     if not isinstance(seq, CommentedSeq):
         node[key] = CommentedSeq(items)

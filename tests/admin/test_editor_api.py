@@ -221,3 +221,24 @@ def test_two_admins_saving_at_once_cannot_both_win(admin_server, admin, second_a
     assert f"同時{winner}" in text and f"同時{'B' if winner == 'A' else 'A'}" not in text
     assert [v["action"] for v in admin.get("/procedures/birth_registration/history").json()["versions"]] == \
         ["save", "original"]
+
+
+def test_malformed_requests_get_clear_errors_and_change_nothing(admin_server, admin):
+    path = admin_server.procedure_file("death_procedures")
+    before = path.read_bytes()
+    data = form(admin, "death_procedures")
+    assert admin.get("/procedures/no_such_procedure").status_code == 404
+    assert admin.get("/procedures/Bad-Id/history").status_code == 404
+    not_a_form = admin.put("/procedures/death_procedures", {"data": "not a form", "version": data["version"]})
+    assert not_a_form.status_code == 400
+    assert admin.put("/procedures/death_procedures", {"data": data["data"]}).status_code == 400  # no version
+    # Wrong shapes inside the form (a string where a list belongs) leave those values as they are.
+    mangled = dict(data["data"], examples={"ja": "一つの文字列", "en": None}, documents={"ja": 5},
+                   related="moving_in", title=["x"])
+    reply = admin.put("/procedures/death_procedures", {"data": mangled, "version": data["version"]})
+    assert reply.status_code == 200, reply.text
+    assert path.read_bytes() == before  # nothing changed, so nothing written
+    moved_nowhere = admin.put("/procedures/death_procedures", {"data": data["data"], "version": data["version"],
+                                                               "moves": [{"text": "x", "to": "no_such_intent"}]})
+    assert moved_nowhere.status_code == 404 and path.read_bytes() == before
+    assert admin.get("/history/999999").status_code == 404
