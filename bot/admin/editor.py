@@ -24,6 +24,7 @@ from bot.admin import editor_form
 from bot.admin.history import CatalogHistory, digest
 from bot.catalog.load import ID_PATTERN, CatalogError, load_catalog
 from bot.catalog.model import Catalog
+from bot.catalog.provider import Signature, files_signature
 
 PROCEDURES = "procedures"
 CONVERSATION_FILE = "conversation.yml"
@@ -70,6 +71,8 @@ class CatalogEditor:
         self.directory = Path(directory)
         self.history = history
         self.lock = _lock_for(self.directory)
+        self._baseline: Optional[Tuple[Signature, List[Dict[str, Any]]]] = None
+        self._baseline_lock = threading.Lock()
 
     # --- reading ---------------------------------------------------------------------
     def read(self, path: str) -> str:
@@ -140,7 +143,7 @@ class CatalogEditor:
                 copy = root / source.relative_to(self.directory)
                 copy.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(source, copy)
-            before = _problems(root)
+            before = self._baseline_problems()
             for path, text in changes.items():
                 (root / path).write_text(text, encoding="utf-8")
             try:
@@ -150,6 +153,15 @@ class CatalogEditor:
                 fresh = [p for p in map(_problem_json, error.problems)
                          if (p["file"], p["field"], p["message"]) not in known]
                 return fresh, None
+
+    def _baseline_problems(self) -> List[Dict[str, Any]]:
+        """The problems the catalog on disk has now (cached until a file changes: a preview
+        checks on every pause in typing)."""
+        signature = files_signature(self.directory)
+        with self._baseline_lock:
+            if self._baseline is None or self._baseline[0] != signature:
+                self._baseline = (signature, _problems(self.directory))
+            return self._baseline[1]
 
     def diff(self, changes: Dict[str, str]) -> str:
         parts: List[str] = []
@@ -205,7 +217,8 @@ def _problems(root: Path) -> List[Dict[str, Any]]:
 
 
 def _problem_json(problem: Any) -> Dict[str, Any]:
-    path = problem.file.split("/", 1)[1] if problem.file.startswith("intents/") else problem.file
+    # The checker names files from the catalog folder's parent ("intents/procedures/x.yml"): drop the folder.
+    path = problem.file.split("/", 1)[1] if "/" in problem.file else problem.file
     return {"file": path, "line": problem.line, "field": problem.field, "message": problem.message}
 
 

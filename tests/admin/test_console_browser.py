@@ -30,7 +30,9 @@ def test_admin_console_in_a_browser(admin_server, admin_accounts):
     original = path.read_text(encoding="utf-8")
     marker = f"【テスト{uuid.uuid4().hex[:4]}】"  # no kanji: it goes into the やさしい日本語 title too
     admin_server.say(f"browser-{uuid.uuid4().hex[:8]}", "住民票の写しがほしい")  # something to plot
-    facts = run(admin_server, admin_accounts, "console", PROCEDURE=PROCEDURE, MARKER=marker)["console"]
+    missed = f"ぽにょぽにょ ぱふぱふ {uuid.uuid4().hex[:4]}"
+    admin_server.say(f"browser-{uuid.uuid4().hex[:8]}", missed)  # not understood: it reaches the inbox
+    facts = run(admin_server, admin_accounts, "console", PROCEDURE=PROCEDURE, MARKER=marker, MISSED=missed)["console"]
     assert "error" not in facts, facts.get("error")
     assert facts["lang"] == "ja"
     for view, violations in facts["axe"].items():
@@ -62,6 +64,8 @@ def test_admin_console_in_a_browser(admin_server, admin_accounts):
     assert len(facts["history"]) == 2 and "保存" in facts["history"][0] and "元のファイル" in facts["history"][1]
     assert facts["audio"].startswith("/audio/")
 
+    assert facts["missedShown"] == 1 and facts["missedGone"] and facts["focusAfterMissed"] == "missed-title"
+    assert missed in (admin_server.catalog_dir / "conversation.yml").read_text(encoding="utf-8")
     assert facts["charts"] and all(c["svg"] and c["rows"] > 0 for c in facts["charts"])
     assert all(fits is True for fits in facts["narrow"].values()), facts["narrow"]
     assert facts["problems"] == []

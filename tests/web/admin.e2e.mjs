@@ -95,7 +95,19 @@ const scenarios = {
       await page.click(`.tabs button[data-view="${view}"]`);
       await page.waitForSelector(`#view-${view}:not([hidden])`);
       if (view === 'analytics') await page.waitForSelector('#charts figure svg');
-      if (view === 'missed') await page.waitForSelector('#missed > *');
+      if (view === 'missed') {
+        await page.waitForSelector('#missed > *');
+        // The resident's unrecognised question → an example of out_of_scope, with one click.
+        const card = page.locator('#missed section.group', { hasText: process.env.MISSED });
+        facts.missedShown = await card.count();
+        if (facts.missedShown) {
+          await card.locator('select').selectOption('out_of_scope');
+          await card.locator('button', { hasText: '例文にする' }).click();
+          await page.waitForFunction(() => document.getElementById('status').textContent.includes('例文にしました'));
+          facts.missedGone = await page.locator('#missed section.group', { hasText: process.env.MISSED }).count() === 0;
+          facts.focusAfterMissed = await page.evaluate(() => document.activeElement && document.activeElement.id);
+        }
+      }
       if (view === 'models') await page.waitForSelector('#models tbody tr');
       await page.waitForTimeout(200);
       facts.axe[view] = await axe(page);
