@@ -83,6 +83,12 @@ def bad_range() -> HTTPResponse:
     return error(400, "bad_range", f"from/to must be dates YYYY-MM-DD, from ≤ to, at most {MAX_RANGE_DAYS} days.")
 
 
+async def console_catalog(request: Request) -> Catalog:
+    """The catalog as the files are now (an edit shows at once in the console), else the server's."""
+    fresh = await to_thread(admin_of(request).editor.catalog)
+    return fresh if fresh is not None else await request.app.ctx.catalogs.current()
+
+
 def procedure_titles(catalog: Catalog) -> Dict[str, str]:
     return {pid: p.title.ja for pid, p in catalog.procedures.items()}
 
@@ -144,7 +150,7 @@ def admin_blueprint() -> Blueprint:
     @bp.get("/procedures")
     @authenticated(role="admin")
     async def procedures(request: Request) -> HTTPResponse:
-        catalog = await request.app.ctx.catalogs.current()
+        catalog = await console_catalog(request)
         today = clock.now().date()
         items = [{"id": p.id, "title": p.title.ja, "owner": p.owner, "section": p.section,
                   "review_by": p.review_by.isoformat(), "stale": p.review_by <= today}
@@ -159,7 +165,7 @@ def admin_blueprint() -> Blueprint:
             form = await to_thread(editor.procedure_form, pid)
         except UnknownEntry:
             return error(404, "not_found", "No such procedure.")
-        catalog = await request.app.ctx.catalogs.current()
+        catalog = await console_catalog(request)
         form["choices"] = {
             "sections": [{"id": cid, "name": c.name.ja} for cid, c in catalog.counters.items()],
             "procedures": [{"id": k, "title": v} for k, v in sorted(procedure_titles(catalog).items())],
@@ -300,7 +306,7 @@ def admin_blueprint() -> Blueprint:
     @bp.get("/freshness")
     @authenticated(role="admin")
     async def freshness(request: Request) -> HTTPResponse:
-        catalog = await request.app.ctx.catalogs.current()
+        catalog = await console_catalog(request)
         today = clock.now().date()
         owners = [{"owner": owner, "procedures": [
             {"id": e.procedure.id, "title": e.procedure.title.ja, "review_by": e.procedure.review_by.isoformat(),
@@ -312,7 +318,7 @@ def admin_blueprint() -> Blueprint:
     @bp.get("/missed")
     @authenticated(role="admin")
     async def missed_inbox(request: Request) -> HTTPResponse:
-        catalog = await request.app.ctx.catalogs.current()
+        catalog = await console_catalog(request)
         groups = await to_thread(missed.inbox, admin_of(request).db, catalog)
         await audit(request, "missed.read", {"groups": len(groups)})
         return response.json({"groups": groups, "intents": sorted(catalog.intent_examples()),
@@ -366,7 +372,7 @@ def admin_blueprint() -> Blueprint:
         period = period_of(request.args.get("from"), request.args.get("to"), settings.timezone)
         if period is None:
             return None, None
-        catalog = await request.app.ctx.catalogs.current()
+        catalog = await console_catalog(request)
         result = await to_thread(analytics.compute, admin_of(request).db, period, list(catalog.procedures))
         return result, catalog
 

@@ -71,7 +71,7 @@ class CatalogEditor:
         self.directory = Path(directory)
         self.history = history
         self.lock = _lock_for(self.directory)
-        self._baseline: Optional[Tuple[Signature, List[Dict[str, Any]]]] = None
+        self._baseline: Optional[Tuple[Signature, Tuple[List[Dict[str, Any]], Optional[Catalog]]]] = None
         self._baseline_lock = threading.Lock()
 
     # --- reading ---------------------------------------------------------------------
@@ -154,14 +154,27 @@ class CatalogEditor:
                          if (p["file"], p["field"], p["message"]) not in known]
                 return fresh, None
 
-    def _baseline_problems(self) -> List[Dict[str, Any]]:
-        """The problems the catalog on disk has now (cached until a file changes: a preview
+    def _disk_state(self) -> Tuple[List[Dict[str, Any]], Optional[Catalog]]:
+        """The catalog on disk now and its problems, cached until a file changes (a preview
         checks on every pause in typing)."""
         signature = files_signature(self.directory)
         with self._baseline_lock:
             if self._baseline is None or self._baseline[0] != signature:
-                self._baseline = (signature, _problems(self.directory))
+                try:
+                    state: Tuple[List[Dict[str, Any]], Optional[Catalog]] = ([], load_catalog(self.directory))
+                except CatalogError as error:
+                    state = ([_problem_json(p) for p in error.problems], None)
+                self._baseline = (signature, state)
             return self._baseline[1]
+
+    def _baseline_problems(self) -> List[Dict[str, Any]]:
+        return self._disk_state()[0]
+
+    def catalog(self) -> Optional[Catalog]:
+        """The catalog as the files are now, None if they do not pass the checker. The server's
+        provider shows an edit within seconds; the console must show it at once (the missed-question
+        inbox leaves out questions that just became examples)."""
+        return self._disk_state()[1]
 
     def diff(self, changes: Dict[str, str]) -> str:
         parts: List[str] = []
@@ -206,14 +219,6 @@ class CatalogEditor:
         if self.directory.resolve() not in target.parents or target.suffix != ".yml":
             raise UnknownEntry(path)
         return target
-
-
-def _problems(root: Path) -> List[Dict[str, Any]]:
-    try:
-        load_catalog(root)
-    except CatalogError as error:
-        return [_problem_json(p) for p in error.problems]
-    return []
 
 
 def _problem_json(problem: Any) -> Dict[str, Any]:
