@@ -100,6 +100,7 @@ def build_app(settings: Settings, model_path: Path):
     from bot.access import rasa_api_guard, rasa_api_routes
     from bot.actions import ActionMadoguchi
     from bot.actions.inprocess import InProcessActionEndpoint
+    from bot.admin import admin_blueprints
     from bot.catalog.provider import CatalogProvider
     from bot.cors import install_cors
     from bot.delivery import Delivery
@@ -137,7 +138,7 @@ def build_app(settings: Settings, model_path: Path):
     app.ctx.catalogs = catalogs
     gate = install_handoff(app, handoffs, catalogs)
     register_channels(app, channels, gate)
-    for blueprint in [health_blueprint()] + extra_blueprints(settings) + staff_blueprints():
+    for blueprint in [health_blueprint()] + extra_blueprints(settings) + staff_blueprints() + admin_blueprints():
         app.blueprint(blueprint)
     app.register_listener(partial(load_agent_on_start, str(model_path), endpoints, None), "before_server_start")
     install_speech(app, settings)  # app.ctx.speech, GET /audio/<hash>.<ext>, catalog pre-synthesis

@@ -109,3 +109,26 @@ class ConversationStats(Base):
     channel = Column(String(16), nullable=False)
     conversations = Column(Integer, nullable=False, default=0)
     handoffs = Column(Integer, nullable=False, default=0)
+
+
+class CatalogVersion(Base):
+    """One saved version of a catalog file (admin console): the whole file as written, who
+    wrote it and when, so any version can be shown again and restored."""
+
+    __tablename__ = "catalog_versions"
+    id = Column(Integer, primary_key=True)
+    path = Column(String(255), nullable=False, index=True)  # relative to the catalog folder
+    digest = Column(String(64), nullable=False)  # sha256 of `content`: the edit version a client sent
+    content = Column(Text, nullable=False)
+    author = Column(String(64), nullable=False)
+    action = Column(String(32), nullable=False)  # original | save | restore | example.add | example.move
+    created_at = Column(DateTime, nullable=False, default=real_utcnow)
+
+
+class MissedDismissal(Base):
+    """A missed question an administrator dismissed, by a hash of its text (no text, no conversation id)."""
+
+    __tablename__ = "missed_dismissals"
+    key = Column(String(255), primary_key=True)
+    dismissed_by = Column(String(64), nullable=False)
+    created_at = Column(DateTime, nullable=False, default=real_utcnow)

@@ -1,0 +1,431 @@
+"""The admin console's JSON API under /admin/api: procedure editor, history, freshness,
+missed questions, analytics. Admin role only (the staff accounts, sessions, CSRF, login
+throttle and audit of bot/staff); a staff account gets 403.
+
+The session cookie is the staff console's; over plain HTTP that cookie is scoped to /staff,
+so /admin has its own login route that sets the same session's cookie for /admin (behind
+HTTPS both are the one `__Host-` cookie at /). Every file, database and synthesis call
+runs in a worker thread.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from asyncio import to_thread
+from typing import Any, Dict, List, Optional
+
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot import clock
+from bot.admin import analytics, missed
+from bot.admin.editor import (
+    CatalogEditor,
+    EditConflict,
+    EditInvalid,
+    UnknownEntry,
+    procedure_path,
+)
+from bot.admin.history import CatalogHistory
+from bot.catalog.freshness import stale_procedures
+from bot.catalog.model import WAYS, Catalog
+from bot.messages import BotMessage
+from bot.replies import ReplyBuilder, to_message
+from bot.speech.answers import SPOKEN_LANGUAGES
+from bot.speech.service import SpeechError
+from bot.staff.accounts import in_password_worker
+from bot.staff.api import authenticated, body_of, error
+from bot.staff.cookies import SessionCookie
+from bot.text import LANGUAGES
+
+MAX_EXAMPLES_PER_REQUEST = 50
+MAX_RANGE_DAYS = 366
+
+
+class AdminContext:
+    """What the admin API needs, built with the server (`app.ctx.admin`)."""
+
+    def __init__(self, app: Any) -> None:
+        self.db = app.ctx.staff.handoffs.db
+        self.history = CatalogHistory(self.db)
+        self.editor = CatalogEditor(app.ctx.settings.catalog_dir, self.history)
+
+
+def admin_cookie(request: Request) -> SessionCookie:
+    cookie = SessionCookie.of(request)
+    return cookie if cookie.secure else dataclasses.replace(cookie, path="/admin")
+
+
+def admin_of(request: Request) -> AdminContext:
+    app = request.app
+    if not hasattr(app.ctx, "admin"):
+        app.ctx.admin = AdminContext(app)
+    return app.ctx.admin
+
+
+async def audit(request: Request, action: str, detail: Optional[Dict[str, Any]] = None) -> None:
+    staff = request.app.ctx.staff
+    await to_thread(staff.audit.record, request.ctx.principal.username, action, None, detail)
+
+
+def invalid(problems: List[Dict[str, Any]]) -> HTTPResponse:
+    return response.json({"error": "invalid", "message": "The edit does not pass the catalog check.",
+                          "problems": problems}, status=422)
+
+
+def stale_edit(path: str) -> HTTPResponse:
+    return response.json({"error": "stale", "message": f"{path} changed since you opened it: reload, then "
+                                                       f"make your edit again.", "path": path}, status=409)
+
+
+def bad_range() -> HTTPResponse:
+    return error(400, "bad_range", f"from/to must be dates YYYY-MM-DD, from ≤ to, at most {MAX_RANGE_DAYS} days.")
+
+
+async def console_catalog(request: Request) -> Catalog:
+    """The catalog as the files are now (an edit shows at once in the console), else the server's."""
+    fresh = await to_thread(admin_of(request).editor.catalog)
+    return fresh if fresh is not None else await request.app.ctx.catalogs.current()
+
+
+def procedure_titles(catalog: Catalog) -> Dict[str, str]:
+    return {pid: p.title.ja for pid, p in catalog.procedures.items()}
+
+
+def admin_blueprint() -> Blueprint:
+    bp = Blueprint("madoguchi_admin_api", url_prefix="/admin/api")
+
+    # --- session ---------------------------------------------------------------------
+    @bp.post("/login")
+    async def login(request: Request) -> HTTPResponse:
+        """The staff login (same throttle, accounts, audit), answering with a cookie for /admin."""
+        body = body_of(request)
+        username, password = body.get("username"), body.get("password")
+        if not isinstance(username, str) or not isinstance(password, str):
+            return error(400, "invalid_login", "username and password are required.")
+        staff = request.app.ctx.staff
+        address = request.remote_addr or request.ip
+        refusal = staff.throttle.attempt(username, address)
+        if refusal is not None:
+            if refusal.first:
+                await to_thread(staff.audit.record, username[:64], "login.throttled", None,
+                                {"by": refusal.by, "retry_after": refusal.retry_after})
+            reply = error(429, "too_many_attempts", f"Too many failed logins. Try again in {refusal.retry_after} s.")
+            reply.headers["Retry-After"] = str(refusal.retry_after)
+            return reply
+        account = await in_password_worker(staff.accounts.authenticate, username, password)
+        if account is None:
+            await to_thread(staff.audit.record, username[:64], "login.failed")
+            return error(401, "invalid_login", "Wrong username or password.")
+        staff.throttle.succeeded(username, address)
+        token, csrf = await to_thread(staff.accounts.open_session, account)
+        await to_thread(staff.audit.record, account.username, "login", None, {"console": "admin"})
+        reply = response.json({"csrf_token": csrf, "user": {"username": account.username, "role": account.role,
+                                                            "display_name": account.display_name}})
+        admin_cookie(request).set(reply, token)
+        return reply
+
+    @bp.get("/session")
+    async def session(request: Request) -> HTTPResponse:
+        token = admin_cookie(request).read(request)
+        p = await to_thread(request.app.ctx.staff.accounts.principal, token)
+        if p is None:
+            return response.json({"logged_in": False})
+        return response.json({"logged_in": True, "csrf_token": p.csrf_token if p.is_admin else None,
+                              "user": {"username": p.username, "display_name": p.display_name, "role": p.role}})
+
+    @bp.post("/logout")
+    @authenticated()
+    async def logout(request: Request) -> HTTPResponse:
+        staff = request.app.ctx.staff
+        await to_thread(staff.accounts.close_session, request.ctx.session_token)
+        staff.streams.close_session(request.ctx.session_token)
+        await audit(request, "logout")
+        reply = response.json({"ok": True})
+        admin_cookie(request).delete(reply)
+        return reply
+
+    # --- procedures --------------------------------------------------------------------
+    @bp.get("/procedures")
+    @authenticated(role="admin")
+    async def procedures(request: Request) -> HTTPResponse:
+        catalog = await console_catalog(request)
+        today = clock.now().date()
+        items = [{"id": p.id, "title": p.title.ja, "owner": p.owner, "section": p.section,
+                  "review_by": p.review_by.isoformat(), "stale": p.review_by <= today}
+                 for p in sorted(catalog.procedures.values(), key=lambda p: p.id)]
+        return response.json({"procedures": items})
+
+    @bp.get("/procedures/<pid>")
+    @authenticated(role="admin")
+    async def read_procedure(request: Request, pid: str) -> HTTPResponse:
+        editor = admin_of(request).editor
+        try:
+            form = await to_thread(editor.procedure_form, pid)
+        except UnknownEntry:
+            return error(404, "not_found", "No such procedure.")
+        catalog = await console_catalog(request)
+        form["choices"] = {
+            "sections": [{"id": cid, "name": c.name.ja} for cid, c in catalog.counters.items()],
+            "procedures": [{"id": k, "title": v} for k, v in sorted(procedure_titles(catalog).items())],
+            "intents": sorted(catalog.intent_examples()),
+            "ways": list(WAYS), "languages": list(LANGUAGES), "spoken": list(SPOKEN_LANGUAGES),
+        }
+        await audit(request, "catalog.read", {"procedure": pid})
+        return response.json(form)
+
+    def edit_of(request: Request, pid: str):
+        body = body_of(request)
+        data = body.get("data")
+        moves = body.get("moves") or []
+        if not isinstance(data, dict) or not isinstance(moves, list):
+            return None, None, None
+        return data, [m for m in moves if isinstance(m, dict)], str(body.get("version") or "")
+
+    @bp.post("/procedures/<pid>/check")
+    @authenticated(role="admin")
+    async def check(request: Request, pid: str) -> HTTPResponse:
+        """Validate without saving: the problems next to their fields and the diff to review."""
+        editor = admin_of(request).editor
+        data, moves, _ = edit_of(request, pid)
+        if data is None:
+            return error(400, "bad_request", "data (the form) is required.")
+        try:
+            changes = await to_thread(editor.plan_procedure, pid, data, moves)
+            problems, _ = await to_thread(editor.check, changes)
+            diff = await to_thread(editor.diff, changes)
+        except UnknownEntry as missing:
+            return error(404, "not_found", f"Unknown procedure or intent: {missing}")
+        return response.json({"problems": problems, "diff": diff})
+
+    @bp.post("/procedures/<pid>/preview")
+    @authenticated(role="admin")
+    async def preview(request: Request, pid: str) -> HTTPResponse:
+        """The answer the edited (unsaved) procedure would give, in each language mode."""
+        editor = admin_of(request).editor
+        data, _, _ = edit_of(request, pid)
+        if data is None:
+            return error(400, "bad_request", "data (the form) is required.")
+        try:
+            changes = await to_thread(editor.plan_procedure, pid, data)
+            problems, catalog = await to_thread(editor.check, changes)
+        except UnknownEntry:
+            return error(404, "not_found", "No such procedure.")
+        if catalog is None:
+            return response.json({"problems": problems, "answers": None})
+        answers = await to_thread(answers_of, catalog, pid)
+        return response.json({"problems": [], "answers": answers})
+
+    @bp.post("/procedures/<pid>/speech")
+    @authenticated(role="admin")
+    async def speech(request: Request, pid: str) -> HTTPResponse:
+        """The preview's answer as speech (the same engine and cache as the phone and the web)."""
+        editor = admin_of(request).editor
+        data, _, _ = edit_of(request, pid)
+        language = body_of(request).get("language") or "ja"
+        if data is None or language not in SPOKEN_LANGUAGES:
+            return error(400, "bad_request", f"data and a language of {', '.join(SPOKEN_LANGUAGES)} are required.")
+        try:
+            changes = await to_thread(editor.plan_procedure, pid, data)
+            problems, catalog = await to_thread(editor.check, changes)
+        except UnknownEntry:
+            return error(404, "not_found", "No such procedure.")
+        if catalog is None:
+            return invalid(problems)
+        source = await to_thread(spoken_text, catalog, pid, language)
+        try:
+            audio = await request.app.ctx.speech.synthesize(source, language)
+        except SpeechError as failure:
+            return error(503, "speech_unavailable", f"No speech engine could read it: {failure}")
+        return response.json({"url": request.app.ctx.speech.url_for(audio), "seconds": audio.seconds,
+                              "engine": audio.engine})
+
+    @bp.put("/procedures/<pid>")
+    @authenticated(role="admin")
+    async def save(request: Request, pid: str) -> HTTPResponse:
+        editor = admin_of(request).editor
+        data, moves, version = edit_of(request, pid)
+        if data is None or not version:
+            return error(400, "bad_request", "data (the form) and version (from GET) are required.")
+        author = request.ctx.principal.username
+        try:
+            result = await to_thread(editor.save, author, "save", lambda: editor.plan_procedure(pid, data, moves),
+                                     {procedure_path(pid): version})
+        except UnknownEntry as missing:
+            return error(404, "not_found", f"Unknown procedure or intent: {missing}")
+        except EditConflict as conflict:
+            return stale_edit(str(conflict))
+        except EditInvalid as problems:
+            return invalid(problems.problems)
+        await audit(request, "catalog.save", {"procedure": pid, "files": sorted(result.versions),
+                                              "versions": result.history_ids,
+                                              "moved": len([m for m in moves if m.get("to")])})
+        return response.json({"version": result.versions[procedure_path(pid)], "saved": result.history_ids})
+
+    @bp.get("/procedures/<pid>/history")
+    @authenticated(role="admin")
+    async def history(request: Request, pid: str) -> HTTPResponse:
+        versions = await to_thread(admin_of(request).history.versions, procedure_path(pid))
+        return response.json({"path": procedure_path(pid), "versions": versions})
+
+    @bp.get("/history/<version_id:int>")
+    @authenticated(role="admin")
+    async def version(request: Request, version_id: int) -> HTTPResponse:
+        admin = admin_of(request)
+        found = await to_thread(admin.history.get, version_id)
+        if found is None:
+            return error(404, "not_found", "No such version.")
+        try:
+            found["diff"] = await to_thread(admin.editor.diff, {found["path"]: found["content"]})
+        except UnknownEntry:
+            found["diff"] = ""
+        await audit(request, "catalog.history.read", {"path": found["path"], "version": version_id})
+        return response.json(found)
+
+    @bp.post("/history/<version_id:int>/restore")
+    @authenticated(role="admin")
+    async def restore(request: Request, version_id: int) -> HTTPResponse:
+        editor = admin_of(request).editor
+        base = str(body_of(request).get("version") or "")
+        if not base:
+            return error(400, "bad_request", "version (of the file as you see it now) is required.")
+        try:
+            path, result = await to_thread(editor.restore, request.ctx.principal.username, version_id, base)
+        except UnknownEntry:
+            return error(404, "not_found", "No such version.")
+        except EditConflict as conflict:
+            return stale_edit(str(conflict))
+        except EditInvalid as problems:
+            return invalid(problems.problems)
+        await audit(request, "catalog.restore", {"path": path, "from_version": version_id,
+                                                 "versions": result.history_ids})
+        return response.json({"path": path, "version": result.versions[path], "saved": result.history_ids})
+
+    # --- freshness ---------------------------------------------------------------------
+    @bp.get("/freshness")
+    @authenticated(role="admin")
+    async def freshness(request: Request) -> HTTPResponse:
+        catalog = await console_catalog(request)
+        today = clock.now().date()
+        owners = [{"owner": owner, "procedures": [
+            {"id": e.procedure.id, "title": e.procedure.title.ja, "review_by": e.procedure.review_by.isoformat(),
+             "days_overdue": e.days_overdue, "section": e.procedure.section} for e in entries]}
+            for owner, entries in stale_procedures(catalog, today)]
+        return response.json({"today": today.isoformat(), "owners": owners})
+
+    # --- missed questions --------------------------------------------------------------
+    @bp.get("/missed")
+    @authenticated(role="admin")
+    async def missed_inbox(request: Request) -> HTTPResponse:
+        catalog = await console_catalog(request)
+        groups = await to_thread(missed.inbox, admin_of(request).db, catalog)
+        await audit(request, "missed.read", {"groups": len(groups)})
+        return response.json({"groups": groups, "intents": sorted(catalog.intent_examples()),
+                              "titles": procedure_titles(catalog), "similarity": missed.SIMILARITY,
+                              "low_confidence": missed.LOW_CONFIDENCE})
+
+    def texts_of(request: Request) -> Optional[List[str]]:
+        texts = body_of(request).get("texts")
+        if not isinstance(texts, list) or not texts or len(texts) > MAX_EXAMPLES_PER_REQUEST:
+            return None
+        cleaned = [t.strip() for t in texts if isinstance(t, str) and t.strip()]
+        return cleaned if len(cleaned) == len(texts) else None
+
+    @bp.post("/missed/examples")
+    @authenticated(role="admin")
+    async def to_examples(request: Request) -> HTTPResponse:
+        """A group's questions become examples of an intent (checked, written, versioned)."""
+        editor = admin_of(request).editor
+        texts, intent = texts_of(request), body_of(request).get("intent")
+        if texts is None or not isinstance(intent, str):
+            return error(400, "bad_request", f"intent and 1–{MAX_EXAMPLES_PER_REQUEST} texts are required.")
+        try:
+            path, _ = await to_thread(editor.intent_file, intent)
+            version = str(body_of(request).get("version") or "") or None
+            base = {path: version} if version else {}
+            result = await to_thread(editor.save, request.ctx.principal.username, "example.add",
+                                     lambda: editor.plan_examples(intent, texts), base)
+        except UnknownEntry:
+            return error(404, "not_found", "No such intent.")
+        except EditConflict as conflict:
+            return stale_edit(str(conflict))
+        except EditInvalid as problems:
+            return invalid(problems.problems)
+        await audit(request, "missed.to_examples", {"intent": intent, "count": len(texts), "path": path,
+                                                    "versions": result.history_ids})
+        return response.json({"intent": intent, "path": path, "added": len(texts), "saved": result.history_ids})
+
+    @bp.post("/missed/dismiss")
+    @authenticated(role="admin")
+    async def dismiss(request: Request) -> HTTPResponse:
+        texts = texts_of(request)
+        if texts is None:
+            return error(400, "bad_request", f"1–{MAX_EXAMPLES_PER_REQUEST} texts are required.")
+        added = await to_thread(missed.dismiss, admin_of(request).db, texts, request.ctx.principal.username)
+        await audit(request, "missed.dismiss", {"count": added})
+        return response.json({"dismissed": added})
+
+    # --- analytics ---------------------------------------------------------------------
+    async def numbers(request: Request):
+        settings = request.app.ctx.settings
+        period = period_of(request.args.get("from"), request.args.get("to"), settings.timezone)
+        if period is None:
+            return None, None
+        catalog = await console_catalog(request)
+        result = await to_thread(analytics.compute, admin_of(request).db, period, list(catalog.procedures))
+        return result, catalog
+
+    @bp.get("/analytics")
+    @authenticated(role="admin")
+    async def analytics_json(request: Request) -> HTTPResponse:
+        result, catalog = await numbers(request)
+        if result is None:
+            return bad_range()
+        result["charts"] = analytics.charts(result, procedure_titles(catalog))
+        await audit(request, "analytics.read", {"from": result["from"], "to": result["to"]})
+        return response.json(result)
+
+    @bp.get("/analytics.csv")
+    @authenticated(role="admin")
+    async def analytics_csv(request: Request) -> HTTPResponse:
+        result, _ = await numbers(request)
+        if result is None:
+            return bad_range()
+        await audit(request, "analytics.export", {"from": result["from"], "to": result["to"]})
+        name = f"madoguchi-analytics-{result['from']}-{result['to']}.csv"
+        return response.text(analytics.to_csv(result), content_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    @bp.exception(UnknownEntry)
+    async def unknown(_: Request, missing: UnknownEntry) -> HTTPResponse:
+        return error(404, "not_found", f"Unknown procedure, intent or version: {missing}")
+
+    return bp
+
+
+def period_of(start: Optional[str], end: Optional[str], timezone: str) -> Optional[analytics.Period]:
+    """The date range asked for; by default the last 30 days up to today (real time: events carry it)."""
+    today = analytics.Period(dt.date.today(), dt.date.today(), timezone).day_of_utc(clock.real_utcnow())
+    try:
+        last = dt.date.fromisoformat(end) if end else today
+        first = dt.date.fromisoformat(start) if start else last - dt.timedelta(days=29)
+    except ValueError:
+        return None
+    if first > last or (last - first).days >= MAX_RANGE_DAYS:
+        return None
+    return analytics.Period(first, last, timezone)
+
+
+def answers_of(catalog: Catalog, pid: str) -> Dict[str, List[BotMessage]]:
+    """The procedure's answer in each language mode, as the channels would send it."""
+    procedure = catalog.procedures[pid]
+    return {language: [to_message(reply, language) for reply in
+                       ReplyBuilder(catalog, language).procedure_summary(procedure, pin_topic=False)]
+            for language in LANGUAGES}
+
+
+def spoken_text(catalog: Catalog, pid: str, language: str) -> str:
+    """What the voice channel would read first: the answer's first message (furigana kept for the reading)."""
+    replies = ReplyBuilder(catalog, language).procedure_summary(catalog.procedures[pid], pin_topic=False)
+    return replies[0].text()

@@ -1,0 +1,163 @@
+"""The missed-question inbox: resident messages the assistant did not understand, grouped.
+
+Source: the tracker store's own events (no second copy of resident text, so deleting or
+purging a conversation removes its questions from the inbox too). A message is "missed"
+when NLU fell back (`nlu_fallback`) or its best intent was below `LOW_CONFIDENCE`; button
+payloads (`/intent`) and messages sent while a person handled the conversation are not.
+The text is shown redacted as staff see it (My Numbers, phone numbers masked).
+
+Grouping is deliberately simple and explainable: two messages are alike when their sets of
+character bigrams overlap (Jaccard ≥ `SIMILARITY`); a message joins the first group that
+has a member alike enough (single link), and each group lists the bigrams all its members
+share, so an administrator can see why they were put together.
+Dismissed questions are remembered by a hash of their text, never the text itself.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
+
+import sqlalchemy as sa
+from sqlalchemy import select
+
+from bot.catalog.model import Catalog
+from bot.redaction import mask_phone_numbers, scrub
+from bot.store import Database
+from bot.store.models import MissedDismissal
+from bot.text import example_key
+
+EVENTS_TABLE = "events"  # Rasa's SQLTrackerStore table
+LOW_CONFIDENCE = 0.5  # below this the answer was a guess, even if above the fallback threshold
+SIMILARITY = 0.3
+MAX_EVENTS = 20000  # newest messages looked at (enough for months of a city's traffic)
+FALLBACK_INTENT = "nlu_fallback"
+
+
+def events_table(connection: Any) -> Optional[sa.Table]:
+    """Rasa's events table (only the columns we read), or None before Rasa has created it."""
+    if not sa.inspect(connection).has_table(EVENTS_TABLE):
+        return None
+    return sa.Table(EVENTS_TABLE, sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True),
+                    sa.Column("sender_id", sa.String(255)), sa.Column("type_name", sa.String(255)),
+                    sa.Column("timestamp", sa.Float), sa.Column("intent_name", sa.String(255)),
+                    sa.Column("data", sa.Text))
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(example_key(text).encode("utf-8")).hexdigest()
+
+
+def bigrams(text: str) -> Set[str]:
+    key = "".join(example_key(text).split())
+    return {key[i:i + 2] for i in range(len(key) - 1)} or {key}
+
+
+def jaccard(a: Set[str], b: Set[str]) -> float:
+    return len(a & b) / len(a | b) if a or b else 0.0
+
+
+@dataclass
+class Missed:
+    text: str
+    count: int = 0
+    guesses: Counter = field(default_factory=Counter)
+
+
+@dataclass
+class Group:
+    members: List[Missed]
+    grams: List[Set[str]]
+
+    def as_json(self) -> Dict[str, Any]:
+        shared = set.intersection(*self.grams) if self.grams else set()
+        guesses: Counter = Counter()
+        for member in self.members:
+            guesses.update(member.guesses)
+        key = text_hash(self.members[0].text)[:12]
+        return {"id": key, "count": sum(m.count for m in self.members),
+                "texts": [{"text": m.text, "count": m.count} for m in self.members],
+                "shared": sorted(shared)[:8],
+                "suggested_intent": guesses.most_common(1)[0][0] if guesses else None}
+
+
+def missed_messages(db: Database, catalog: Catalog) -> List[Missed]:
+    """Missed messages, most frequent first, without dismissed ones or ones now in the catalog
+    (blocking: call in a worker thread)."""
+    known = {example_key(text) for examples in catalog.intent_examples().values()
+             for texts in examples.values() for text in texts}
+    with db.session() as session:
+        dismissed = set(session.scalars(select(MissedDismissal.key)))
+        events = events_table(session.connection())
+        if events is None:
+            return []
+        rows = session.execute(
+            select(events.c.sender_id, events.c.type_name, events.c.data, events.c.id)
+            .where(events.c.type_name.in_(("user", "pause", "resume")))
+            .order_by(events.c.id.desc()).limit(MAX_EVENTS)).all()
+    rows = sorted(rows, key=lambda row: (row[0], row[3]))  # each conversation in order
+    found: Dict[str, Missed] = {}
+    for text, guess in _missed_in(rows):
+        key = example_key(text)
+        if key in known or text_hash(text) in dismissed:
+            continue
+        entry = found.setdefault(key, Missed(text))
+        entry.count += 1
+        if guess:
+            entry.guesses[guess] += 1
+    return sorted(found.values(), key=lambda m: (-m.count, m.text))
+
+
+def _missed_in(rows: Iterable[Tuple[str, str, str, int]]) -> Iterable[Tuple[str, Optional[str]]]:
+    """(redacted text, best non-fallback intent) of each missed message, skipping paused spans."""
+    paused: Dict[str, bool] = {}
+    for sender_id, type_name, data, _ in rows:
+        if type_name in ("pause", "resume"):
+            paused[sender_id] = type_name == "pause"
+            continue
+        if paused.get(sender_id):
+            continue
+        event = json.loads(data)
+        text = (event.get("text") or "").strip()
+        if not text or text.startswith("/"):
+            continue
+        parse = event.get("parse_data") or {}
+        intent = parse.get("intent") or {}
+        confidence = intent.get("confidence")
+        fell_back = intent.get("name") == FALLBACK_INTENT
+        if not fell_back and not (isinstance(confidence, (int, float)) and confidence < LOW_CONFIDENCE):
+            continue
+        ranking = [r.get("name") for r in parse.get("intent_ranking") or [] if r.get("name") != FALLBACK_INTENT]
+        guess = ranking[0] if ranking else (None if fell_back else intent.get("name"))
+        yield mask_phone_numbers(scrub(text)), guess
+
+
+def group(messages: List[Missed], threshold: float = SIMILARITY) -> List[Group]:
+    groups: List[Group] = []
+    for message in messages:
+        grams = bigrams(message.text)
+        home = next((g for g in groups if any(jaccard(grams, other) >= threshold for other in g.grams)), None)
+        if home is None:
+            groups.append(Group([message], [grams]))
+        else:
+            home.members.append(message)
+            home.grams.append(grams)
+    return sorted(groups, key=lambda g: -sum(m.count for m in g.members))
+
+
+def inbox(db: Database, catalog: Catalog) -> List[Dict[str, Any]]:
+    return [g.as_json() for g in group(missed_messages(db, catalog))]
+
+
+def dismiss(db: Database, texts: List[str], actor: str) -> int:
+    """Remember `texts` as dismissed (by hash); returns how many were new."""
+    added = 0
+    with db.session() as session:
+        for text in texts:
+            key = text_hash(text)
+            if session.get(MissedDismissal, key) is None:
+                session.add(MissedDismissal(key=key, dismissed_by=actor))
+                added += 1
+    return added
