@@ -50,6 +50,9 @@ class Settings:
     gtts_url: str = ""  # empty: Google's endpoint; tests point gTTS at a local fake (base URL)
     gtts_timeout: float = 2.0  # seconds gTTS may take before `auto` falls back to Open JTalk
     tts_presynthesis: bool = True  # speak every catalog answer in the background at start-up
+    opendata_license: str = "CC-BY-4.0"  # licence of /opendata/* (SPDX id; bot/admin/opendata.py knows a few)
+    opendata_license_url: str = ""  # needed for a licence that table does not know
+    opendata_attribution: str = ""  # credit line users must give; empty: the city's name (intents/city.yml)
 
     @property
     def tracker_database_url(self) -> str:
@@ -109,6 +112,9 @@ class Settings:
             gtts_timeout=float(env.get("MADOGUCHI_GTTS_TIMEOUT", cls.gtts_timeout)),
             tts_presynthesis=env.get("MADOGUCHI_TTS_PRESYNTHESIS", "on").strip().lower()
             not in ("0", "false", "no", "off"),
+            opendata_license=text("MADOGUCHI_OPENDATA_LICENSE", cls.opendata_license).strip(),
+            opendata_license_url=text("MADOGUCHI_OPENDATA_LICENSE_URL", cls.opendata_license_url).strip(),
+            opendata_attribution=text("MADOGUCHI_OPENDATA_ATTRIBUTION", cls.opendata_attribution).strip(),
         )
 
     @property
