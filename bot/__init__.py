@@ -11,7 +11,8 @@ and no two packages import each other (tests/test_import_layers.py checks both).
    `speech` (how it sounds: reading for the ear, TTS engines, audio cache).
 4. `store` (SQLAlchemy models and the tracker store).
 5. `handoff` (the state machine, the gate in front of Rasa, slips).
-6. `actions` (the dialogue action), `staff` (the staff console), `privacy` (deletion, retention).
+6. `actions` (the dialogue action), `staff` (the staff console), `admin` (the admin console: model
+   registry and lifecycle, open data), `privacy` (deletion, retention).
 7. `channels` (one module per platform).
 8. `server`, `cli`, `training`, `devserver`: they assemble everything.
 """
@@ -26,7 +27,7 @@ LAYERS = (
     ("nlu", "replies", "speech"),
     ("store",),
     ("handoff",),
-    ("actions", "staff", "privacy"),
+    ("actions", "staff", "admin", "privacy"),
     ("channels",),
     ("server", "cli", "training", "devserver"),
 )

@@ -77,10 +77,10 @@ def model_registry(settings: Settings):
     return ModelRegistry(db)
 
 
-def audit(settings: Settings, action: str, detail: Dict[str, Any]) -> None:
+def audit(settings: Settings, action: str, detail: Dict[str, Any], actor: Optional[str] = None) -> None:
     from bot.staff.audit import AuditLog
 
-    AuditLog(model_registry(settings).db).record(operator(), action, None, detail)
+    AuditLog(model_registry(settings).db).record(actor or operator(), action, None, detail)
 
 
 class ProgressPrinter:
@@ -134,8 +134,8 @@ def cmd_catalog_train(settings: Settings, args) -> int:
     trained_by = args.trained_by or operator()
     model = registry.register(path, fingerprint, trained_by, retrained=trained)
     progress({"phase": "registered", "model": model.id})
-    audit(settings, "model.train", {"model": model.id, "fingerprint": fingerprint, "by": trained_by,
-                                    "trained": trained})
+    audit(settings, "model.train", {"model": model.id, "fingerprint": fingerprint, "trained": trained},
+          actor=trained_by)
     if not model.evaluated and not args.no_evaluate:
         evaluation = evaluate_model(path, HELDOUT_FILES, progress)
         registry.save_evaluation(model.id, evaluation)

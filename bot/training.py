@@ -80,13 +80,13 @@ def epoch_progress(progress: Progress) -> Iterator[None]:
         original_end(self, epoch, logs)
         progress({"phase": "training", "epoch": epoch + 1, "epochs": self.madoguchi_epochs})
 
-    RasaTrainingLogger.__init__ = init  # type: ignore[method-assign]
-    RasaTrainingLogger.on_epoch_end = on_epoch_end  # type: ignore[method-assign]
+    RasaTrainingLogger.__init__ = init
+    RasaTrainingLogger.on_epoch_end = on_epoch_end
     try:
         yield
     finally:
-        RasaTrainingLogger.__init__ = original_init  # type: ignore[method-assign]
-        RasaTrainingLogger.on_epoch_end = original_end  # type: ignore[method-assign]
+        RasaTrainingLogger.__init__ = original_init
+        RasaTrainingLogger.on_epoch_end = original_end
 
 
 def ensure_model(settings: Settings, force: bool = False, print_fn=print,
@@ -127,7 +127,8 @@ def train_catalog(settings: Settings, force: bool = False, print_fn=print,
     return target, fp, True
 
 
-def evaluate_model(model_path: Path, heldout_files: Sequence[Path], progress: Progress = _no_progress) -> Dict[str, Any]:
+def evaluate_model(model_path: Path, heldout_files: Sequence[Path],
+                   progress: Progress = _no_progress) -> Dict[str, Any]:
     """Load a model file on its own (not the one serving) and score it on the held-out sentences."""
     from rasa.core.agent import Agent
 

@@ -70,13 +70,14 @@ class Job:
             if not epochs:
                 self.progress, self.message = TRAIN_SHARE["preparing"], "preparing the training data"
                 return
+            epoch = int(epoch or 0)
             self.epoch, self.epochs = epoch, epochs
             span = TRAIN_SHARE["trained"] - TRAIN_SHARE["preparing"]
             self.progress = TRAIN_SHARE["preparing"] + span * epoch / epochs
             self.message = f"training: epoch {epoch}/{epochs}"
             if epoch == 1:  # the first epoch traces the graph (slow): the pace starts after it
                 self._epoch_started = now
-            elif epoch and epoch > 1 and self._epoch_started is not None:
+            elif epoch > 1 and self._epoch_started is not None:
                 per_epoch = (now - self._epoch_started) / (epoch - 1)
                 self.eta_seconds = round(per_epoch * (epochs - epoch) + EVALUATION_SECONDS)
         elif phase == "evaluating":
@@ -158,11 +159,10 @@ class CommandFailed(RuntimeError):
     pass
 
 
-async def run_cli(job: Job, arguments: Sequence[str], on_event: Optional[Callable[[Dict[str, Any]], None]] = None,
-                  ) -> None:
-    """`python -m bot.cli <arguments>` in a subprocess (same environment), progress into `job`."""
+async def run_cli(job: Job, arguments: Sequence[str], env: Optional[Dict[str, str]] = None) -> None:
+    """`python -m bot.cli <arguments>` in a subprocess, its progress into `job`."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", *arguments, cwd=str(PROJECT_ROOT),
+        sys.executable, "-m", "bot.cli", *arguments, cwd=str(PROJECT_ROOT), env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, limit=1 << 20)
     last_line = ""
     try:
@@ -175,8 +175,6 @@ async def run_cli(job: Job, arguments: Sequence[str], on_event: Optional[Callabl
                 except ValueError:
                     continue
                 job.apply(event)
-                if on_event:
-                    on_event(event)
             elif line.strip():
                 last_line = line.strip()
         code = await process.wait()

@@ -69,8 +69,8 @@ def schema() -> Dict[str, Any]:
 def _yaml() -> YAML:
     """Round-trip YAML in the catalog's own layout (a file loaded and dumped is byte-identical)."""
     yaml = YAML()
-    yaml.preserve_quotes = True
-    yaml.width = 4096
+    yaml.preserve_quotes = True  # type: ignore[assignment]  # ruamel declares these as None
+    yaml.width = 4096  # type: ignore[assignment]
     yaml.indent(mapping=2, sequence=4, offset=2)
     return yaml
 
@@ -83,7 +83,7 @@ def plain(value: Any) -> Any:
         return [plain(item) for item in value]
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()[:10]
-    if isinstance(value, bool) or value is None or isinstance(value, (int, float)):
+    if value is None or isinstance(value, (bool, int, float)):
         return value
     return str(value)
 
@@ -133,7 +133,7 @@ def to_csv(document: Dict[str, Any]) -> str:
     writer.writerow(CSV_COLUMNS)
     for procedure in document["procedures"]:
         for language in LANGUAGES:
-            def text(key: str) -> str:
+            def text(key: str, procedure: Dict[str, Any] = procedure, language: str = language) -> str:
                 return (procedure.get(key) or {}).get(language, "")
             how = procedure.get("how") or {}
             counter = procedure.get("counter") or {}
@@ -306,3 +306,60 @@ def apply_import(plan: ImportPlan, catalog_dir: Path) -> List[Path]:
         os.replace(temporary, target)
         written.append(target)
     return written
+
+
+# --- public routes ---------------------------------------------------------------------
+
+def opendata_blueprint() -> Any:
+    """GET /opendata/procedures.json, /opendata/procedures.csv, /opendata/schema.json: public,
+    no login. Made in a worker thread and kept until a catalog file changes; while an edit
+    does not validate, the last good export stays published (503 if there never was one)."""
+    import asyncio
+
+    from sanic import Blueprint, response
+
+    from bot.catalog.provider import files_signature
+
+    bp = Blueprint("madoguchi_opendata", url_prefix="/opendata")
+    cache: Dict[str, Any] = {"signature": None, "json": None, "csv": None}
+    public = {"Cache-Control": "public, max-age=300"}
+    schema_text = SCHEMA_PATH.read_text(encoding="utf-8")
+
+    def build(settings: Settings) -> Dict[str, Any]:
+        signature = files_signature(settings.catalog_dir)
+        if cache["signature"] != signature:
+            try:
+                document = export_document(settings.catalog_dir, Publication.from_settings(settings))
+            except CatalogError:
+                return cache  # the last good export (or none yet)
+            cache.update(signature=signature, json=json.dumps(document, ensure_ascii=False, indent=1),
+                         csv=to_csv(document))
+        return cache
+
+    async def current(request: Any, kind: str) -> Optional[str]:
+        return (await asyncio.to_thread(build, request.app.ctx.settings))[kind]
+
+    def unavailable() -> Any:
+        return response.json({"error": "catalog_invalid", "message": "The catalog does not validate yet."},
+                             status=503)
+
+    @bp.get("/procedures.json")
+    async def procedures_json(request: Any) -> Any:
+        text = await current(request, "json")
+        if text is None:
+            return unavailable()
+        return response.text(text, headers=public, content_type="application/json; charset=utf-8")
+
+    @bp.get("/procedures.csv")
+    async def procedures_csv(request: Any) -> Any:
+        text = await current(request, "csv")
+        if text is None:
+            return unavailable()
+        return response.text(text, content_type="text/csv; charset=utf-8",
+                             headers={**public, "Content-Disposition": 'attachment; filename="procedures.csv"'})
+
+    @bp.get("/schema.json")
+    async def schema_json(request: Any) -> Any:
+        return response.text(schema_text, headers=public, content_type="application/schema+json; charset=utf-8")
+
+    return bp
