@@ -169,14 +169,16 @@ async def run_cli(job: Job, arguments: Sequence[str], env: Optional[Dict[str, st
         assert process.stdout is not None
         async for raw in process.stdout:
             line = raw.decode("utf-8", "replace").rstrip()
-            if line.startswith(PROGRESS_PREFIX):
+            # stderr shares the pipe: tqdm's bar (no newline) can come first on the same line.
+            start = line.find(PROGRESS_PREFIX)
+            if start >= 0:
                 try:
-                    event = json.loads(line[len(PROGRESS_PREFIX):])
+                    event = json.loads(line[start + len(PROGRESS_PREFIX):])
                 except ValueError:
                     continue
                 job.apply(event)
             elif line.strip():
-                last_line = line.strip()
+                last_line = line.strip().rsplit("\r", 1)[-1]
         code = await process.wait()
     except asyncio.CancelledError:
         process.kill()
