@@ -9,8 +9,9 @@ import re
 import time
 from asyncio import to_thread
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -24,6 +25,7 @@ from bot.staff.api import authenticated, body_of, error
 
 logger = logging.getLogger(__name__)
 MODEL_FILE = re.compile(r"madoguchi-([0-9a-f]+)\.tar\.gz$")
+FOLLOW_SECONDS = 5.0  # how often the server checks whether a model was published elsewhere
 
 
 @dataclass
@@ -56,6 +58,47 @@ def register_running_model(registry: ModelRegistry, model_path: Path) -> ModelIn
     return model
 
 
+async def switch_to(app: Any, models: AdminModels, model: ModelInfo, username: str, action: Optional[str],
+                    job: Job) -> str:
+    """Load `model` beside the running one, swap, then record it (unless it was published elsewhere)."""
+    job.model = model.id
+    job.phase, job.message = "loading", f"loading model {model.id} beside the running one"
+    started = time.monotonic()
+    loading = asyncio.ensure_future(load_and_swap(app, model.path))
+    while not loading.done():  # a moving bar while TensorFlow loads (it reports nothing)
+        elapsed = time.monotonic() - started
+        job.progress = min(0.9, 0.9 * elapsed / LOAD_SECONDS)
+        job.eta_seconds = max(1, round(LOAD_SECONDS - elapsed))
+        await asyncio.wait({loading}, timeout=0.5)
+    loading.result()
+    previous, models.running_id = models.running_id, model.id
+    if action is not None:
+        await to_thread(models.registry.mark_published, model.id, username)
+        await to_thread(app.ctx.staff.audit.record, username, action, None,
+                        {"model": model.id, "fingerprint": model.fingerprint, "previous": previous})
+    return f"model {model.id} is running (switched in {time.monotonic() - started:.0f} s, no restart)"
+
+
+async def follow_published(app: Any, models: AdminModels) -> None:
+    """Switch when the model was published elsewhere: `madoguchi catalog publish|rollback` on the
+    command line, or another server process of the same city (one database). Each published
+    version is tried once: a broken file does not make the server reload forever."""
+    tried: Optional[Tuple[int, Any]] = None
+    while True:
+        await asyncio.sleep(FOLLOW_SECONDS)
+        try:
+            published = await to_thread(models.registry.published)
+            if published is None or published.id == models.running_id or models.jobs.running() is not None:
+                continue
+            if tried == (published.id, published.published_at):
+                continue
+            tried = (published.id, published.published_at)
+            models.jobs.start("publish", published.published_by or "system",
+                              partial(switch_to, app, models, published, "", None))
+        except Exception:  # a database hiccup must not end the following for good
+            logger.exception("following the published model failed")
+
+
 def busy(job: Job) -> HTTPResponse:
     return response.json({"error": "busy", "job": job.id,
                           "message": f"A {job.kind} job is still running ({job.id})."}, status=409)
@@ -74,12 +117,14 @@ def admin_models_blueprint() -> Blueprint:
         model = await to_thread(register_running_model, models.registry, app.ctx.model_path)
         models.running_id = model.id
         app.ctx.admin_models = models
+        app.ctx.model_follower = asyncio.get_running_loop().create_task(follow_published(app, models))
 
     @bp.listener("before_server_stop")
     async def stop_jobs(app: Any, _loop: Any) -> None:
         models = getattr(app.ctx, "admin_models", None)
         if models is not None:
             await models.jobs.stop()
+            app.ctx.model_follower.cancel()
 
     def state(request: Request) -> AdminModels:
         return request.app.ctx.admin_models
@@ -156,33 +201,15 @@ def admin_models_blueprint() -> Blueprint:
 
     async def switch(request: Request, model_id: int, rollback: bool) -> HTTPResponse:
         models = state(request)
-        app = request.app
         username = request.ctx.principal.username
         try:
             model = await to_thread(models.registry.check_publishable, model_id, models.running_id, rollback)
         except NotPublishable as reason:
             return error(409, "not_publishable", f"{str(reason).capitalize()}.")
         action = "model.rollback" if rollback else "model.publish"
-
-        async def work(job: Job) -> str:
-            job.model = model.id
-            job.phase, job.message = "loading", f"loading model {model.id} beside the running one"
-            started = time.monotonic()
-            loading = asyncio.ensure_future(load_and_swap(app, model.path))
-            while not loading.done():  # a moving bar while TensorFlow loads (it reports nothing)
-                elapsed = time.monotonic() - started
-                job.progress = min(0.9, 0.9 * elapsed / LOAD_SECONDS)
-                job.eta_seconds = max(1, round(LOAD_SECONDS - elapsed))
-                await asyncio.wait({loading}, timeout=0.5)
-            loading.result()
-            previous, models.running_id = models.running_id, model.id
-            await to_thread(models.registry.mark_published, model.id, username)
-            await to_thread(app.ctx.staff.audit.record, username, action, None,
-                            {"model": model.id, "fingerprint": model.fingerprint, "previous": previous})
-            return f"model {model.id} is running (switched in {time.monotonic() - started:.0f} s, no restart)"
-
         try:
-            job = models.jobs.start("rollback" if rollback else "publish", username, work)
+            job = models.jobs.start("rollback" if rollback else "publish", username,
+                                    partial(switch_to, request.app, models, model, username, action))
         except JobBusy as running:
             return busy(running.job)
         return response.json({"job": job.id}, status=202)
