@@ -4,8 +4,11 @@ roll back. The server has its own catalog copy, models folder and database, so t
 models/ is never touched; it trains once per test session (its own catalog, one new example)."""
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -157,3 +160,15 @@ def test_train_evaluate_publish_while_residents_talk_then_roll_back(lifecycle):
     refused = admin.post(f"/models/{original}/publish")
     assert refused.status_code == 409 and refused.json()["error"] == "not_publishable"  # already running
     assert audit_actions(server) == ["model.train", "model.publish", "model.rollback"]
+
+    # Published on the command line (as another server process would): the running server follows.
+    env = dict(os.environ, MADOGUCHI_VAR=str(server.var_dir))
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "catalog", "publish", str(new_model)], env=env,
+                            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    deadline = time.monotonic() + 600
+    while admin.get("/models").json()["running"] != new_model:
+        assert time.monotonic() < deadline, admin.get("/jobs").json()
+        time.sleep(2)
+    assert intent_of(server, NEW_EXAMPLE) == NEW_EXAMPLE_INTENT
+    assert audit_actions(server)[-1] == "model.publish"
