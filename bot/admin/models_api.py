@@ -19,7 +19,7 @@ from sanic.response import HTTPResponse
 
 from bot.admin.jobs import LOAD_SECONDS, Job, JobBusy, Jobs, run_cli
 from bot.admin.model_swap import load_and_swap
-from bot.admin.models import ModelInfo, ModelRegistry, NotPublishable
+from bot.admin.models import ROLLBACK_WINDOW, ModelInfo, ModelRegistry, NotPublishable
 from bot.settings import Settings
 from bot.staff.api import authenticated, body_of, error
 
@@ -134,7 +134,7 @@ def admin_models_blueprint() -> Blueprint:
     async def list_models(request: Request) -> HTTPResponse:
         models = state(request)
         everything = await to_thread(models.registry.all)
-        newest = [m.id for m in everything[:5]]
+        newest = [m.id for m in everything[:ROLLBACK_WINDOW]]
         running_job = models.jobs.running()
         return response.json({"running": models.running_id, "job": running_job.id if running_job else None,
                               "models": [m.to_json(models.running_id, newest) for m in everything]})
