@@ -87,6 +87,8 @@ async def follow_published(app: Any, models: AdminModels) -> None:
     while True:
         await asyncio.sleep(FOLLOW_SECONDS)
         try:
+            if getattr(app.ctx, "agent", None) is None:  # the first model is still loading
+                continue
             published = await to_thread(models.registry.published)
             if published is None or published.id == models.running_id or models.jobs.running() is not None:
                 continue
@@ -107,7 +109,7 @@ def busy(job: Job) -> HTTPResponse:
 def admin_models_blueprint() -> Blueprint:
     bp = Blueprint("madoguchi_admin_models", url_prefix="/admin/api")
 
-    @bp.listener("after_server_start")
+    @bp.listener("before_server_start")  # before the first request can ask for app.ctx.admin_models
     async def register_startup_model(app: Any, _loop: Any) -> None:
         from bot.handoff.runtime import service_for
 
