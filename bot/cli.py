@@ -83,6 +83,13 @@ def audit(settings: Settings, action: str, detail: Dict[str, Any], actor: Option
     AuditLog(model_registry(settings).db).record(actor or operator(), action, None, detail)
 
 
+def quiet_rasa(settings: Settings) -> None:
+    """Rasa logs every parsed sentence at debug level: an evaluation would print hundreds."""
+    from bot.server import configure_logging
+
+    configure_logging(os.environ.get("MADOGUCHI_LOG_LEVEL", "WARNING"), settings)
+
+
 class ProgressPrinter:
     """Progress of long work: JSON lines for the admin console's job (--progress-json), or a
     line every few seconds for a person at a terminal."""
@@ -121,6 +128,7 @@ def cmd_catalog_train(settings: Settings, args) -> int:
 
     if cmd_check(settings, args):
         return 1
+    quiet_rasa(settings)
     progress = ProgressPrinter(args.progress_json)
     settings.models_dir.mkdir(parents=True, exist_ok=True)
     with open(settings.models_dir / ".training.lock", "w") as lock:
@@ -157,6 +165,7 @@ def cmd_catalog_evaluate(settings: Settings, args) -> int:
     if not ids:
         print("error: no model registered yet: run `madoguchi catalog train`", file=sys.stderr)
         return 1
+    quiet_rasa(settings)
     progress = ProgressPrinter(args.progress_json)
     published = registry.published()
     wanted = list(ids) + ([published.id] if published and published.id not in ids and not args.progress_json else [])
