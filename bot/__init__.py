@@ -11,8 +11,8 @@ and no two packages import each other (tests/test_import_layers.py checks both).
    `speech` (how it sounds: reading for the ear, TTS engines, audio cache).
 4. `store` (SQLAlchemy models and the tracker store).
 5. `handoff` (the state machine, the gate in front of Rasa, slips).
-6. `actions` (the dialogue action), `staff` (the staff console), `admin` (the admin console),
-   `privacy` (deletion, retention).
+6. `actions` (the dialogue action), `staff` (the staff console), `admin` (the admin console: model
+   registry and lifecycle, open data), `privacy` (deletion, retention).
 7. `channels` (one module per platform).
 8. `server`, `health` (probes), `cli`, `training`, `devserver`: they assemble everything.
 """

@@ -138,8 +138,10 @@ def build_app(settings: Settings, model_path: Path):
     app.ctx.catalogs = catalogs
     gate = install_handoff(app, handoffs, catalogs)
     register_channels(app, channels, gate)
-    for blueprint in [health_blueprint()] + extra_blueprints(settings) + staff_blueprints() + admin_blueprints():
+    blueprints = [health_blueprint()] + extra_blueprints(settings) + staff_blueprints()
+    for blueprint in blueprints + admin_blueprints() + model_blueprints():
         app.blueprint(blueprint)
+    app.ctx.model_path = Path(model_path)  # registered at start (bot/admin/models_api.py); publish replaces the agent
     app.register_listener(partial(load_agent_on_start, str(model_path), endpoints, None), "before_server_start")
     install_speech(app, settings)  # app.ctx.speech, GET /audio/<hash>.<ext>, catalog pre-synthesis
     install_retention(app, settings.retention_days)  # daily purge (MADOGUCHI_RETENTION_DAYS), after the agent loads
@@ -201,6 +203,25 @@ def staff_blueprints() -> List:
     return [staff_blueprint(), staff_page_blueprint()]
 
 
+def model_blueprints() -> List:
+    """The admin model API (train, evaluate, publish, roll back) and the public open data."""
+    from bot.admin.models_api import admin_models_blueprint
+    from bot.admin.opendata import opendata_blueprint
+
+    return [admin_models_blueprint(), opendata_blueprint()]
+
+
+def published_model(settings: Settings) -> Optional[Path]:
+    """The model an administrator published last (`catalog publish`, the console), if its file exists."""
+    from bot.admin.models import ModelRegistry
+    from bot.store import Database
+
+    db = Database(settings.tracker_database_url)
+    db.create_tables()
+    model = ModelRegistry(db).published()
+    return model.path if model else None
+
+
 def extra_blueprints(settings: Settings) -> List:
     """Our own pages and APIs beside Rasa's (web chat page, staff and admin consoles)."""
     from channels.web import root_page_blueprint
@@ -235,7 +256,9 @@ def serve(settings: Optional[Settings] = None, model_path: Optional[Path] = None
     configure_logging(os.environ.get("MADOGUCHI_LOG_LEVEL", "INFO"), settings)
     if not settings.api_token:
         logger.info("MADOGUCHI_API_TOKEN is not set: Rasa's HTTP API is not mounted.")
-    model_path = model_path or ensure_model(settings)
+    # The published model if there is one (an admin's choice outlives a restart), else the
+    # model of the catalog as it is, trained if needed.
+    model_path = model_path or published_model(settings) or ensure_model(settings)
     app = build_app(settings, model_path)
     rasa.utils.common.update_sanic_log_level()
     print(f"madoguchi serving on http://{settings.host}:{settings.port}/ (model {Path(model_path).name})", flush=True)

@@ -51,6 +51,9 @@ class Settings:
     gtts_timeout: float = 2.0  # seconds gTTS may take before `auto` falls back to Open JTalk
     tts_presynthesis: bool = True  # speak every catalog answer in the background at start-up
     tts_cache_days: int = 30  # audio no catalog answer uses and untouched this long is deleted (0: never)
+    opendata_license: str = "CC-BY-4.0"  # licence of /opendata/* (SPDX id; bot/admin/opendata.py knows a few)
+    opendata_license_url: str = ""  # needed for a licence that table does not know
+    opendata_attribution: str = ""  # credit line users must give; empty: the city's name (intents/city.yml)
 
     @property
     def tracker_database_url(self) -> str:
@@ -111,6 +114,9 @@ class Settings:
             tts_presynthesis=env.get("MADOGUCHI_TTS_PRESYNTHESIS", "on").strip().lower()
             not in ("0", "false", "no", "off"),
             tts_cache_days=number("MADOGUCHI_TTS_CACHE_DAYS", cls.tts_cache_days),
+            opendata_license=text("MADOGUCHI_OPENDATA_LICENSE", cls.opendata_license).strip(),
+            opendata_license_url=text("MADOGUCHI_OPENDATA_LICENSE_URL", cls.opendata_license_url).strip(),
+            opendata_attribution=text("MADOGUCHI_OPENDATA_ATTRIBUTION", cls.opendata_attribution).strip(),
         )
 
     @property

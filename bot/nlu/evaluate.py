@@ -1,14 +1,14 @@
 """Evaluate intent classification on the held-out set (never trained on).
 
-Used by the NLU test (fails below 0.90), by `bench/nlu_eval.py` (threshold sweep) and,
-later, by the admin console's per-intent precision/recall view.
+Used by the NLU test (fails below 0.90), by `bench/nlu_eval.py` (threshold sweep) and by
+the admin console's per-intent precision/recall/F1 view (`report`, stored with each model).
 """
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Sequence, Tuple
 
 import yaml
 
@@ -50,7 +50,7 @@ def accuracy(predictions: List[Prediction], threshold: float) -> float:
 
 
 def per_intent(predictions: List[Prediction], threshold: float) -> Dict[str, Dict[str, float]]:
-    """Precision, recall and support per expected intent."""
+    """Precision, recall, F1 and support per expected intent."""
     true_pos: Counter = Counter()
     predicted_count: Counter = Counter()
     support: Counter = Counter()
@@ -62,12 +62,47 @@ def per_intent(predictions: List[Prediction], threshold: float) -> Dict[str, Dic
             true_pos[guess] += 1
     report: Dict[str, Dict[str, float]] = defaultdict(dict)
     for intent in sorted(support):
+        precision = true_pos[intent] / predicted_count[intent] if predicted_count[intent] else 0.0
+        recall = true_pos[intent] / support[intent]
         report[intent] = {
-            "precision": true_pos[intent] / predicted_count[intent] if predicted_count[intent] else 0.0,
-            "recall": true_pos[intent] / support[intent],
+            "precision": precision,
+            "recall": recall,
+            "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
             "support": support[intent],
         }
     return dict(report)
+
+
+def macro_f1(report: Dict[str, Dict[str, float]]) -> float:
+    """The mean F1 over intents: a rare intent counts as much as a frequent one."""
+    return sum(r["f1"] for r in report.values()) / len(report) if report else 0.0
+
+
+def confused_pairs(predictions: List[Prediction], threshold: float, limit: int = 10) -> List[Dict[str, Any]]:
+    """The (expected, predicted) pairs the model mixes up most, with the sentences it missed."""
+    pairs: Dict[Tuple[str, str], List[str]] = defaultdict(list)
+    for p in predictions:
+        guess = p.predicted(threshold)
+        if guess != p.expected:
+            pairs[(p.expected, guess)].append(p.text)
+    ranked = sorted(pairs.items(), key=lambda item: (-len(item[1]), item[0]))[:limit]
+    return [{"expected": expected, "predicted": predicted, "count": len(texts), "examples": texts[:3]}
+            for (expected, predicted), texts in ranked]
+
+
+def report(predictions: List[Prediction], threshold: float, heldout: Sequence[str] = ()) -> Dict[str, Any]:
+    """Everything the admin console shows about one model (JSON-ready)."""
+    intents = per_intent(predictions, threshold)
+    return {
+        "accuracy": round(accuracy(predictions, threshold), 4),
+        "macro_f1": round(macro_f1(intents), 4),
+        "examples": len(predictions),
+        "threshold": threshold,
+        "heldout": list(heldout),
+        "per_intent": {intent: {key: round(value, 4) if isinstance(value, float) else value
+                                for key, value in row.items()} for intent, row in intents.items()},
+        "confused": confused_pairs(predictions, threshold),
+    }
 
 
 def sweep(predictions: List[Prediction], thresholds: Iterable[float]) -> List[Tuple[float, float, float]]:

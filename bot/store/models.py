@@ -132,3 +132,18 @@ class MissedDismissal(Base):
     key = Column(String(255), primary_key=True)
     dismissed_by = Column(String(64), nullable=False)
     created_at = Column(DateTime, nullable=False, default=real_utcnow)
+
+
+class ModelRecord(Base):
+    """A trained model the admin console can evaluate, publish or roll back to (bot/admin/models.py)."""
+
+    __tablename__ = "models"
+    id = Column(Integer, primary_key=True)
+    fingerprint = Column(String(32), nullable=False, index=True)  # of the catalog it was trained on
+    path = Column(String(512), nullable=False)
+    created_at = Column(DateTime, nullable=False, default=real_utcnow)
+    trained_by = Column(String(64), nullable=False)
+    scores = Column(Text, nullable=True)  # JSON {accuracy, macro_f1}, once evaluated
+    evaluation = Column(Text, nullable=True)  # JSON: per-intent P/R/F1 and confused pairs (computed once)
+    published_at = Column(DateTime, nullable=True)  # the last time it was published
+    published_by = Column(String(64), nullable=True)

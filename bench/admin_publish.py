@@ -1,0 +1,154 @@
+"""Train + evaluate + publish through the admin API, with residents talking the whole time.
+
+Usage: .venv/bin/python bench/admin_publish.py [--conversations 20] [--force]
+Starts its own `madoguchi serve` on a temporary copy of intents/ (one new example, so the
+catalog really changes) with its own models folder (the current model linked in, the shared
+models/ untouched) and database. Prints the train, evaluate and publish times and the turn
+latency (p50/p95) before, during the swap and after. Numbers, not pass/fail.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.turns import SCRIPT, percentile  # noqa: E402
+
+PASSWORD = "bench horse battery staple"
+NEW_EXAMPLE = "ぽんぽこぺーぱーを一枚ください"
+
+
+class Crowd:
+    def __init__(self, url: str, size: int) -> None:
+        self.url, self.size = url, size
+        self.turns: List[Tuple[float, float, bool]] = []  # (started, milliseconds, answered)
+        self.running = True
+
+    async def resident(self, client: httpx.AsyncClient) -> None:
+        while self.running:
+            sender = f"bench-{uuid.uuid4().hex[:10]}"
+            for text in SCRIPT:
+                if not self.running:
+                    return
+                started = time.monotonic()
+                try:
+                    reply = await client.post(f"{self.url}/webhooks/rest/webhook",
+                                              json={"sender": sender, "message": text})
+                    answered = reply.status_code == 200 and bool(reply.json())
+                except httpx.HTTPError:
+                    answered = False
+                self.turns.append((started, (time.monotonic() - started) * 1000, answered))
+                await asyncio.sleep(0.2)
+
+    def window(self, start: float, end: float) -> List[Tuple[float, float, bool]]:
+        return [t for t in self.turns if start <= t[0] < end]
+
+
+def summary(turns: List[Tuple[float, float, bool]]) -> str:
+    if not turns:
+        return "no turns"
+    latencies = [t[1] for t in turns]
+    failed = sum(not t[2] for t in turns)
+    return (f"{len(turns):5d} turns  p50 {statistics.median(latencies):6.0f} ms  "
+            f"p95 {percentile(latencies, 0.95):6.0f} ms  max {max(latencies):6.0f} ms  unanswered {failed}")
+
+
+async def wait_job(admin: httpx.AsyncClient, job: str) -> dict:
+    while True:
+        state = (await admin.get(f"/admin/api/jobs/{job}")).json()
+        if state["state"] in ("done", "failed"):
+            return state
+        await asyncio.sleep(1)
+
+
+async def scenario(url: str, username: str, size: int, force: bool, catalog: Path) -> None:
+    async with httpx.AsyncClient(base_url=url, timeout=120) as login:
+        reply = await login.post("/staff/api/login", json={"username": username, "password": PASSWORD})
+        reply.raise_for_status()
+        csrf, session = reply.json()["csrf_token"], login.cookies.get("madoguchi_staff")
+    headers = {"Cookie": f"madoguchi_staff={session}", "X-CSRF-Token": csrf}
+    crowd = Crowd(url, size)
+    async with httpx.AsyncClient(timeout=120) as client, \
+            httpx.AsyncClient(base_url=url, timeout=120, headers=headers) as admin:
+        residents = [asyncio.ensure_future(crowd.resident(client)) for _ in range(size)]
+        await asyncio.sleep(30)
+        baseline_end = time.monotonic()
+        path = catalog / "procedures" / "residence_certificate.yml"
+        path.write_text(path.read_text(encoding="utf-8").replace("examples:\n  ja:\n",
+                                                                 f"examples:\n  ja:\n    - {NEW_EXAMPLE}\n", 1),
+                        encoding="utf-8")
+        started = time.monotonic()
+        job = (await admin.post("/admin/api/models/train", json={"force": force})).json()["job"]
+        trained = await wait_job(admin, job)
+        train_seconds = time.monotonic() - started
+        model = trained["model"]
+        print(f"train + evaluate: {train_seconds:6.1f} s ({trained['state']}: {trained['message']})", flush=True)
+        started = time.monotonic()
+        evaluation = await admin.get(f"/admin/api/models/{model}/evaluation")
+        if evaluation.status_code == 202:
+            await wait_job(admin, evaluation.json()["job"])
+            evaluation = await admin.get(f"/admin/api/models/{model}/evaluation")
+        body = evaluation.json()
+        print(f"evaluation of the running model (side by side): {time.monotonic() - started:6.1f} s; "
+              f"new accuracy {body['model']['accuracy']:.3f} F1 {body['model']['macro_f1']:.3f}, running "
+              f"{body['running']['accuracy']:.3f} F1 {body['running']['macro_f1']:.3f}", flush=True)
+        swap_start = time.monotonic()
+        job = (await admin.post(f"/admin/api/models/{model}/publish")).json()["job"]
+        published = await wait_job(admin, job)
+        swap_end = time.monotonic()
+        print(f"publish (load beside + swap): {swap_end - swap_start:6.1f} s ({published['message']})", flush=True)
+        print(f"train + evaluate + publish: {swap_end - started + train_seconds:6.1f} s", flush=True)
+        await asyncio.sleep(20)
+        crowd.running = False
+        await asyncio.gather(*residents)
+        print(f"{size} residents talking throughout:")
+        print(f"  before training      {summary(crowd.window(0, baseline_end))}")
+        print(f"  during training      {summary(crowd.window(baseline_end, swap_start))}")
+        print(f"  during publish/swap  {summary(crowd.window(swap_start, swap_end))}")
+        print(f"  after the swap       {summary(crowd.window(swap_end, float('inf')))}")
+        parsed = await client.post(f"{url}/webhooks/rest/webhook", json={"sender": "bench-check",
+                                                                          "message": NEW_EXAMPLE})
+        print(f"new example answered after publish: {parsed.json()[0].get('text', '')[:40]!r}")
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--conversations", type=int, default=20)
+    parser.add_argument("--force", action="store_true", help="train even if this catalog's model exists")
+    args = parser.parse_args(argv)
+    from bot.devserver import running_server
+    from bot.settings import PROJECT_ROOT, Settings
+    from bot.training import ensure_model
+
+    model = ensure_model(Settings.from_env())
+    with tempfile.TemporaryDirectory() as scratch:
+        home = Path(scratch)
+        shutil.copytree(PROJECT_ROOT / "intents", home / "intents")
+        (home / "models").mkdir()
+        (home / "models" / model.name).symlink_to(model)
+        extra = {"MADOGUCHI_CATALOG": str(home / "intents"), "MADOGUCHI_MODELS": str(home / "models"),
+                 "MADOGUCHI_BUILD": str(home / "build"), "MADOGUCHI_TTS_PRESYNTHESIS": "off"}
+        with running_server(home / "var", "bench-token", extra) as server:
+            username = "bench-admin"
+            env = dict(os.environ, MADOGUCHI_VAR=str(home / "var"))
+            subprocess.run([sys.executable, "-m", "bot.cli", "staff", "add", "--username", username, "--role",
+                            "admin", "--password-stdin"], input=PASSWORD + "\n", text=True, check=True,
+                           cwd=PROJECT_ROOT, env=env, capture_output=True)
+            asyncio.run(scenario(server.base_url, username, args.conversations, args.force, home / "intents"))
+
+
+if __name__ == "__main__":
+    main()
