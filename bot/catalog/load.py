@@ -16,7 +16,6 @@ from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import YAMLError
 
 from bot.catalog import furigana
-from bot.catalog.sentences import sentences
 from bot.catalog.model import (
     CONVERSATION_INTENTS,
     EXAMPLE_LANGUAGES,
@@ -34,6 +33,7 @@ from bot.catalog.model import (
     LocalizedList,
     Procedure,
 )
+from bot.catalog.sentences import sentences
 from bot.text import LANGUAGES, example_key
 
 MIN_EXAMPLES = {"ja": 20, "en": 5}
