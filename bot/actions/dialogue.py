@@ -43,7 +43,7 @@ WAY_PATTERNS = {way: re.compile(words, re.I) for way, words in WAY_WORDS.items()
 WH_WORDS = re.compile(r"いつ|どこ|どちら|どっち|何|なに|なん[でにのじ]|いくら|どう|どの|どれ|だれ|誰|どんな"
                       r"|\b(what|where|when|which|who|how|why)\b", re.I)
 # Yes/no questions: 「…できますか」「とれる?」 (recognized speech has no question mark), "Can I …".
-YES_NO_END = re.compile(r"(か|かな|かね|かしら|できる|れる|える|せる|ける|いい|ok|[?？])[\s。.!！]*$", re.I)
+YES_NO_END = re.compile(r"(か|かな|かね|かしら|の|できる|れる|える|せる|ける|いい|ok|[?？])[\s。.!！]*$", re.I)
 YES_NO_START = re.compile(r"^\s*(can|could|may|is|are|do|does|will|am)\b", re.I)
 FREE_WORDS = re.compile(r"無料|タダ|\bfree\b", re.I)
 COST_WORDS = re.compile(r"かかり|かかる|有料|払|\bpay\b|\bcost|\bcharge", re.I)
