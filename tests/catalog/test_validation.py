@@ -171,7 +171,8 @@ def test_problem_string_is_file_line_field_message(catalog_dir):
     assert ": human_only: must be true or false" in str(problem)
 
 
-LOST_LEAD_JA = "  ja: なくしたカードは、すぐにマイナンバー総合フリーダイヤル0120-95-0178（24時間365日）で止め、警察に届けてから、市民課で再発行（1,000円）を申請します。\n"
+LOST_LEAD_JA = ("  ja: なくしたカードは、すぐにマイナンバー総合フリーダイヤル0120-95-0178（24時間365日）で止め、"
+                "警察に届けてから、市民課で再発行（1,000円）を申請します。\n")
 
 
 def test_a_lead_is_required(catalog_dir):

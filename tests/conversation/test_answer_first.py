@@ -64,8 +64,8 @@ QUESTIONS: Tuple[Tuple[str, str, str, Tuple[str, ...], str], ...] = (
     # a condition the catalog cannot judge: no guessed はい, the lead instead
     ("住民票は代理の人でもとれますか", "ja", "住民票の写しは", ("300円",), "residence_certificate"),
     # English
-    ("Could I pick up a copy of my residence record at a convenience store?", "en", "Yes", ("PIN", "6:30", "23:00", "200 yen"),
-     "residence_certificate|convenience_store_certificates"),
+    ("Could I pick up a copy of my residence record at a convenience store?", "en", "Yes",
+     ("PIN", "6:30", "23:00", "200 yen"), "residence_certificate|convenience_store_certificates"),
     ("I moved here from another city. Can I file the moving-in notice online?", "en", "No", ("online",),
      "moving_in"),
     ("Is the tax certificate something I can get at a konbini?", "en", "Yes", ("200 yen",),
