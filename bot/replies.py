@@ -290,7 +290,8 @@ class ReplyBuilder:
 
     def checklist(self, event_id: str) -> List[Reply]:
         event = self.catalog.life_events[event_id]
-        lines = [self.phrase("checklist_intro", title=self.t(event.title))]
+        # How many steps comes first: the answer to 「引っ越しの手続きは何がいりますか」.
+        lines = [self.phrase("checklist_intro", title=self.t(event.title), count=str(len(event.steps)))]
         buttons = []
         for number, step in enumerate(event.steps, start=1):
             if step.procedure and step.procedure in self.catalog.procedures:

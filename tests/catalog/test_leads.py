@@ -121,3 +121,11 @@ def test_hours_say_open_or_closed_first_and_a_named_day_gets_the_hours_first():
     assert b.hours(kaigo).lines[0].startswith("介護保険課の窓口は今閉まっています")
     assert b.hours(shimin, Question(yes_no=True, names_day=True)).lines[0].startswith("受付時間")
     assert b.location(kaigo).lines[0] == "介護保険課の窓口は本庁舎 2階 7番窓口です。"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_life_event_checklist_says_how_many_steps_first(language):
+    for event_id, event in CATALOG.life_events.items():
+        text = builder(language).checklist(event_id)[0].text()
+        first = first_sentence(text, language)
+        assert f"{len(event.steps)}" in first and not first.endswith(("：", ":")), (event_id, first)
