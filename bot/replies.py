@@ -210,7 +210,7 @@ class ReplyBuilder:
         """はい／いいえ for the way asked about (or for any way other than the counter), then every way."""
         remote = [way for way in REMOTE_WAYS if way in procedure.how]
         title = self.short_title(procedure)
-        listed = list(("online", "convenience_store", "post", "counter", "other"))
+        listed = ["online", "convenience_store", "post", "counter", "other"]
         if question.way in procedure.how:
             lines = [self.yes_no(True, self.t(procedure.how[question.way]))]
             listed.remove(question.way)
