@@ -45,8 +45,8 @@ QUESTIONS: Tuple[Tuple[str, str, str, Tuple[str, ...], str], ...] = (
     ("赤ちゃんの出生届の期限を知りたいです", "ja", "生まれた日を含めて14日以内", ("14日以内",), "birth_registration"),
     ("死亡届っていつまでに出すの", "ja", "死亡届は", ("7日以内",), "death_procedures"),
     # documents: how many things and the key one, then the list
-    ("転入届に必要なものは何ですか", "ja", "転入届には", ("転出証明書", "3点"), "moving_in"),
-    ("印鑑登録のときは何を持っていけばいいですか", "ja", "印鑑登録・印鑑登録証明書には", ("登録する印鑑",),
+    ("転入届に必要なものは何ですか", "ja", "転入届の持ち物は", ("転出証明書", "3点"), "moving_in"),
+    ("印鑑登録のときは何を持っていけばいいですか", "ja", "印鑑登録・印鑑登録証明書の持ち物は", ("登録する印鑑",),
      "seal_registration"),
     # hours (is it open now) and place (where)
     ("市民課の窓口は今開いていますか", "ja", "はい", ("市民課", "開いています", "12:00"), "-"),
