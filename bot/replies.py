@@ -6,15 +6,17 @@ same answer can be re-rendered in another language for 「もう一度」 or a l
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
-from typing import List, Optional, Sequence, Tuple
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from bot import clock, opening_hours
 from bot.catalog import furigana
 from bot.catalog.model import Catalog, Counter, HoursRule, Procedure
 from bot.messages import BotMessage
 
-ASPECTS = ("documents", "fee", "deadline", "online", "counter_location", "counter_hours")
+# Order matters where words overlap: 「窓口は開いてる？」 asks about hours before place.
+ASPECTS = ("documents", "fee", "deadline", "online", "counter_hours", "counter_location")
 ASPECT_INTENT = {
     "documents": "ask_documents", "fee": "ask_fee", "deadline": "ask_deadline",
     "online": "ask_online", "counter_location": "counter_location", "counter_hours": "counter_hours",
@@ -27,6 +29,38 @@ ASPECT_LABEL = {
 # Offered when the resident has not named a procedure yet.
 POPULAR = ("residence_certificate", "moving_in", "mynumber_apply", "mynumber_pickup", "mynumber_lost")
 HTML_LANG = {"ja": "ja", "en": "en", "easy": "ja"}
+# Ways a resident can ask about by name (「コンビニでとれますか」), in the order answers list them.
+REMOTE_WAYS = ("online", "convenience_store", "post")
+# A title's closing note in brackets is left out when the title sits inside a sentence.
+TITLE_NOTE = re.compile(r"\s*[（(][^（）()]*[）)]\s*$")
+# Where a list item's short name ends: its note in brackets, a colon, or (English) a comma.
+ITEM_END = {"ja": re.compile(r"[（(：:]"), "easy": re.compile(r"[（(：:]"), "en": re.compile(r"\s*[(:,;]")}
+ARTICLE = re.compile(r"^(A|An|The|Your) ")
+
+
+@dataclass(frozen=True)
+class Question:
+    """What the resident's words say about the answer they expect (read by the dialogue action).
+
+    Kept in the `last_answer` slot, so 「もう一度」 repeats the same answer."""
+
+    yes_no: bool = False  # 「できますか」「とれる?」 "Can I …": the answer starts with はい／いいえ
+    way: Optional[str] = None  # online | convenience_store | post, when named
+    asks_free: Optional[bool] = None  # True 「無料ですか」, False 「お金はかかりますか」, None neither
+    names_day: bool = False  # asks about a particular day (土曜, 祝日), not about now
+    conditional: bool = False  # a condition the catalog cannot judge (a proxy, after the deadline)
+
+    def as_slot(self) -> Dict[str, Any]:
+        return {key: value for key, value in asdict(self).items() if value is not None}
+
+    @classmethod
+    def from_slot(cls, value: Any) -> "Question":
+        if not isinstance(value, dict):
+            return cls()
+        way = value.get("way") if value.get("way") in REMOTE_WAYS else None
+        asks_free = value.get("asks_free") if isinstance(value.get("asks_free"), bool) else None
+        return cls(bool(value.get("yes_no")), way, asks_free, bool(value.get("names_day")),
+                   bool(value.get("conditional")))
 
 
 @dataclass
@@ -105,11 +139,26 @@ class ReplyBuilder:
         return Button(self.t(self.catalog.procedures[procedure_id].title), f"/{procedure_id}")
 
     # --- answers -------------------------------------------------------------------
-    def procedure_summary(self, procedure: Procedure, pin_topic: bool) -> List[Reply]:
+    # Every answer's first sentence answers the question; headings and details come after it.
+    def short_title(self, procedure: Procedure) -> str:
+        return TITLE_NOTE.sub("", self.t(procedure.title)) or self.t(procedure.title)
+
+    def yes_no(self, yes: bool, text: str) -> str:
+        return self.phrase("answer_yes" if yes else "answer_no", text=text)
+
+    def procedure_lead(self, procedure: Procedure, question: Question = Question()) -> str:
+        """The catalog's lead; a yes/no question about the procedure itself (「転出届は出せますか」)
+        is answered はい: every procedure is something a resident can do, and the lead says how."""
+        lead = self.t(procedure.lead)
+        if question.yes_no and not (question.conditional or question.names_day or procedure.human_only):
+            return self.yes_no(True, lead)
+        return lead
+
+    def procedure_summary(self, procedure: Procedure, pin_topic: bool, question: Question = Question()) -> List[Reply]:
         if procedure.human_only:
-            return [Reply([self.t(procedure.title), self.phrase("human_only_topic")], [self.human_button()])]
+            return [Reply([self.procedure_lead(procedure), self.phrase("human_only_topic")], [self.human_button()])]
         counter = self.counter_for(procedure)
-        lines = [f"【{self.t(procedure.title)}】", self.t(procedure.summary),
+        lines = [self.procedure_lead(procedure, question), self.t(procedure.summary),
                  self.phrase("counter_line", counter=self.t(counter.name), place=self.t(counter.place))]
         if pin_topic or procedure.id == "mynumber_pin":
             lines.append(self.phrase("pin_never_asked"))
@@ -120,31 +169,63 @@ class ReplyBuilder:
                 replies.append(Reply([self.phrase("checklist_more")], related))
         return replies
 
-    def aspect(self, procedure: Optional[Procedure], aspect: str) -> List[Reply]:
+    def aspect(self, procedure: Optional[Procedure], aspect: str, question: Question = Question()) -> List[Reply]:
         if aspect == "counter_hours":
-            return [self.hours(procedure)]
+            return [self.hours(procedure, question)]
         if aspect == "counter_location":
             return [self.location(procedure)]
         if procedure is None:
             return [self.which_procedure(aspect)]
-        title = self.t(procedure.title)
         if aspect == "documents":
-            lines = [self.phrase("documents_intro", title=title)]
+            lines = [self.documents_lead(procedure)]
             lines += [f"・{item}" for item in procedure.documents.get(self.language)]
         elif aspect == "fee":
-            lines = [self.phrase("fee_intro", title=title), self.t(procedure.fee.text)]
+            lines = [self.fee_lead(procedure, question)]
         elif aspect == "deadline":
-            lines = [self.phrase("deadline_intro", title=title), self.t(procedure.deadline)]
+            lines = [self.t(procedure.deadline)]
         else:  # online / convenience store / post / counter
-            lines = [self.phrase("online_intro", title=title)]
-            for way in ("online", "convenience_store", "post", "counter", "other"):
-                if way in procedure.how:
-                    lines.append(f"・{self.phrase('way_' + way)}：{self.t(procedure.how[way])}")
-            if not ({"online", "convenience_store", "post"} & set(procedure.how)):
-                lines.append(self.phrase("no_online"))
+            lines = self.ways(procedure, question)
         counter = self.counter_for(procedure)
         lines.append(self.phrase("counter_line", counter=self.t(counter.name), place=self.t(counter.place)))
         return [Reply(lines, self.followup_buttons(procedure))]
+
+    def documents_lead(self, procedure: Procedure) -> str:
+        """How many things to bring and the first (the key one), in one sentence; the list follows."""
+        items = procedure.documents.get(self.language)
+        first = ITEM_END[self.language if self.language in ITEM_END else "ja"].split(items[0], 1)[0].strip()
+        if self.language == "en":
+            first = ARTICLE.sub(lambda m: m.group(1).lower() + " ", first)
+        key = "documents_lead_one" if len(items) == 1 else "documents_lead"
+        return self.phrase(key, title=self.short_title(procedure), first=first or items[0], count=str(len(items)))
+
+    def fee_lead(self, procedure: Procedure, question: Question) -> str:
+        """The fee sentence; 「無料ですか」 and 「お金はかかりますか」 get はい／いいえ in front of it."""
+        text = self.t(procedure.fee.text)
+        if not question.yes_no or question.asks_free is None:
+            return text
+        free = procedure.fee.yen == 0
+        return self.yes_no(free if question.asks_free else not free, text)
+
+    def ways(self, procedure: Procedure, question: Question) -> List[str]:
+        """はい／いいえ for the way asked about (or for any way other than the counter), then every way."""
+        remote = [way for way in REMOTE_WAYS if way in procedure.how]
+        title = self.short_title(procedure)
+        listed = ["online", "convenience_store", "post", "counter", "other"]
+        if question.way in procedure.how:
+            lines = [self.yes_no(True, self.t(procedure.how[question.way]))]
+            listed.remove(question.way)
+        elif question.way:
+            lines = [self.phrase("way_not_possible", title=title, way=self.phrase("by_" + question.way))]
+        elif remote:
+            joined = self.phrase("ways_joiner").join(self.phrase("by_" + way) for way in remote)
+            lines = [self.phrase("way_possible", title=title, ways=joined)]
+        else:
+            joined = self.phrase("ways_joiner").join(self.phrase("by_" + way) for way in REMOTE_WAYS)
+            lines = [self.phrase("way_not_possible", title=title, way=joined), self.phrase("no_online")]
+        for way in listed:
+            if way in procedure.how:
+                lines.append(f"・{self.phrase('way_' + way)}：{self.t(procedure.how[way])}")
+        return lines
 
     def which_procedure(self, aspect: str) -> Reply:
         buttons = [self.procedure_button(pid) for pid in POPULAR if pid in self.catalog.procedures]
@@ -173,16 +254,24 @@ class ReplyBuilder:
             return f"{text}（{self.t(rule.note)}）" if rule.note else text
         return self.phrase("weekdays_hours", open=open_, close=close)
 
-    def hours(self, procedure: Optional[Procedure]) -> Reply:
+    def hours(self, procedure: Optional[Procedure], question: Question = Question()) -> Reply:
+        """Open now or not comes first (はい／いいえ to 「今あいてますか」); a question about a particular
+        day (「土曜日も…」) gets the opening hours first instead."""
         counter = self.counter_for(procedure)
         current, upcoming = opening_hours.status(self.catalog.city, counter, self.now)
-        lines = [self.phrase("counter_line", counter=self.t(counter.name), place=self.t(counter.place))]
-        lines.append(self.phrase("hours_line", hours=" / ".join(self.hours_text(counter))))
+        name = self.t(counter.name)
+        status = None
         if current is not None:
-            lines.append(self.phrase("open_now", close=current.end.strftime("%H:%M")))
+            status = self.phrase("counter_open_now", counter=name, close=current.end.strftime("%H:%M"))
         elif upcoming is not None:
-            lines.append(self.phrase("closed_now", next=self.format_when(upcoming.start)))
+            status = self.phrase("counter_closed_now", counter=name, next=self.format_when(upcoming.start))
+        hours = self.phrase("hours_line", hours=" / ".join(self.hours_text(counter)))
+        if status is None or question.names_day:
+            lines = [hours] + ([status] if status else [])
+        else:
+            lines = [self.yes_no(current is not None, status) if question.yes_no else status, hours]
         lines.append(self.phrase("closed_days"))
+        lines.append(self.phrase("counter_line", counter=name, place=self.t(counter.place)))
         lines.append(self.phrase("phone_line", phone=counter.phone))
         buttons = self.followup_buttons(procedure) if procedure else [self.human_button()]
         return Reply(lines, buttons)
@@ -191,7 +280,7 @@ class ReplyBuilder:
         counter = self.counter_for(procedure)
         city = self.catalog.city
         lines = [
-            self.phrase("counter_line", counter=self.t(counter.name), place=self.t(counter.place)),
+            self.phrase("location_lead", counter=self.t(counter.name), place=self.t(counter.place)),
             self.phrase("address_line", address=self.t(city.address)),
             self.t(city.access),
             self.phrase("phone_line", phone=counter.phone),
@@ -201,7 +290,8 @@ class ReplyBuilder:
 
     def checklist(self, event_id: str) -> List[Reply]:
         event = self.catalog.life_events[event_id]
-        lines = [self.phrase("checklist_intro", title=self.t(event.title))]
+        # How many steps comes first: the answer to 「引っ越しの手続きは何がいりますか」.
+        lines = [self.phrase("checklist_intro", title=self.t(event.title), count=str(len(event.steps)))]
         buttons = []
         for number, step in enumerate(event.steps, start=1):
             if step.procedure and step.procedure in self.catalog.procedures:

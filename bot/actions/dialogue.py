@@ -17,20 +17,42 @@ from bot.actions import handoff_turns
 from bot.catalog import Catalog
 from bot.catalog.provider import CatalogProvider
 from bot.handoff.machine import HandoffService
-from bot.replies import ASPECTS, INTENT_ASPECT, Reply, ReplyBuilder, to_message
+from bot.replies import ASPECTS, INTENT_ASPECT, Question, Reply, ReplyBuilder, to_message
 from bot.text import LANGUAGES
 
 PIN_WORDS = re.compile(r"暗証|あんしょう|\bpin\b|パスワード|password", re.I)
+# Ways a resident names (「コンビニで」「スマホで」「郵送で」): the answer says はい／いいえ for that way.
+# (Not bare セブン: マイナ保険証 registers at a Seven Bank ATM, which is not a convenience store.)
+WAY_WORDS = {
+    "online": r"オンライン|ネット|スマホ|スマートフォン|パソコン|online|internet|smartphone|website",
+    "convenience_store": r"コンビニ|こんびに|ｺﾝﾋﾞﾆ|セブンイレブン|セブン-イレブン|ローソン|ファミマ|ファミリーマート"
+                         r"|convenience store|konbini",
+    "post": r"郵送|郵便|ゆうそう|by post|by mail|mail it|post it",
+}
 ASPECT_WORDS = {
     "documents": re.compile(r"持ち物|もちもの|持って|もって(い|行)|必要なもの|いるもの|要るもの|書類"
                             r"|bring|documents?|what do i need", re.I),
     "fee": re.compile(r"手数料|いくら|料金|費用|お金|無料|fee|cost|how much|charge", re.I),
     "deadline": re.compile(r"いつまで|期限|締め切り|しめきり|deadline|by when", re.I),
-    "online": re.compile(r"オンライン|ネット|インターネット|スマホ|コンビニ|郵送"
-                         r"|online|internet|convenience store|by post|by mail", re.I),
+    "online": re.compile("|".join(WAY_WORDS.values()), re.I),
     "counter_location": re.compile(r"どこ|場所|何階|窓口は|where|which floor", re.I),
     "counter_hours": re.compile(r"何時|開いて|あいて|営業|受付時間|土曜|opening hours|\bopen\b|what time", re.I),
 }
+WAY_PATTERNS = {way: re.compile(words, re.I) for way, words in WAY_WORDS.items()}
+# A question that asks which/what/when/where/how much is not a yes/no question.
+WH_WORDS = re.compile(r"いつ|どこ|どちら|どっち|何|なに|なん[でにのじ]|いくら|どう|どの|どれ|だれ|誰|どんな"
+                      r"|\b(what|where|when|which|who|how|why)\b", re.I)
+# Yes/no questions: 「…できますか」「とれる?」 (recognized speech has no question mark), "Can I …".
+YES_NO_END = re.compile(r"(か|かな|かね|かしら|の|できる|れる|える|せる|ける|いい|ok|[?？])[\s。.!！]*$", re.I)
+YES_NO_START = re.compile(r"^\s*(can|could|may|is|are|do|does|will|am)\b", re.I)
+FREE_WORDS = re.compile(r"無料|タダ|\bfree\b", re.I)
+COST_WORDS = re.compile(r"かかり|かかる|有料|払|\bpay\b|\bcost|\bcharge", re.I)
+DAY_WORDS = re.compile(r"土曜|日曜|土日|祝日|休日|週末|年末|年始|明日|あした|[月火水木金]曜|夜|"
+                       r"saturday|sunday|weekend|holiday|tomorrow|monday|tuesday|wednesday|thursday|friday|night|evening",
+                       re.I)
+# Conditions the catalog cannot judge: no はい in front of the lead for them.
+CONDITION_WORDS = re.compile(r"代理|代わり|かわりに|委任|本人以外|過ぎ|遅れ|おくれ|間に合"
+                             r"|proxy|behalf|someone else|\blate\b", re.I)
 LANGUAGE_WORDS = [
     ("easy", re.compile(r"やさしい|優しい|易しい|ひらがな|ふりがな|かんたん|簡単|easy|plain|furigana", re.I)),
     ("en", re.compile(r"英語|えいご|english|eigo", re.I)),
@@ -64,6 +86,17 @@ def asked_aspect(text: str) -> Optional[str]:
         if ASPECT_WORDS[aspect].search(text):
             return aspect
     return None
+
+
+def read_question(text: str) -> Question:
+    """What kind of answer the words ask for: yes/no, about which way, free or not, which day."""
+    if text.startswith("/"):  # a button: its label asks nothing more than the answer itself
+        return Question()
+    way = next((way for way, pattern in WAY_PATTERNS.items() if pattern.search(text)), None)
+    yes_no = not WH_WORDS.search(text) and bool(YES_NO_END.search(text) or YES_NO_START.search(text))
+    asks_free = True if FREE_WORDS.search(text) else (False if COST_WORDS.search(text) else None)
+    return Question(yes_no=yes_no, way=way, asks_free=asks_free, names_day=bool(DAY_WORDS.search(text)),
+                    conditional=bool(CONDITION_WORDS.search(text)))
 
 
 class ActionMadoguchi(Action):
@@ -152,13 +185,15 @@ class ActionMadoguchi(Action):
                 procedure_id = intent
                 events.append(SlotSet("procedure", procedure_id))
                 aspect = asked_aspect(text) if not text.startswith("/") else None
-                answer = {"kind": "aspect" if aspect else "procedure", "procedure": procedure_id, "aspect": aspect}
+                answer = {"kind": "aspect" if aspect else "procedure", "procedure": procedure_id, "aspect": aspect,
+                          "question": read_question(text).as_slot()}
                 if catalog.procedures[intent].human_only:
                     handoff_reason = "sensitive"
             elif intent in INTENT_ASPECT:
                 if procedure_id and procedure_id != tracker.get_slot("procedure"):
                     events.append(SlotSet("procedure", procedure_id))
-                answer = {"kind": "aspect", "procedure": procedure_id, "aspect": INTENT_ASPECT[intent]}
+                answer = {"kind": "aspect", "procedure": procedure_id, "aspect": INTENT_ASPECT[intent],
+                          "question": read_question(text).as_slot()}
             elif intent in catalog.life_events:
                 answer = {"kind": "checklist", "event": intent}
             elif intent == "request_human":
@@ -208,12 +243,13 @@ class ActionMadoguchi(Action):
         catalog = builder.catalog
         kind = answer.get("kind")
         procedure = catalog.procedures.get(answer.get("procedure") or "")
+        question = Question.from_slot(answer.get("question"))
         if kind == "procedure" and procedure:
-            return builder.procedure_summary(procedure, pin_topic)
+            return builder.procedure_summary(procedure, pin_topic, question)
         if kind == "aspect":
             if procedure and procedure.human_only:
                 return builder.procedure_summary(procedure, pin_topic)
-            return builder.aspect(procedure, answer.get("aspect") or "documents")
+            return builder.aspect(procedure, answer.get("aspect") or "documents", question)
         if kind == "checklist" and answer.get("event") in catalog.life_events:
             return builder.checklist(answer["event"])
         if kind == "human":

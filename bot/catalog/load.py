@@ -34,15 +34,18 @@ from bot.catalog.model import (
     LocalizedList,
     Procedure,
 )
+from bot.catalog.sentences import sentences
 from bot.text import LANGUAGES, example_key
 
 MIN_EXAMPLES = {"ja": 20, "en": 5}
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 PROCEDURE_FIELDS = {
-    "id", "section", "owner", "review_by", "human_only", "title", "summary", "audience",
+    "id", "section", "owner", "review_by", "human_only", "title", "lead", "summary", "audience",
     "deadline", "documents", "fee", "how", "related", "examples",
 }
 OPTIONAL_PROCEDURE_FIELDS = {"human_only"}
+# The lead is read out first on the phone: about ten seconds at an elderly pace at most.
+LEAD_MAX_CHARS = {"ja": 110, "easy": 80, "en": 260}
 
 
 @dataclass(frozen=True)
@@ -247,7 +250,9 @@ def _load_procedure(reader: _Reader, doc: Any) -> Optional[Procedure]:
         human_only = False
 
     texts = {key: reader.localized(node, key, key) if key in node else None
-             for key in ("title", "summary", "audience", "deadline")}
+             for key in ("title", "lead", "summary", "audience", "deadline")}
+    if texts["lead"] is not None:
+        _check_lead(reader, node["lead"], texts["lead"])
 
     documents = None
     if "documents" in node:
@@ -305,17 +310,33 @@ def _load_procedure(reader: _Reader, doc: Any) -> Optional[Procedure]:
     related = reader.string_list(node, "related", "related") if "related" in node else None
     examples = reader.examples(node, "examples", MIN_EXAMPLES) if "examples" in node else {}
 
-    title, summary, audience, deadline = texts["title"], texts["summary"], texts["audience"], texts["deadline"]
+    title, lead, summary = texts["title"], texts["lead"], texts["summary"]
+    audience, deadline = texts["audience"], texts["deadline"]
     if (not pid or not section or not owner or review_by is None or documents is None or fee is None or not how
             or related is None or not examples
-            or title is None or summary is None or audience is None or deadline is None):
+            or title is None or lead is None or summary is None or audience is None or deadline is None):
         return None
     return Procedure(
         id=pid, section=section, owner=owner, review_by=review_by, human_only=human_only,
-        title=title, summary=summary, audience=audience,
+        title=title, lead=lead, summary=summary, audience=audience,
         deadline=deadline, documents=documents, fee=fee, how=how,
         related=tuple(related), examples=examples, source=reader.name,
     )
+
+
+def _check_lead(reader: _Reader, node: Any, lead: Localized) -> None:
+    """The lead is said first on every channel: one sentence, short enough to hear in one breath or two."""
+    for language in LANGUAGES:
+        text = furigana.plain(lead.get(language)).strip()
+        field, line = f"lead.{language}", reader.line_of(node, language)
+        count = len(sentences(text, language))
+        if count != 1:
+            reader.error(line, field, f"must be one sentence, found {count}")
+        end = "." if language == "en" else "。"
+        if not text.endswith(end):
+            reader.error(line, field, f"must end with {end!r}")
+        if len(text) > LEAD_MAX_CHARS[language]:
+            reader.error(line, field, f"too long: {len(text)} characters (at most {LEAD_MAX_CHARS[language]})")
 
 
 def _with_lines(original: Any, subset: dict) -> Any:

@@ -76,6 +76,7 @@ class Procedure:
     review_by: dt.date
     human_only: bool
     title: Localized
+    lead: Localized  # the direct answer: one sentence with the key facts, said first
     summary: Localized
     audience: Localized
     deadline: Localized

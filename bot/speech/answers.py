@@ -5,15 +5,16 @@ import datetime as dt
 from typing import Iterator, List, Optional, Sequence, Tuple
 
 from bot.catalog.model import Catalog
-from bot.replies import ASPECTS, ReplyBuilder
+from bot.replies import ASPECTS, REMOTE_WAYS, Question, ReplyBuilder
 
 SPOKEN_LANGUAGES: Tuple[str, ...] = ("ja", "easy")
 
 
 def catalog_answers(catalog: Catalog, languages: Sequence[str] = SPOKEN_LANGUAGES,
                     now: Optional[dt.datetime] = None) -> List[Tuple[str, str]]:
-    """(language, text) of every procedure's summary and aspects, every life-event checklist and
-    every fixed conversation reply, without duplicates, in catalog order."""
+    """(language, text) of every procedure's summary and aspects (and the はい／いいえ answers to
+    「…でできますか」 for each way), every life-event checklist and every fixed conversation reply,
+    without duplicates, in catalog order. Each answer begins with its lead sentence."""
     seen = set()
     answers = []
     for language in languages:
@@ -33,6 +34,9 @@ def _texts(builder: ReplyBuilder) -> Iterator[str]:
             continue
         for aspect in ASPECTS:
             for reply in builder.aspect(procedure, aspect):
+                yield reply.text()
+        for way in REMOTE_WAYS:
+            for reply in builder.aspect(procedure, "online", Question(yes_no=True, way=way)):
                 yield reply.text()
     for event_id in catalog.life_events:
         for reply in builder.checklist(event_id):

@@ -50,3 +50,17 @@ def test_every_intent_has_a_rule_and_the_domain_lists_it(tmp_path):
         assert intent in domain["intents"]
     assert "  - intent: nlu_fallback\n" in rules
     assert set(domain["slots"]) == {"procedure", "language", "last_answer", "fallback_streak"}
+
+
+def test_editing_an_answer_text_keeps_the_model(tmp_path):
+    """Leads (and other answer texts) are read at answer time, not trained on: editing one must
+    not change the fingerprint (no retraining)."""
+    source = tmp_path / "intents"
+    shutil.copytree(PROJECT_ROOT / "intents", source)
+    before = compile_catalog(load_catalog(source), tmp_path / "before")
+    lead = load_catalog(source).procedures["mynumber_lost"].lead.ja
+    assert all(lead not in path.read_text(encoding="utf-8") for path in before.values())
+    path = source / "procedures" / "mynumber_lost.yml"
+    edited = "カードをなくしたら、すぐに0120-95-0178に電話してください。"
+    path.write_text(path.read_text(encoding="utf-8").replace(lead, edited), encoding="utf-8")
+    assert fingerprint(compile_catalog(load_catalog(source), tmp_path / "after")) == fingerprint(before)

@@ -169,3 +169,47 @@ def test_problem_string_is_file_line_field_message(catalog_dir):
     [problem] = problems(catalog_dir)
     assert str(problem).startswith("intents/procedures/mynumber_lost.yml:")
     assert ": human_only: must be true or false" in str(problem)
+
+
+LOST_LEAD_JA = ("  ja: なくしたカードは、すぐにマイナンバー総合フリーダイヤル0120-95-0178（24時間365日）で止め、"
+                "警察に届けてから、市民課で再発行（1,000円）を申請します。\n")
+
+
+def test_a_lead_is_required(catalog_dir):
+    path = catalog_dir / "procedures" / "mynumber_lost.yml"
+    text = path.read_text(encoding="utf-8")
+    start = text.index("lead:\n")
+    path.write_text(text[:start] + text[text.index("summary:\n"):], encoding="utf-8")
+    [problem] = problems(catalog_dir)
+    assert (problem.file, problem.field, problem.message) == ("intents/procedures/mynumber_lost.yml", "lead",
+                                                             "missing field")
+
+
+def test_a_lead_is_one_sentence(catalog_dir):
+    path = catalog_dir / "procedures" / "mynumber_lost.yml"
+    edit(path, LOST_LEAD_JA, "  ja: カードを止めてください。電話は0120-95-0178です。\n")
+    [problem] = problems(catalog_dir)
+    assert problem.field == "lead.ja" and problem.message == "must be one sentence, found 2"
+    assert problem.line == line_of(path, "電話は0120-95-0178です。")
+
+
+def test_an_english_lead_is_one_sentence_and_ends_with_a_full_stop(catalog_dir):
+    path = catalog_dir / "procedures" / "mynumber_lost.yml"
+    edit(path, '  en: "Stop the lost card at once', '  en: "Call us. Stop the lost card at once')
+    edit(path, 'at the Citizen Affairs counter."', 'at the Citizen Affairs counter"')
+    found = [(p.field, p.message) for p in problems(catalog_dir)]
+    assert found == [("lead.en", "must be one sentence, found 2"), ("lead.en", "must end with '.'")]
+
+
+def test_a_lead_has_a_length_cap(catalog_dir):
+    path = catalog_dir / "procedures" / "mynumber_lost.yml"
+    edit(path, LOST_LEAD_JA, "  ja: " + "カードを止めて" * 20 + "ください。\n")
+    [problem] = problems(catalog_dir)
+    assert problem.field == "lead.ja" and problem.message.startswith("too long: 145 characters")
+
+
+def test_an_easy_lead_needs_furigana(catalog_dir):
+    path = catalog_dir / "procedures" / "mynumber_lost.yml"
+    edit(path, '{電話|でんわ}して カードを {止|と}めます。"', '電話して カードを {止|と}めます。"')
+    [problem] = problems(catalog_dir)
+    assert problem.field == "lead.easy" and problem.message == "kanji without furigana: 電話"

@@ -112,10 +112,12 @@ def test_counter_hours_know_the_calendar(server):
     reply = texts(server.say(new_sender(), "市役所は何時まで開いていますか"))
     assert "8:30" in reply.replace("08:30", "8:30") and "17:15" in reply
     current, upcoming = opening_hours.status(CATALOG.city, CATALOG.counters["shimin"], clock.now())
+    # Whether it is open now comes first, then the hours.
     if current is not None:
-        assert "今は開いています" in reply
+        assert reply.startswith("市民課の窓口は今開いています")
     else:
-        assert "今は閉まっています" in reply and f"{upcoming.start.month}月{upcoming.start.day}日" in reply
+        assert reply.startswith("市民課の窓口は今閉まっています")
+        assert f"{upcoming.start.month}月{upcoming.start.day}日" in reply
 
 
 def test_counter_location(server):

@@ -77,7 +77,7 @@ def test_message_returns_the_stored_turn_and_history_restores_it(resident):
     assert user["role"] == "user" and user["text"] == "住民票がほしい" and user["client_id"] == "ab" * 8
     assert bots and all(m["role"] == "bot" and m["lang"] == "ja" and m["variant"] == "ja" for m in bots)
     assert "住民票" in bots[0]["text"] and bots[0]["buttons"]
-    assert bots[0]["ruby"].startswith("【{住民|じゅうみん}")  # readings for the page's furigana toggle
+    assert bots[0]["ruby"].startswith("{住民|じゅうみん}")  # readings for the page's furigana toggle
     assert turn["cursor"] == bots[-1]["ts"]
 
     restored = resident.history()
