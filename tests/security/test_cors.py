@@ -74,3 +74,19 @@ def test_the_staff_console_never_gets_cors_headers(closed_server):
         assert cors_headers(page) == {}, page.headers
         ask = preflight(closed_server.base_url, "/staff/api/login", origin, "content-type, x-csrf-token")
         assert cors_headers(ask) == {}, ask.headers
+
+
+def test_the_admin_console_never_gets_cors_headers(closed_server):
+    for origin in (CITY_ORIGIN, EVIL):
+        for path in ("/admin", "/admin/api/session"):
+            reply = httpx.get(f"{closed_server.base_url}{path}", headers={"Origin": origin}, timeout=30)
+            assert cors_headers(reply) == {}, (path, reply.headers)
+        ask = preflight(closed_server.base_url, "/admin/api/login", origin, "content-type, x-csrf-token")
+        assert cors_headers(ask) == {}, ask.headers
+
+
+def test_open_data_is_readable_from_any_site_without_credentials(closed_server):
+    for path in ("/opendata/procedures.json", "/opendata/procedures.csv", "/opendata/schema.json"):
+        reply = httpx.get(f"{closed_server.base_url}{path}", headers={"Origin": EVIL}, timeout=30)
+        assert reply.status_code == 200, path
+        assert cors_headers(reply) == {"access-control-allow-origin": "*"}, (path, reply.headers)
