@@ -57,7 +57,13 @@ def cmd_train(settings: Settings, args) -> int:
     registry = model_registry(settings)
     model = registry.register(path, fingerprint, operator(), retrained=trained)
     registry.mark_published(model.id, operator())
+    report_pruned(registry.prune_files())
     return 0
+
+
+def report_pruned(paths) -> None:
+    for path in paths:
+        print(f"removed old model file {path.name} (older than the models that can still be published)")
 
 
 def operator() -> str:
@@ -142,6 +148,7 @@ def cmd_catalog_train(settings: Settings, args) -> int:
     trained_by = args.trained_by or operator()
     model = registry.register(path, fingerprint, trained_by, retrained=trained)
     progress({"phase": "registered", "model": model.id})
+    report_pruned(registry.prune_files())
     audit(settings, "model.train", {"model": model.id, "fingerprint": fingerprint, "trained": trained},
           actor=trained_by)
     if not model.evaluated and not args.no_evaluate:

@@ -124,6 +124,22 @@ class ModelRegistry:
             raise NotPublishable(f"model {model_id} was never published: publish it instead of rolling back")
         return model
 
+    def prune_files(self, running_id: Optional[int] = None) -> List[Path]:
+        """Delete the files of models that can no longer be published (older than the newest
+        ROLLBACK_WINDOW), except the published and the running one: each is ~25 MB and a
+        city that retrains weekly would otherwise fill its disk. The rows (history) stay."""
+        models = self.all()
+        keep = {m.id for m in models[:ROLLBACK_WINDOW]} | {running_id}
+        published = self.published()
+        if published is not None:
+            keep.add(published.id)
+        removed = []
+        for model in models:
+            if model.id not in keep and model.available:
+                model.path.unlink(missing_ok=True)
+                removed.append(model.path)
+        return removed
+
     def mark_published(self, model_id: int, published_by: str) -> None:
         with self.db.session() as session:
             row = session.get(ModelRecord, model_id)

@@ -111,3 +111,20 @@ def test_one_training_at_a_time(home):
 def test_evaluate_without_a_model_says_what_to_do(home):
     result = madoguchi(home, "catalog", "evaluate")
     assert result.returncode == 1 and "madoguchi catalog train" in result.stderr
+
+
+def test_files_of_models_too_old_to_publish_are_removed_but_not_the_published_one(home):
+    registry = ModelRegistry(Database(f"sqlite:///{home / 'var' / 'madoguchi.db'}"))
+    registry.db.create_tables()
+    paths = []
+    for n in range(8):
+        path = home / "models" / f"madoguchi-{n:016d}.tar.gz"
+        path.write_bytes(b"stand-in")
+        paths.append(path)
+        model = registry.register(path, f"{n:016d}", "cli:test")
+        if n == 1:
+            registry.mark_published(model.id, "cli:test")  # an old model still published
+    removed = registry.prune_files(running_id=registry.all()[-1].id)  # the oldest is running somewhere
+    assert sorted(removed) == [paths[2]]  # older than the newest five, neither published nor running
+    assert [p.exists() for p in paths] == [True, True, False, True, True, True, True, True]
+    assert len(registry.all()) == 8  # the history keeps every row
