@@ -1,6 +1,8 @@
 """The model lifecycle on a real server: train in the background (real Rasa training in a
 subprocess), evaluate side by side, publish with no restart while 20 residents keep talking,
-roll back. The server has its own catalog copy, models folder and database, so the shared
+roll back; the new example comes from the missed-question inbox (a resident's question the old
+model missed), so the whole loop "missed question → example → recognized after publish" runs.
+The server has its own catalog copy, models folder and database, so the shared
 models/ is never touched; it trains once per test session (its own catalog, one new example)."""
 from __future__ import annotations
 
@@ -52,15 +54,6 @@ def intent_of(server: Server, text: str) -> str:
     return server.parse(text)["intent"]["name"]
 
 
-def add_example(catalog: Path, procedure: str, sentence: str) -> None:
-    """The edit an administrator makes: one more Japanese example (raw text edit keeps the file's comments)."""
-    path = catalog / "procedures" / f"{procedure}.yml"
-    text = path.read_text(encoding="utf-8")
-    marker = "examples:\n  ja:\n"
-    assert marker in text
-    path.write_text(text.replace(marker, f"{marker}    - {sentence}\n", 1), encoding="utf-8")
-
-
 def audit_actions(server: Server) -> List[str]:
     with sqlite3.connect(server.var_dir / "madoguchi.db") as db:
         return [row[0] for row in db.execute("SELECT action FROM audit_log WHERE action LIKE 'model.%' ORDER BY id")]
@@ -89,7 +82,13 @@ def test_train_evaluate_publish_while_residents_talk_then_roll_back(lifecycle):
     assert listing["models"][0]["trained_by"] == "system" and listing["models"][0]["published_at"]
     assert intent_of(server, NEW_EXAMPLE) != NEW_EXAMPLE_INTENT  # the old model does not know it
 
-    add_example(catalog, NEW_EXAMPLE_INTENT, NEW_EXAMPLE)
+    # A resident asks it, the assistant misses it, the inbox shows it, one click makes it an example.
+    server.say(f"missed-{uuid.uuid4().hex[:8]}", NEW_EXAMPLE)
+    groups = admin.get("/missed").json()["groups"]
+    assert any(NEW_EXAMPLE in [t["text"] for t in group["texts"]] for group in groups), groups
+    made = admin.post("/missed/examples", {"intent": NEW_EXAMPLE_INTENT, "texts": [NEW_EXAMPLE]})
+    assert made.status_code == 200, made.text
+    assert f"- {NEW_EXAMPLE}" in (catalog / "procedures" / f"{NEW_EXAMPLE_INTENT}.yml").read_text(encoding="utf-8")
     crowd = Crowd(server.base_url, size=20).start()
     try:
         started = admin.post("/models/train")
