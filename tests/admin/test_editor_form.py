@@ -23,13 +23,13 @@ def test_an_unchanged_form_writes_the_file_back_byte_for_byte(path):
 
 def test_fields_come_from_the_file_so_a_new_localized_field_is_editable():
     text = (PROJECT_ROOT / "intents" / "procedures" / "moving_in.yml").read_text(encoding="utf-8")
-    text = text.replace("summary:\n", "lead:\n  ja: 転入届は14日以内です。\n  en: File within 14 days.\n"
+    text = text.replace("summary:\n", "notice:\n  ja: 転入届は14日以内です。\n  en: File within 14 days.\n"
                                       "  easy: \"14{日|にち}の あいだに {出|だ}します。\"\nsummary:\n", 1)
     doc = editor_form.load_text(text)
     kinds = {f["key"]: f["kind"] for f in editor_form.describe(doc)}
-    assert kinds["lead"] == "localized" and kinds["documents"] == "localized_list" and kinds["examples"] == "examples"
+    assert kinds["notice"] == "localized" and kinds["documents"] == "localized_list" and kinds["examples"] == "examples"
     form = editor_form.to_form(doc)
-    form["lead"]["easy"] = "14{日|にち}までに {出|だ}します。"
+    form["notice"]["easy"] = "14{日|にち}までに {出|だ}します。"
     editor_form.apply_form(doc, form)
     written = editor_form.dump_text(doc)
     changed = [(a, b) for a, b in zip(text.splitlines(), written.splitlines(), strict=True) if a != b]
