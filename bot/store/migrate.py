@@ -10,11 +10,10 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import functools
-import io
 import logging
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Iterator, List, Optional
+from typing import Any, Callable, Iterator, List, Optional, TextIO
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -48,7 +47,7 @@ def is_our_table_name(name: Optional[str], type_: str, parent_names: Any) -> boo
 
 
 def alembic_config(connection: Optional[Connection] = None, url: str = "",
-                   output: Optional[io.TextIOBase] = None, **attributes: Any) -> Config:
+                   output: Optional[TextIO] = None, **attributes: Any) -> Config:
     """Our Alembic configuration in code (no alembic.ini): env.py reads these attributes."""
     config = Config(output_buffer=output)
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -105,7 +104,7 @@ def downgrade(engine: Engine, revision: str) -> None:
         connection.commit()
 
 
-def upgrade_sql(url: str, start: Optional[str], output: io.TextIOBase) -> None:
+def upgrade_sql(url: str, start: Optional[str], output: TextIO) -> None:
     """The SQL an upgrade from `start` (None: an empty database) to head would run, for a DBA to read."""
     command.upgrade(alembic_config(url=url, output=output), f"{start}:head" if start else "head", sql=True)
 
