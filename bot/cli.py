@@ -1,5 +1,6 @@
 """The `madoguchi` command: catalog (validate, train, evaluate, publish, rollback, history,
-stale, import, export), check, compile, train, serve, staff, purge."""
+stale, import, export), db (upgrade, current, history, revision), check, compile, train, serve,
+staff, purge."""
 from __future__ import annotations
 
 import argparse
@@ -79,7 +80,7 @@ def model_registry(settings: Settings):
     from bot.store import Database
 
     db = Database(settings.tracker_database_url)
-    db.create_tables()
+    db.upgrade_schema()
     return ModelRegistry(db)
 
 
@@ -361,6 +362,87 @@ def add_catalog_commands(sub) -> None:
     imported.add_argument("--yes", action="store_true", help="merge: write the changed procedures into intents/")
 
 
+def cmd_db_upgrade(settings: Settings, args) -> int:
+    """Bring our tables to the newest migration (the server and every tool also do it on start);
+    with --sql, print the SQL it would run instead, for a DBA to review or run."""
+    from bot.store import Database
+    from bot.store.migrate import SchemaMismatch, SchemaNewerThanCode, current_revision, head_revision, upgrade_sql
+
+    db = Database(settings.tracker_database_url)
+    if args.sql:
+        with db.engine.connect() as connection:
+            start = current_revision(connection)
+        print(f"-- from {start or 'an empty database'} to {head_revision()}", file=sys.stderr)
+        upgrade_sql(settings.tracker_database_url, start, sys.stdout)
+        return 0
+    try:
+        db.upgrade_schema()
+    except (SchemaMismatch, SchemaNewerThanCode) as refusal:
+        print(f"error: {refusal}", file=sys.stderr)
+        return 1
+    print(f"database at migration {head_revision()} (head)")
+    return 0
+
+
+def cmd_db_current(settings: Settings, args) -> int:
+    from sqlalchemy import inspect
+
+    from bot.store import Database
+    from bot.store.migrate import current_revision, first_revision_schema, head_revision
+
+    with Database(settings.tracker_database_url).engine.connect() as connection:
+        current = current_revision(connection)
+        ours = set(inspect(connection).get_table_names()) & set(first_revision_schema().tables)
+    if current is None:
+        print("no migration recorded: " + (f"{len(ours)} table(s) made before migrations (an upgrade checks and "
+                                           "adopts them)" if ours else "our tables do not exist yet"))
+    elif current == head_revision():
+        print(f"{current} (head)")
+    else:
+        print(f"{current} (behind {head_revision()}: run `madoguchi db upgrade`)")
+    return 0 if current == head_revision() else 1
+
+
+def cmd_db_history(settings: Settings, args) -> int:
+    from bot.store.migrate import head_revision, history
+
+    for script in history():
+        title = (script.doc or "").splitlines()[0] if script.doc else ""
+        print(f"{script.revision}  {title}" + ("  (head)" if script.revision == head_revision() else ""))
+    return 0
+
+
+def cmd_db_revision(settings: Settings, args) -> int:
+    """Write a migration for what bot/store/models.py changed (autogenerate), for a developer to read and commit."""
+    from bot.store.migrate import new_revision
+
+    path = new_revision(args.message, empty=args.empty)
+    if path is None:
+        print("the models and the migrations agree: nothing to write (--empty for a hand-written migration)",
+              file=sys.stderr)
+        return 1
+    print(f"wrote {path}: read it, adjust it, run `madoguchi db upgrade` and commit it")
+    return 0
+
+
+def cmd_db(settings: Settings, args) -> int:
+    handlers = {"upgrade": cmd_db_upgrade, "current": cmd_db_current, "history": cmd_db_history,
+                "revision": cmd_db_revision}
+    return handlers[args.db_command](settings, args)
+
+
+def add_db_commands(sub) -> None:
+    db = sub.add_parser("db", help="migrations of our tables (MADOGUCHI_DATABASE_URL): upgrade, current, …")
+    commands = db.add_subparsers(dest="db_command", required=True)
+    upgrade = commands.add_parser("upgrade", help="bring the tables to the newest migration (start does it too)")
+    upgrade.add_argument("--sql", action="store_true", help="print the SQL instead of running it")
+    commands.add_parser("current", help="the database's migration; exit 1 when it is not the newest")
+    commands.add_parser("history", help="every migration, oldest first")
+    revision = commands.add_parser("revision", help="write a migration for what bot/store/models.py changed")
+    revision.add_argument("-m", "--message", required=True, help="what the migration does, e.g. 'add handoff tag'")
+    revision.add_argument("--empty", action="store_true", help="an empty migration to write by hand")
+
+
 def cmd_serve(settings: Settings, args) -> int:
     from bot.server import ServeRefused, check_listen_address, serve
 
@@ -420,6 +502,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="madoguchi", description="madoguchi service-desk assistant")
     sub = parser.add_subparsers(dest="command", required=True)
     add_catalog_commands(sub)
+    add_db_commands(sub)
     check = sub.add_parser("check", help="validate the catalog in intents/ (= catalog validate)")
     check.add_argument("directory", nargs="?", help="catalog folder (default: MADOGUCHI_CATALOG or intents/)")
     sub.add_parser("compile", help="compile the catalog to Rasa files in build/rasa/")
@@ -442,6 +525,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return cmd_staff_add(settings, args)
     if args.command == "catalog":
         return cmd_catalog(settings, args)
+    if args.command == "db":
+        return cmd_db(settings, args)
     handler = {"check": cmd_check, "compile": cmd_compile, "train": cmd_train, "serve": cmd_serve,
                "purge": cmd_purge}[args.command]
     return handler(settings, args)

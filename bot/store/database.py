@@ -11,7 +11,7 @@ from typing import Iterator
 from sqlalchemy import create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.store.models import Base
+from bot.store.migrate import upgrade_to_head
 
 logger = logging.getLogger(__name__)
 
@@ -31,9 +31,13 @@ class Database:
                 cursor.close()
         self._sessions = sessionmaker(self.engine, future=True, expire_on_commit=False)
 
-    def create_tables(self) -> None:
-        # Tables are created if missing; schema changes will come with migrations.
-        Base.metadata.create_all(self.engine)
+    def upgrade_schema(self) -> None:
+        """Make or upgrade our tables to the newest migration (bot/store/migrate.py): the server
+        and every tool call this on start. Blocking: before the server starts or in a worker thread."""
+        upgrade_to_head(self.engine)
+
+    # The name callers used when tables came from create_all; it now runs the migrations too.
+    create_tables = upgrade_schema
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
