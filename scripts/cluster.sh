@@ -107,27 +107,29 @@ cmd_start() {
   say "madoguchi cluster on http://$CLUSTER_LISTEN/ (replicas: $CLUSTER_PORTS; stop: make cluster-stop)"
 }
 
-stop_pid() {  # stop_pid PIDFILE SIGNAL NAME
-  local pidfile=$1 signal=$2 name=$3 pid deadline=$(( SECONDS + CLUSTER_STOP_TIMEOUT ))
-  if ! alive "$pidfile"; then rm -f "$pidfile"; return; fi
-  pid=$(cat "$pidfile")
-  say "stopping $name (pid $pid)"
-  kill "-$signal" "$pid"
-  while kill -0 "$pid" 2>/dev/null; do
-    if [ "$SECONDS" -ge "$deadline" ]; then say "$name did not stop in ${CLUSTER_STOP_TIMEOUT}s: killing it"; kill -KILL "$pid"; fi
-    sleep 0.2
+stop_pids() {  # stop_pids SIGNAL PIDFILE...: signal them all at once, then wait (kill what outlives the timeout)
+  local signal=$1 pidfile pid deadline=$(( SECONDS + CLUSTER_STOP_TIMEOUT )); shift
+  local -a pids=()
+  for pidfile in "$@"; do
+    if alive "$pidfile"; then
+      pid=$(cat "$pidfile"); say "stopping $(basename "$pidfile" .pid) (pid $pid)"; kill "-$signal" "$pid" || true; pids+=("$pid")
+    fi
   done
-  rm -f "$pidfile"
+  for pid in "${pids[@]}"; do
+    while kill -0 "$pid" 2>/dev/null; do
+      if [ "$SECONDS" -ge "$deadline" ]; then say "pid $pid did not stop in ${CLUSTER_STOP_TIMEOUT}s: killing it"; kill -KILL "$pid" 2>/dev/null || true; fi
+      sleep 0.2
+    done
+  done
+  rm -f "$@"
 }
 
 cmd_stop() {
-  # nginx first (no new turns reach the replicas), then each replica: SIGTERM lets in-flight turns finish.
-  stop_pid "$CLUSTER_DIR/nginx.pid" QUIT nginx
-  local pidfile
-  for pidfile in "$CLUSTER_DIR"/replica-*.pid; do
-    [ -e "$pidfile" ] || continue
-    stop_pid "$pidfile" TERM "replica $(basename "$pidfile" .pid)"
-  done
+  # nginx first (no new turns reach the replicas), then the replicas: SIGTERM lets in-flight turns finish.
+  stop_pids QUIT "$CLUSTER_DIR/nginx.pid"
+  local -a replicas=()
+  for pidfile in "$CLUSTER_DIR"/replica-*.pid; do [ -e "$pidfile" ] && replicas+=("$pidfile"); done
+  [ "${#replicas[@]}" -eq 0 ] || stop_pids TERM "${replicas[@]}"
 }
 
 cmd_status() {
