@@ -194,7 +194,7 @@ def assert_nothing_lost(url: str, run: Run, turns: int) -> int:
         assert stamps == sorted(stamps), f"{resident.sender}: events out of order"
         stored = turns_in(events)
         expected = []
-        for index, (message, answer) in enumerate(zip(resident.sent, resident.answers)):
+        for index, (message, answer) in enumerate(zip(resident.sent, resident.answers, strict=True)):
             expected_turn = (unicodedata.normalize("NFKC", message), answer)
             if index in resident.retried and stored[len(expected):len(expected) + 2] == [expected_turn] * 2:
                 expected.append(expected_turn)  # saved by the replica that died, then again by the retry
