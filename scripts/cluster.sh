@@ -41,8 +41,7 @@ ensure_database() {
   command -v psql >/dev/null || fail "psql not found: run \`make setup\` (installs postgresql)"
   psql "$CLUSTER_POSTGRES/postgres" -qtAc 'select 1' >/dev/null 2>&1 \
     || fail "PostgreSQL does not answer at $CLUSTER_POSTGRES (start it: pg_ctlcluster 15 main start)"
-  redis_host_port=${MADOGUCHI_REDIS_URL#redis://}; redis_host_port=${redis_host_port%%/*}
-  redis-cli -h "${redis_host_port%%:*}" -p "${redis_host_port##*:}" ping >/dev/null 2>&1 \
+  redis-cli -u "$MADOGUCHI_REDIS_URL" ping 2>/dev/null | grep -q PONG \
     || fail "Redis does not answer at $MADOGUCHI_REDIS_URL (start it: redis-server --daemonize yes)"
   if [ -z "$(psql "$CLUSTER_POSTGRES/postgres" -qtAc "select 1 from pg_database where datname = '$CLUSTER_DATABASE'")" ]; then
     say "creating database $CLUSTER_DATABASE"
