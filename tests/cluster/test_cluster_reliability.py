@@ -211,7 +211,7 @@ def test_cluster_serves_through_nginx_with_both_replicas_ready(cluster: Cluster)
     assert ready.status_code == 200 and ready.json()["ready"] is True
     for port in cluster.ports:
         checks = httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=30).json()["checks"]
-        assert checks == {"model": True, "database": True, "redis": True, "accepting": True}
+        assert all(checks[part] is True for part in ("model", "database", "redis", "accepting")), checks
     conf = (cluster.directory / "nginx.conf").read_text()
     assert "proxy_buffering off;" in conf and all(f"127.0.0.1:{port} max_fails" in conf for port in cluster.ports)
 
