@@ -146,6 +146,7 @@ def build_app(settings: Settings, model_path: Path):
     install_speech(app, settings)  # app.ctx.speech, GET /audio/<hash>.<ext>, catalog pre-synthesis
     install_retention(app, settings.retention_days)  # daily purge (MADOGUCHI_RETENTION_DAYS), after the agent loads
     install_draining(app)  # /health/ready says 503 while in-flight turns finish
+    app.config.GRACEFUL_SHUTDOWN_TIMEOUT = settings.graceful_shutdown_seconds  # Sanic waits this long for them
     app.register_listener(close_resources, "after_server_stop")
     return app
 

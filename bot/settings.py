@@ -54,6 +54,7 @@ class Settings:
     opendata_license: str = "CC-BY-4.0"  # licence of /opendata/* (SPDX id; bot/admin/opendata.py knows a few)
     opendata_license_url: str = ""  # needed for a licence that table does not know
     opendata_attribution: str = ""  # credit line users must give; empty: the city's name (intents/city.yml)
+    graceful_shutdown_seconds: float = 15.0  # after SIGTERM, in-flight turns get this long to finish
 
     @property
     def tracker_database_url(self) -> str:
@@ -117,6 +118,8 @@ class Settings:
             opendata_license=text("MADOGUCHI_OPENDATA_LICENSE", cls.opendata_license).strip(),
             opendata_license_url=text("MADOGUCHI_OPENDATA_LICENSE_URL", cls.opendata_license_url).strip(),
             opendata_attribution=text("MADOGUCHI_OPENDATA_ATTRIBUTION", cls.opendata_attribution).strip(),
+            graceful_shutdown_seconds=float(env.get("MADOGUCHI_GRACEFUL_SHUTDOWN_SECONDS",
+                                                    cls.graceful_shutdown_seconds)),
         )
 
     @property

@@ -75,3 +75,19 @@ if [ -n "$missing_speech" ]; then
 else
   step "[speech] system packages: open-jtalk, voice and sox present"
 fi
+
+# Cluster (`make cluster`): nginx in front of two replicas, on the machine's PostgreSQL and Redis.
+# RUNLEVEL=1 keeps Debian's maintainer scripts from starting the system services: `make cluster`
+# runs its own nginx with its own config, pid and logs under var/cluster/ (scripts/cluster.sh).
+CLUSTER_PKGS="nginx postgresql redis-server"
+missing_cluster=""
+for pkg in $CLUSTER_PKGS; do dpkg -s "$pkg" >/dev/null 2>&1 || missing_cluster="$missing_cluster $pkg"; done
+if [ -n "$missing_cluster" ]; then
+  step "[cluster] system packages: installing$missing_cluster (Debian; system services left as they are)"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -q
+  # shellcheck disable=SC2086
+  RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $missing_cluster
+else
+  step "[cluster] system packages: nginx, postgresql, redis-server present"
+fi

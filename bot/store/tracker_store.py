@@ -11,27 +11,44 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Iterable, List, Optional, Text
+from typing import Any, Callable, Iterable, List, Optional, Text, TypeVar
 
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
+from sqlalchemy.exc import DBAPIError
 
 logger = logging.getLogger(__name__)
+Result = TypeVar("Result")
+
+
+def once_more_if_disconnected(work: Callable[..., Result], *args: Any) -> Result:
+    """Run `work`; if the database dropped the connection (restart, failover, pg_terminate_backend),
+    SQLAlchemy has discarded the pool's connections, so run it once more on a fresh one. Without this,
+    Rasa's fail-safe store keeps the turn in memory only (lost) or answers from an empty tracker.
+    A save is safe to repeat: it writes only the events not stored yet."""
+    try:
+        return work(*args)
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+        logger.warning("tracker store: database connection lost; retrying on a new connection")
+        return work(*args)
 
 
 class ThreadedSQLTrackerStore(SQLTrackerStore):
     """`SQLTrackerStore` whose queries run in the default thread pool."""
 
     async def keys(self) -> Iterable[Text]:
-        return await asyncio.to_thread(self._keys_sync)
+        return await asyncio.to_thread(once_more_if_disconnected, self._keys_sync)
 
     def _keys_sync(self) -> List[Text]:
         with self.session_scope() as session:
             return [sender_id for (sender_id,) in session.query(self.SQLEvent.sender_id).distinct().all()]
 
     async def _retrieve(self, sender_id: Text, fetch_events_from_all_sessions: bool) -> Optional[DialogueStateTracker]:
-        return await asyncio.to_thread(self._retrieve_sync, sender_id, fetch_events_from_all_sessions)
+        return await asyncio.to_thread(once_more_if_disconnected, self._retrieve_sync, sender_id,
+                                       fetch_events_from_all_sessions)
 
     def _retrieve_sync(self, sender_id: Text, fetch_events_from_all_sessions: bool) -> Optional[DialogueStateTracker]:
         with self.session_scope() as session:
@@ -45,7 +62,7 @@ class ThreadedSQLTrackerStore(SQLTrackerStore):
         await self.stream_events(tracker)
         # A copy: the thread must not read the deque while the loop appends to it.
         events = list(tracker.events)
-        await asyncio.to_thread(self._save_sync, tracker.sender_id, events)
+        await asyncio.to_thread(once_more_if_disconnected, self._save_sync, tracker.sender_id, events)
 
     def _save_sync(self, sender_id: Text, events: list) -> None:
         with self.session_scope() as session:
