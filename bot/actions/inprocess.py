@@ -55,4 +55,4 @@ def validate_results_with_checked_schema() -> None:
             raise error
         return True
 
-    RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+    RemoteAction._validate_action_result = _validate_action_result
