@@ -100,9 +100,20 @@ def read_question(text: str) -> Question:
 
 
 class ActionMadoguchi(Action):
-    """Built by the server with its catalog provider and handoff service (bot/server.py)."""
+    """Built by the server with its catalog provider and handoff service (bot/server.py).
 
-    def __init__(self, catalogs: CatalogProvider, handoffs: HandoffService) -> None:
+    Without them (`rasa run actions` builds every action with no arguments: the stock
+    reference of bench/stock_vs_ours.py) both come from the environment's settings.
+    """
+
+    def __init__(self, catalogs: Optional[CatalogProvider] = None, handoffs: Optional[HandoffService] = None) -> None:
+        if catalogs is None or handoffs is None:
+            from bot.handoff.runtime import service_for
+            from bot.settings import Settings
+
+            settings = Settings.from_env()
+            catalogs = catalogs or CatalogProvider(settings.catalog_dir)
+            handoffs = handoffs or service_for(settings.tracker_database_url, settings.callback_ttl_seconds)
         self.catalogs = catalogs
         self.handoffs = handoffs
 

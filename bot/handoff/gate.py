@@ -28,6 +28,7 @@ from bot.handoff.machine import (
     HandoffService,
     QueueEntry,
     QueuePosition,
+    recording_changes,
 )
 from bot.messages import BotMessage
 from bot.redaction import find_phone_number, mask_phone_numbers
@@ -52,6 +53,13 @@ class HandoffGate:
         return handle_with_handoff
 
     async def handle(self, handle: Callable[[UserMessage], Awaitable[Any]], message: UserMessage) -> Any:
+        # One handoff read per turn: what the turn itself changes (the gate's call-back
+        # steps, the action queueing the resident) is recorded, not read back.
+        with recording_changes() as changes:
+            return await self.handle_recorded(handle, message, changes)
+
+    async def handle_recorded(self, handle: Callable[[UserMessage], Awaitable[Any]], message: UserMessage,
+                              changes: Dict[str, str]) -> Any:
         cid = message.sender_id
         before = await to_thread(self.service.get, cid)
         state = before.state if before else "bot"
@@ -86,9 +94,9 @@ class HandoffGate:
             if state == QUEUED:
                 await self.acknowledge_waiting(message, before.language)
         else:  # the bot may just have queued it (or taken a callback request): tell the consoles
-            after = await to_thread(self.service.get, cid)
-            if after is not None and after.state != state:
-                self.hub.publish({"type": "queue_changed", "conversation_id": cid, "state": after.state})
+            after = changes.get(cid)
+            if after is not None and after != state:
+                self.hub.publish({"type": "queue_changed", "conversation_id": cid, "state": after})
         return result
 
     async def take_callback_phone(self, message: UserMessage, before: QueueEntry) -> str:

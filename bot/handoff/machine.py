@@ -15,11 +15,13 @@ transition out of that state deletes it in the same transaction.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
@@ -98,6 +100,29 @@ class QueuePosition(NamedTuple):
 
 
 DEFAULT_CALLBACK_TTL = dt.timedelta(days=7)
+
+# The states transitions reached during one resident's turn, by conversation id. The gate
+# opens a record around the turn; the action's transitions run in worker threads, which
+# copy the turn's context (asyncio.to_thread), so they fill the same dict. The gate then
+# knows whether the turn changed the handoff without reading it a second time.
+_turn_changes: ContextVar[Optional[Dict[str, str]]] = ContextVar("handoff_turn_changes", default=None)
+
+
+@contextlib.contextmanager
+def recording_changes() -> Iterator[Dict[str, str]]:
+    """{conversation id: state reached} for the transitions made inside the block (this task)."""
+    changes: Dict[str, str] = {}
+    token = _turn_changes.set(changes)
+    try:
+        yield changes
+    finally:
+        _turn_changes.reset(token)
+
+
+def _record_change(conversation_id: str, state: str) -> None:
+    changes = _turn_changes.get()
+    if changes is not None:
+        changes[conversation_id] = str(state)
 
 
 def _forget_callbacks(session: Session, conversation_id: str) -> None:
@@ -178,6 +203,7 @@ class HandoffService:
             row.updated_at = now
             _forget_callbacks(session, conversation_id)
             session.flush()
+            _record_change(conversation_id, QUEUED)
             return QueueEntry.of(row, now)
 
     def _transition(self, conversation_id: str, allowed: tuple, values: Dict[str, Any],
@@ -197,6 +223,7 @@ class HandoffService:
                 _forget_callbacks(session, conversation_id)
             row = session.get(Handoff, conversation_id)
             session.refresh(row)
+            _record_change(conversation_id, row.state)
             return QueueEntry.of(row, real_utcnow())
 
     def claim(self, conversation_id: str, account_id: int) -> QueueEntry:
@@ -220,6 +247,7 @@ class HandoffService:
             row.ended_at = row.close_note = None
             _forget_callbacks(session, conversation_id)
             session.flush()
+            _record_change(conversation_id, ASSIGNED)
             return QueueEntry.of(row, now)
 
     def _owned_by(self, account_id: Optional[int]):
@@ -294,6 +322,7 @@ class HandoffService:
             callback = CallbackRequest(conversation_id=conversation_id, phone=phone, consent_at=now, section=section)
             session.add(callback)
             session.flush()
+            _record_change(conversation_id, CALLBACK)
             return callback.id
 
     def callback(self, conversation_id: str) -> Optional[Dict[str, Any]]:
