@@ -9,11 +9,19 @@
 - `SlipAttempts`: wrong visit slip numbers per caller over an hour, across calls, so a slip
   cannot be found by trying numbers from one phone.
 
-Each sits behind a few methods, so a shared store (Redis) can take its place when the
-service runs as several processes.
+Twilio may post a call's webhooks to any replica, so the calls sit behind `LiveCalls`: in
+this process's `CallBook` (`LocalCalls`), or in Redis (`RedisCalls`, with MADOGUCHI_REDIS_URL)
+where every replica reads and writes the same call, and a clerk's reply made on any replica is
+queued for the caller's next turn wherever it lands. There the calling number is encrypted
+(keyed by the Twilio auth token) and every key expires with the call.
+`SmsAfterCall` and `SlipAttempts` stay per process.
 """
 from __future__ import annotations
 
+import base64
+import dataclasses
+import hashlib
+import json
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
@@ -85,6 +93,118 @@ class CallBook:
             if call.sender == sender:
                 return call
         return None
+
+
+class LocalCalls:
+    """The calls of this process only (one replica): the `CallBook` holds the very objects."""
+
+    def __init__(self, book: Optional[CallBook] = None) -> None:
+        self.book = book or CallBook()
+
+    async def open(self, call_sid: str, make: Callable[[], Call]) -> Call:
+        """The call of this webhook request (new on its first), marked as seen now."""
+        return self.book.touch(call_sid, make)
+
+    async def save(self, call_sid: str, call: Call) -> None:
+        """Nothing to write: the book holds the object the request changed."""
+
+    async def end(self, call_sid: str) -> Optional[Call]:
+        return self.book.end(call_sid)
+
+    async def hold_for_caller(self, sender: str, message: Dict[str, Any]) -> bool:
+        """Queue a staff message for the call of `sender` on the line; False when none is."""
+        call = self.book.live(sender)
+        if call is None:
+            return False
+        call.pending.append(dict(message))
+        return True
+
+    async def take_pending(self, call: Call) -> List[Dict[str, Any]]:
+        return call.take_pending()
+
+
+class RedisCalls:
+    """The calls of every replica, in Redis: keys `<prefix>:call:<CallSid>` (the call, as JSON),
+    `<prefix>:live:<sender>` (the CallSid on the line) and `<prefix>:pending:<sender>` (staff
+    messages not played yet), each expiring `live_seconds` after the call's last request."""
+
+    def __init__(self, url: str, prefix: str, secret: str, live_seconds: float = LIVE_SECONDS) -> None:
+        self.url, self.prefix, self.live_seconds = url, prefix, int(live_seconds)
+        self._fernet_key = base64.urlsafe_b64encode(hashlib.sha256(b"madoguchi-call:" + secret.encode()).digest())
+        self._client: Any = None
+
+    def _redis(self) -> Any:
+        if self._client is None:  # made in the running loop, on first use
+            import redis.asyncio as redis
+
+            self._client = redis.from_url(self.url)
+        return self._client
+
+    def _key(self, kind: str, name: str) -> str:
+        return f"{self.prefix}:{kind}:{name}"
+
+    def _encode(self, call: Call) -> str:
+        from cryptography.fernet import Fernet
+
+        state = dataclasses.asdict(call)
+        state.pop("pending")  # kept in its own list, so a reply queued meanwhile is never overwritten
+        state["caller"] = Fernet(self._fernet_key).encrypt(call.caller.encode()).decode()
+        return json.dumps(state, ensure_ascii=False)
+
+    def _decode(self, raw: Any) -> Call:
+        from cryptography.fernet import Fernet
+
+        state = json.loads(raw)
+        state["caller"] = Fernet(self._fernet_key).decrypt(state["caller"].encode()).decode()
+        fields = {f.name for f in dataclasses.fields(Call)}
+        return Call(**{name: value for name, value in state.items() if name in fields})
+
+    async def open(self, call_sid: str, make: Callable[[], Call]) -> Call:
+        raw = await self._redis().get(self._key("call", call_sid))
+        call = self._decode(raw) if raw else make()
+        call.seen = time.monotonic()
+        await self.save(call_sid, call)  # on the line from now on, for a reply made anywhere
+        return call
+
+    async def save(self, call_sid: str, call: Call) -> None:
+        pipe = self._redis().pipeline(transaction=True)
+        pipe.set(self._key("call", call_sid), self._encode(call), ex=self.live_seconds)
+        pipe.set(self._key("live", call.sender), call_sid, ex=self.live_seconds)
+        pipe.expire(self._key("pending", call.sender), self.live_seconds)
+        await pipe.execute()
+
+    async def end(self, call_sid: str) -> Optional[Call]:
+        client = self._redis()
+        raw = await client.get(self._key("call", call_sid))
+        if not raw:
+            return None
+        call = self._decode(raw)
+        await client.delete(self._key("call", call_sid))
+        if (await client.get(self._key("live", call.sender))) in (call_sid, call_sid.encode()):
+            await client.delete(self._key("live", call.sender))
+        return call
+
+    async def hold_for_caller(self, sender: str, message: Dict[str, Any]) -> bool:
+        client = self._redis()
+        if not await client.exists(self._key("live", sender)):
+            return False
+        pipe = client.pipeline(transaction=True)
+        pipe.rpush(self._key("pending", sender), json.dumps(dict(message), ensure_ascii=False))
+        pipe.expire(self._key("pending", sender), self.live_seconds)
+        await pipe.execute()
+        return True
+
+    async def take_pending(self, call: Call) -> List[Dict[str, Any]]:
+        pipe = self._redis().pipeline(transaction=True)
+        pipe.lrange(self._key("pending", call.sender), 0, -1)
+        pipe.delete(self._key("pending", call.sender))
+        waiting, _ = await pipe.execute()
+        return [json.loads(item) for item in waiting] + call.take_pending()
+
+
+def live_calls(redis_url: str, prefix: str, secret: str) -> Any:
+    """Shared calls when the service has Redis, else this process's."""
+    return RedisCalls(redis_url, prefix, secret) if redis_url else LocalCalls()
 
 
 class SmsAfterCall:
