@@ -1,0 +1,191 @@
+"""Two replicas on one PostgreSQL database and one Redis: live events cross between them.
+
+A resident's page stream is held by replica B while the clerk works on replica A: the clerk
+sees the request in A's live staff stream, claims and replies, and the reply arrives on the
+page's stream on B; handing back works the same way. A phone call whose Twilio webhooks
+alternate between the replicas hears a clerk's reply made on A at its next turn on B.
+Everything is real: two `madoguchi serve` processes over HTTP, a fresh PostgreSQL database
+(created here, dropped after) and the machine's Redis.
+"""
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import uuid
+from contextlib import ExitStack
+from typing import Any, Dict, Iterator, List, Tuple
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from bot.catalog import load_catalog
+from bot.devserver import RunningServer, running_server
+from bot.settings import PROJECT_ROOT, Settings
+from bot.speech import SpeechService
+from tests.channels.test_voice import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, Caller, url_of
+from tests.conftest import API_TOKEN, FAKE_NOW, REDIS_URL
+from tests.handoff.conftest import PASSWORD, Clerk
+from tests.web.resident import WebResident
+
+POSTGRES = "postgresql://postgres@127.0.0.1:5432"
+CATALOG = load_catalog(PROJECT_ROOT / "intents")
+
+
+def psql(command: str) -> None:
+    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1",
+                    "-c", command], check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def database() -> Iterator[str]:
+    name = f"madoguchi_cluster_{uuid.uuid4().hex[:8]}"
+    psql(f"create database {name}")
+    try:
+        yield f"{POSTGRES}/{name}"
+    finally:
+        psql(f"drop database if exists {name} with (force)")
+
+
+@pytest.fixture(scope="module")
+def replicas(trained_model, database: str, tmp_path_factory) -> Iterator[Tuple[RunningServer, RunningServer]]:
+    """Replica A and replica B: one database, one Redis, each its own port and var/ (speech cache, logs)."""
+    extra = {"MADOGUCHI_FAKE_NOW": FAKE_NOW, "MADOGUCHI_REDIS_URL": REDIS_URL, "MADOGUCHI_DATABASE_URL": database,
+             "MADOGUCHI_TWILIO_AUTH_TOKEN": AUTH_TOKEN, "MADOGUCHI_PUBLIC_URL": PUBLIC_URL,
+             "MADOGUCHI_TWILIO_ACCOUNT_SID": ACCOUNT_SID, "MADOGUCHI_TTS": "openjtalk"}
+    with ExitStack() as stack:  # one after the other: the first creates the tables
+        a = stack.enter_context(running_server(tmp_path_factory.mktemp("replica-a"), API_TOKEN, extra))
+        b = stack.enter_context(running_server(tmp_path_factory.mktemp("replica-b"), API_TOKEN, extra))
+        yield a, b
+
+
+def add_clerk(server: RunningServer, database: str, display_name: str, section: str) -> str:
+    """An account made with the real CLI, in the database both replicas share."""
+    username = f"clerk{uuid.uuid4().hex[:6]}"
+    env = dict(os.environ, MADOGUCHI_VAR=str(server.var_dir), MADOGUCHI_DATABASE_URL=database)
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "staff", "add", "--username", username, "--role",
+                             "staff", "--display-name", display_name, "--password-stdin", "--section", section],
+                            input=PASSWORD + "\n", capture_output=True, text=True, cwd=PROJECT_ROOT, env=env)
+    assert result.returncode == 0, result.stderr
+    return username
+
+
+def login(server: RunningServer, username: str) -> Clerk:
+    client = httpx.Client(base_url=server.base_url, timeout=60)
+    reply = client.post("/staff/api/login", json={"username": username, "password": PASSWORD})
+    assert reply.status_code == 200, reply.text
+    return Clerk(client, reply.json()["csrf_token"], username)
+
+
+class Events:
+    """An SSE stream read in a thread: (event name, data) pairs, parsed as JSON."""
+
+    def __init__(self, url: str, headers: Dict[str, str], opened: str) -> None:
+        self.received: "queue.Queue[Tuple[str, Any]]" = queue.Queue()
+        self._opened = threading.Event()
+        self._client = httpx.Client(timeout=httpx.Timeout(60, read=None), headers=headers)
+        threading.Thread(target=self._read, args=(url, opened), daemon=True).start()
+        assert self._opened.wait(30), "stream did not open"
+
+    def _read(self, url: str, opened: str) -> None:
+        try:
+            with self._client.stream("GET", url) as response:
+                event, data = "message", []
+                for line in response.iter_lines():
+                    if line.startswith(opened):
+                        self._opened.set()
+                    if line.startswith("event:"):
+                        event = line.split(":", 1)[1].strip()
+                    elif line.startswith("data:"):
+                        data.append(line.split(":", 1)[1].strip())
+                    elif line == "" and data:
+                        self.received.put((event, json.loads("\n".join(data))))
+                        event, data = "message", []
+        except httpx.HTTPError:
+            pass  # closed
+
+    def wait_for(self, predicate, timeout: float = 30) -> Any:
+        while True:
+            name, data = self.received.get(timeout=timeout)
+            if predicate(name, data):
+                return data
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def page_stream(server: RunningServer, resident: WebResident) -> Events:
+    from channels.web import COOKIE_NAME
+
+    return Events(f"{server.base_url}/webhooks/web/events", {"Cookie": f"{COOKIE_NAME}={resident.secret}"},
+                  "event: ready")
+
+
+def staff_stream(server: RunningServer, clerk: Clerk) -> Events:
+    cookies = "; ".join(f"{name}={value}" for name, value in clerk.client.cookies.items())
+    return Events(f"{server.base_url}/staff/api/events", {"Cookie": cookies}, ": connected")
+
+
+def page_texts(data: Dict[str, Any]) -> List[str]:
+    return [m.get("text") or "" for m in data.get("messages", []) + data.get("transient", [])]
+
+
+def test_a_handoff_whose_resident_and_clerk_sit_on_different_replicas(replicas, database):
+    a, b = replicas
+    clerk = login(a, add_clerk(a, database, "山田", "shimin"))
+    console = staff_stream(a, clerk)
+    resident = WebResident(b.base_url)
+    page = page_stream(b, resident)
+    sender = resident.conversation_id
+    path = f"/conversations/{quote(sender, safe='')}"
+    try:
+        resident.say("マイナンバーカードを受け取りたい")
+        resident.say("人と話したい")
+        # Queued on B; A's console hears of it live, and A's queue (the shared database) lists it.
+        console.wait_for(lambda name, data: name == "queue_changed" and data.get("conversation_id") == sender)
+        assert sender in [entry["conversation_id"] for entry in clerk.get("/queue").json()["queue"]]
+        resident.say("急いでいます")  # a message while waiting: A's console gets it as it is said
+        console.wait_for(lambda name, data: name == "message" and data.get("conversation_id") == sender
+                         and data.get("text") == "急いでいます")
+
+        assert clerk.post(f"{path}/claim").status_code == 200
+        page.wait_for(lambda name, data: name == "messages" and any("山田" in t for t in page_texts(data)))
+        words = "市民課の山田です。交付通知書はお手元にありますか。"
+        assert clerk.post(f"{path}/messages", {"text": words}).json()["delivered"] is True
+        live = page.wait_for(lambda name, data: name == "messages" and words in page_texts(data))
+        staff_message = next(m for m in live["messages"] if m.get("text") == words)
+        assert staff_message["role"] == "staff" and staff_message["staff"]["name"] == "山田"
+
+        assert clerk.post(f"{path}/handback").status_code == 200
+        handback = CATALOG.phrases["staff_handback"].ja
+        page.wait_for(lambda name, data: name == "messages" and handback in page_texts(data))
+        answer = resident.say("何を持っていけばいい？")  # the bot answers again, on B
+        assert any("持ち物" in (m.get("text") or "") for m in answer["messages"])
+    finally:
+        page.close()
+        console.close()
+
+
+def test_a_call_whose_webhooks_alternate_between_replicas_hears_a_clerks_reply(replicas, database):
+    a, b = replicas
+    clerk = login(a, add_clerk(a, database, "鈴木", "shimin"))
+    caller = Caller(a)
+    caller.start()  # on A
+    caller.server = b
+    answer = caller.say("住民票の写しがほしい")  # on B: the call's state came from Redis
+    caller.server = a
+    again = caller.press("9")  # on A: the answer B gave is repeated (what the call last said is shared)
+    assert again.plays == answer.plays and len(answer.plays) >= 2
+    path = f"/conversations/{quote(caller.sender, safe='')}"
+    assert clerk.post(f"{path}/pull").status_code == 200
+    words = "本日は12時まで市民課の窓口で受け付けています。"
+    assert clerk.post(f"{path}/messages", {"text": words}).json()["delivered"] is True
+    caller.server = b
+    heard = caller.silence()  # on B: the reply made on A is played first
+    speech = SpeechService(Settings(var_dir=b.var_dir, tts="openjtalk"), b.var_dir / "speech")
+    assert url_of(speech, words) in heard.plays
+    assert url_of(speech, words) not in caller.silence().plays  # played once, whichever replica answers
