@@ -138,8 +138,9 @@ class RedisBus(Bus):
         while True:
             client = redis.from_url(self.url)
             try:
-                pubsub = client.pubsub(ignore_subscribe_messages=True)
+                pubsub = client.pubsub()
                 await pubsub.psubscribe(self.channel("*"))
+                await _confirmed(pubsub)
                 self.listening.set()
                 failures = 0
                 if connected_before:
@@ -196,6 +197,16 @@ class RedisBus(Bus):
                 await self._wait(failures)
                 failures += 1
 
+
+
+async def _confirmed(pubsub: Any, timeout: float = 5.0) -> None:
+    """Wait for Redis to confirm the subscription (sending it proves nothing: a dying connection takes it)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        message = await pubsub.get_message(timeout=0.5)
+        if message is not None and message.get("type") == "psubscribe":
+            return
+    raise ConnectionError("Redis did not confirm the subscription")
 
 
 async def _close_quietly(client: Optional[Any]) -> None:

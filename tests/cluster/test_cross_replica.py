@@ -9,6 +9,7 @@ Everything is real: two `madoguchi serve` processes over HTTP, a fresh PostgreSQ
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import queue
@@ -25,6 +26,9 @@ import pytest
 
 from bot.catalog import load_catalog
 from bot.devserver import RunningServer, running_server
+from bot.handoff.hub import TOPIC as HUB_TOPIC
+from bot.handoff.hub import EventHub
+from bot.pubsub import RedisBus
 from bot.settings import PROJECT_ROOT, Settings
 from bot.speech import SpeechService
 from tests.channels.test_voice import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, Caller, url_of
@@ -189,3 +193,99 @@ def test_a_call_whose_webhooks_alternate_between_replicas_hears_a_clerks_reply(r
     speech = SpeechService(Settings(var_dir=b.var_dir, tts="openjtalk"), b.var_dir / "speech")
     assert url_of(speech, words) in heard.plays
     assert url_of(speech, words) not in caller.silence().plays  # played once, whichever replica answers
+
+
+class CuttableProxy:
+    """A TCP proxy in front of Redis that can drop every connection (Redis "going away") and
+    refuse new ones until mended, without touching the machine's Redis itself."""
+
+    def __init__(self, target_port: int = 6379) -> None:
+        self.target_port = target_port
+        self.is_cut = False
+        self._writers: List[asyncio.StreamWriter] = []
+        self._server: Any = None
+        self.port = 0
+
+    async def start(self) -> "CuttableProxy":
+        self._server = await asyncio.start_server(self._connect, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def _connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.is_cut:
+            writer.close()
+            return
+        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        self._writers += [writer, upstream_writer]
+        await asyncio.gather(self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer))
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while not reader.at_eof():
+                data = await reader.read(65536)
+                if not data:
+                    break
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    def cut(self) -> None:
+        self.is_cut = True
+        for writer in self._writers:
+            writer.close()
+        self._writers = []
+
+    def mend(self) -> None:
+        self.is_cut = False
+
+    async def stop(self) -> None:
+        self.cut()
+        self._server.close()
+        await self._server.wait_closed()
+
+
+async def until(condition, timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+def test_the_bus_reconnects_after_redis_drops_and_live_views_reload():
+    """Redis drops under one replica: its listener reconnects with backoff, every open console
+    is told to reload (events published meanwhile may be lost), and events flow both ways again."""
+    async def scenario() -> None:
+        proxy = await CuttableProxy().start()
+        prefix = f"madoguchi:test-{uuid.uuid4().hex[:8]}"
+        replica = RedisBus(f"redis://127.0.0.1:{proxy.port}/0", prefix, backoff=(0.05, 0.1, 0.2))
+        other = RedisBus(REDIS_URL, prefix)  # the other replica, on Redis directly
+        hub = EventHub(replica)
+        console = hub.subscribe()
+        heard_by_other: List[Dict[str, Any]] = []
+        other.subscribe(HUB_TOPIC, heard_by_other.append)
+        try:
+            await replica.start()
+            await other.start()
+            await until(lambda: replica.listening.is_set() and other.listening.is_set())
+            other.publish(HUB_TOPIC, {"type": "message", "n": 1})
+            assert await asyncio.wait_for(console.get(), 10) == {"type": "message", "n": 1}
+
+            proxy.cut()
+            await until(lambda: not replica.listening.is_set())
+            await asyncio.sleep(0.3)  # a few refused reconnects
+            proxy.mend()
+            # Back: the console is told to reload, since anything published meanwhile is lost.
+            assert await asyncio.wait_for(console.get(), 10) == {"type": "queue_changed", "section": None}
+            other.publish(HUB_TOPIC, {"type": "message", "n": 2})
+            assert await asyncio.wait_for(console.get(), 10) == {"type": "message", "n": 2}
+            hub.publish({"type": "message", "n": 3})  # and this replica's publishes reach the other again
+            await until(lambda: {"type": "message", "n": 3} in heard_by_other)
+        finally:
+            await replica.stop()
+            await other.stop()
+            await proxy.stop()
+
+    asyncio.run(scenario())
