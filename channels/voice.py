@@ -38,9 +38,10 @@ ja/en/easy (the catalog check requires every one, bot/catalog/model.py PHONE_PRO
 
 The conversation id is `voice:` + an HMAC (keyed with the auth token) of the calling number,
 so a resident who calls again continues their conversation and the number itself is never an
-id, a log line or a stored event; it is kept in memory for the call (for the call-back and the
-SMS) and forgotten when the call ends, unless the caller agreed to text messages: then it is
-kept in memory for a day for a clerk's reply (channels/voice_state.py).
+id, a log line or a stored event; it is kept for the call (for the call-back and the SMS) and
+forgotten when the call ends, unless the caller agreed to text messages: then it is kept for a
+day for a clerk's reply. "Kept" is in memory, or with several replicas in Redis, encrypted and
+expiring (channels/voice_state.py).
 """
 from __future__ import annotations
 
@@ -65,7 +66,7 @@ from bot.handoff.slips import NUMBER_DIGITS, Slips
 from bot.text import DEFAULT_MAX_CHARS
 from channels.base import AnnotatedCollectingOutputChannel, Channel, OnNewMessage, health_route
 from channels.inbound import InboundError
-from channels.voice_state import Call, LocalCalls, SlipAttempts, SmsAfterCall, live_calls
+from channels.voice_state import Call, LocalCalls, SlipAttempts, live_calls
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +147,6 @@ class VoiceInput(Channel):
         self.sms_from = sms_from
         self.api_url = api_url.rstrip("/")
         self.calls = calls or LocalCalls()  # channels/voice_state.py: in Redis when replicas share calls
-        self.sms_after_call = SmsAfterCall()
         self.slip_attempts = SlipAttempts()
         self._sms_client: Any = None
 
@@ -469,7 +469,7 @@ class VoiceInput(Channel):
             return False
         if await self.calls.hold_for_caller(recipient_id, dict(message)):
             return True
-        number = self.sms_after_call.number(recipient_id)
+        number = await self.calls.number_for(recipient_id)
         if number is None or not message.get("staff") or not self.sms_enabled:
             return False
         try:
@@ -484,7 +484,7 @@ class VoiceInput(Channel):
         the clerk's words that came too late to be played."""
         if not (call.sms_consent and caller_known(call.caller)):
             return
-        self.sms_after_call.remember(call.sender, call.caller)
+        await self.calls.remember_number(call.sender, call.caller)
         for message in await self.calls.take_pending(call):
             await self.push(call.sender, message)
 

@@ -1,20 +1,21 @@
-"""What the phone channel remembers between Twilio's webhook requests, in memory only.
+"""What the phone channel remembers between Twilio's webhook requests.
 
 - `Call`: one call's state (speed, language, the last answer, staff messages to play).
 - `CallBook`: the calls by CallSid, and which call of a conversation is still on the line
   (a staff reply is played to it at its next webhook turn).
 - `SmsAfterCall`: for a caller who agreed to text messages, the number for a while after the
   call ends, so a clerk's later reply can still reach them. Nothing else keeps a number past
-  the call, and this never leaves the process.
+  the call.
 - `SlipAttempts`: wrong visit slip numbers per caller over an hour, across calls, so a slip
   cannot be found by trying numbers from one phone.
 
-Twilio may post a call's webhooks to any replica, so the calls sit behind `LiveCalls`: in
+Twilio may post a call's webhooks to any replica, so the calls sit behind one interface: in
 this process's `CallBook` (`LocalCalls`), or in Redis (`RedisCalls`, with MADOGUCHI_REDIS_URL)
 where every replica reads and writes the same call, and a clerk's reply made on any replica is
-queued for the caller's next turn wherever it lands. There the calling number is encrypted
-(keyed by the Twilio auth token) and every key expires with the call.
-`SmsAfterCall` and `SlipAttempts` stay per process.
+queued for the caller's next turn wherever it lands; a consenting caller's number for replies
+by SMS after the call is shared the same way. There the calling number is encrypted (keyed by
+the Twilio auth token) and every key expires (with the call; the SMS number after a day).
+`SlipAttempts` stays per process.
 """
 from __future__ import annotations
 
@@ -98,8 +99,9 @@ class CallBook:
 class LocalCalls:
     """The calls of this process only (one replica): the `CallBook` holds the very objects."""
 
-    def __init__(self, book: Optional[CallBook] = None) -> None:
+    def __init__(self, book: Optional[CallBook] = None, sms_numbers: Optional["SmsAfterCall"] = None) -> None:
         self.book = book or CallBook()
+        self.sms_numbers = sms_numbers or SmsAfterCall()
 
     async def open(self, call_sid: str, make: Callable[[], Call]) -> Call:
         """The call of this webhook request (new on its first), marked as seen now."""
@@ -122,14 +124,24 @@ class LocalCalls:
     async def take_pending(self, call: Call) -> List[Dict[str, Any]]:
         return call.take_pending()
 
+    async def remember_number(self, sender: str, number: str) -> None:
+        """After the call, for a clerk's replies by SMS (the caller agreed to text messages)."""
+        self.sms_numbers.remember(sender, number)
+
+    async def number_for(self, sender: str) -> Optional[str]:
+        return self.sms_numbers.number(sender)
+
 
 class RedisCalls:
     """The calls of every replica, in Redis: keys `<prefix>:call:<CallSid>` (the call, as JSON),
     `<prefix>:live:<sender>` (the CallSid on the line) and `<prefix>:pending:<sender>` (staff
-    messages not played yet), each expiring `live_seconds` after the call's last request."""
+    messages not played yet), each expiring `live_seconds` after the call's last request; and
+    `<prefix>:sms:<sender>` (a consenting caller's number, encrypted) for `sms_seconds`."""
 
-    def __init__(self, url: str, prefix: str, secret: str, live_seconds: float = LIVE_SECONDS) -> None:
+    def __init__(self, url: str, prefix: str, secret: str, live_seconds: float = LIVE_SECONDS,
+                 sms_seconds: float = SMS_AFTER_CALL_SECONDS) -> None:
         self.url, self.prefix, self.live_seconds = url, prefix, int(live_seconds)
+        self.sms_seconds = int(sms_seconds)
         self._fernet_key = base64.urlsafe_b64encode(hashlib.sha256(b"madoguchi-call:" + secret.encode()).digest())
         self._client: Any = None
 
@@ -143,19 +155,25 @@ class RedisCalls:
     def _key(self, kind: str, name: str) -> str:
         return f"{self.prefix}:{kind}:{name}"
 
-    def _encode(self, call: Call) -> str:
+    def _encrypt(self, number: str) -> str:
         from cryptography.fernet import Fernet
 
+        return Fernet(self._fernet_key).encrypt(number.encode()).decode()
+
+    def _decrypt(self, token: Any) -> str:
+        from cryptography.fernet import Fernet
+
+        return Fernet(self._fernet_key).decrypt(token if isinstance(token, bytes) else str(token).encode()).decode()
+
+    def _encode(self, call: Call) -> str:
         state = dataclasses.asdict(call)
         state.pop("pending")  # kept in its own list, so a reply queued meanwhile is never overwritten
-        state["caller"] = Fernet(self._fernet_key).encrypt(call.caller.encode()).decode()
+        state["caller"] = self._encrypt(call.caller)
         return json.dumps(state, ensure_ascii=False)
 
     def _decode(self, raw: Any) -> Call:
-        from cryptography.fernet import Fernet
-
         state = json.loads(raw)
-        state["caller"] = Fernet(self._fernet_key).decrypt(state["caller"].encode()).decode()
+        state["caller"] = self._decrypt(state["caller"])
         fields = {f.name for f in dataclasses.fields(Call)}
         return Call(**{name: value for name, value in state.items() if name in fields})
 
@@ -200,6 +218,13 @@ class RedisCalls:
         pipe.delete(self._key("pending", call.sender))
         waiting, _ = await pipe.execute()
         return [json.loads(item) for item in waiting] + call.take_pending()
+
+    async def remember_number(self, sender: str, number: str) -> None:
+        await self._redis().set(self._key("sms", sender), self._encrypt(number), ex=self.sms_seconds)
+
+    async def number_for(self, sender: str) -> Optional[str]:
+        token = await self._redis().get(self._key("sms", sender))
+        return self._decrypt(token) if token else None
 
 
 def live_calls(redis_url: str, prefix: str, secret: str) -> Any:

@@ -31,7 +31,8 @@ from bot.handoff.hub import EventHub
 from bot.pubsub import RedisBus
 from bot.settings import PROJECT_ROOT, Settings
 from bot.speech import SpeechService
-from tests.channels.test_voice import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, Caller, url_of
+from tests.channels.fake_twilio import FakeTwilioApi
+from tests.channels.test_voice import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, SMS_FROM, Caller, url_of
 from tests.conftest import API_TOKEN, FAKE_NOW, REDIS_URL
 from tests.handoff.conftest import PASSWORD, Clerk
 from tests.web.resident import WebResident
@@ -56,11 +57,20 @@ def database() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def replicas(trained_model, database: str, tmp_path_factory) -> Iterator[Tuple[RunningServer, RunningServer]]:
+def twilio_api() -> Iterator[FakeTwilioApi]:
+    api = FakeTwilioApi(ACCOUNT_SID, AUTH_TOKEN).start()
+    yield api
+    api.stop()
+
+
+@pytest.fixture(scope="module")
+def replicas(trained_model, database: str, twilio_api: FakeTwilioApi,
+             tmp_path_factory) -> Iterator[Tuple[RunningServer, RunningServer]]:
     """Replica A and replica B: one database, one Redis, each its own port and var/ (speech cache, logs)."""
     extra = {"MADOGUCHI_FAKE_NOW": FAKE_NOW, "MADOGUCHI_REDIS_URL": REDIS_URL, "MADOGUCHI_DATABASE_URL": database,
              "MADOGUCHI_TWILIO_AUTH_TOKEN": AUTH_TOKEN, "MADOGUCHI_PUBLIC_URL": PUBLIC_URL,
-             "MADOGUCHI_TWILIO_ACCOUNT_SID": ACCOUNT_SID, "MADOGUCHI_TTS": "openjtalk"}
+             "MADOGUCHI_TWILIO_ACCOUNT_SID": ACCOUNT_SID, "MADOGUCHI_TWILIO_FROM": SMS_FROM,
+             "MADOGUCHI_TWILIO_API_URL": twilio_api.url, "MADOGUCHI_TTS": "openjtalk"}
     with ExitStack() as stack:  # one after the other: the first creates the tables
         a = stack.enter_context(running_server(tmp_path_factory.mktemp("replica-a"), API_TOKEN, extra))
         b = stack.enter_context(running_server(tmp_path_factory.mktemp("replica-b"), API_TOKEN, extra))
@@ -174,7 +184,7 @@ def test_a_handoff_whose_resident_and_clerk_sit_on_different_replicas(replicas, 
         console.close()
 
 
-def test_a_call_whose_webhooks_alternate_between_replicas_hears_a_clerks_reply(replicas, database):
+def test_a_call_whose_webhooks_alternate_between_replicas_hears_a_clerks_reply(replicas, database, twilio_api):
     a, b = replicas
     clerk = login(a, add_clerk(a, database, "鈴木", "shimin"))
     caller = Caller(a)
@@ -184,15 +194,28 @@ def test_a_call_whose_webhooks_alternate_between_replicas_hears_a_clerks_reply(r
     caller.server = a
     again = caller.press("9")  # on A: the answer B gave is repeated (what the call last said is shared)
     assert again.plays == answer.plays and len(answer.plays) >= 2
+    caller.server = b
+    sms_before = len(twilio_api.messages)
+    caller.press("2")  # on B: the checklist by SMS, and consent to staff messages by SMS
+    assert [m["To"] for m in twilio_api.messages[sms_before:]] == [caller.number]
+
     path = f"/conversations/{quote(caller.sender, safe='')}"
     assert clerk.post(f"{path}/pull").status_code == 200
     words = "本日は12時まで市民課の窓口で受け付けています。"
     assert clerk.post(f"{path}/messages", {"text": words}).json()["delivered"] is True
-    caller.server = b
     heard = caller.silence()  # on B: the reply made on A is played first
     speech = SpeechService(Settings(var_dir=b.var_dir, tts="openjtalk"), b.var_dir / "speech")
     assert url_of(speech, words) in heard.plays
+    caller.server = a
     assert url_of(speech, words) not in caller.silence().plays  # played once, whichever replica answers
+
+    # The call ends on B (the consent given on B is known there); a clerk's later reply on A goes by SMS.
+    caller.server = b
+    assert caller.post("/webhooks/voice/status", caller.form(CallStatus="completed")).status_code == 204
+    sms_before = len(twilio_api.messages)
+    later = "ほかにご不明な点があればお電話ください。"
+    assert clerk.post(f"{path}/messages", {"text": later}).json()["delivered"] is True
+    assert [(m["To"], m["Body"]) for m in twilio_api.messages[sms_before:]] == [(caller.number, later)]
 
 
 class CuttableProxy:
