@@ -184,6 +184,23 @@ def test_a_handoff_whose_resident_and_clerk_sit_on_different_replicas(replicas, 
         console.close()
 
 
+def test_tabs_of_one_conversation_on_different_replicas_stay_in_step(replicas):
+    """One resident, a tab whose stream is on A, messages posted through B: the tab on A shows
+    them; deleting the conversation on B clears and closes the tab on A."""
+    a, b = replicas
+    resident = WebResident(b.base_url)
+    tab = page_stream(a, resident)
+    try:
+        resident.say("住民票の写しがほしい")  # on B
+        shown = tab.wait_for(lambda name, data: name == "messages"
+                             and "住民票の写しがほしい" in [m.get("text") for m in data["messages"]])
+        assert any(m["role"] == "bot" for m in shown["messages"])
+        assert resident.post("/delete", {}).status_code == 200  # on B
+        tab.wait_for(lambda name, data: name == "reset")
+    finally:
+        tab.close()
+
+
 def test_a_call_whose_webhooks_alternate_between_replicas_hears_a_clerks_reply(replicas, database, twilio_api):
     a, b = replicas
     clerk = login(a, add_clerk(a, database, "鈴木", "shimin"))
