@@ -66,7 +66,7 @@ from bot.handoff.slips import NUMBER_DIGITS, Slips
 from bot.text import DEFAULT_MAX_CHARS
 from channels.base import AnnotatedCollectingOutputChannel, Channel, OnNewMessage, health_route
 from channels.inbound import InboundError
-from channels.voice_state import Call, LocalCalls, SlipAttempts, live_calls
+from channels.voice_state import Call, LocalCalls, live_calls
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +147,6 @@ class VoiceInput(Channel):
         self.sms_from = sms_from
         self.api_url = api_url.rstrip("/")
         self.calls = calls or LocalCalls()  # channels/voice_state.py: in Redis when replicas share calls
-        self.slip_attempts = SlipAttempts()
         self._sms_client: Any = None
 
     @classmethod
@@ -354,7 +353,7 @@ class VoiceInput(Channel):
         for staff. Wrong numbers count per caller across calls (a keyed hash of the number;
         withheld numbers share one count): after a few, staff take over instead of the search."""
         caller = call.sender if caller_known(call.caller) else "anonymous"
-        if not self.slip_attempts.allowed(caller):
+        if not await self.calls.slip_allowed(caller):
             return await self.turn(request, call, catalog, STAFF_PAYLOAD, {"title": TITLES["slip_limit"]},
                                    on_new_message, prompt(catalog, call, "slip_limit"))
         staff = getattr(request.app.ctx, "staff", None)
@@ -362,7 +361,7 @@ class VoiceInput(Channel):
         if staff is not None:
             found = await asyncio.to_thread(Slips(staff.handoffs.db).lookup, number)
         if found is None:
-            self.slip_attempts.wrong(caller)
+            await self.calls.slip_wrong(caller)
             call.stage = "main"
             return await self.gather(request, call, prompts(catalog, call, "slip_not_found")
                                      + self.menu(request, catalog, call), catalog)

@@ -15,7 +15,7 @@ where every replica reads and writes the same call, and a clerk's reply made on 
 queued for the caller's next turn wherever it lands; a consenting caller's number for replies
 by SMS after the call is shared the same way. There the calling number is encrypted (keyed by
 the Twilio auth token) and every key expires (with the call; the SMS number after a day).
-`SlipAttempts` stays per process.
+Wrong slip numbers are counted there too, so trying numbers across replicas gains nothing.
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ import base64
 import dataclasses
 import hashlib
 import json
+import os
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
@@ -99,9 +100,11 @@ class CallBook:
 class LocalCalls:
     """The calls of this process only (one replica): the `CallBook` holds the very objects."""
 
-    def __init__(self, book: Optional[CallBook] = None, sms_numbers: Optional["SmsAfterCall"] = None) -> None:
+    def __init__(self, book: Optional[CallBook] = None, sms_numbers: Optional["SmsAfterCall"] = None,
+                 slips: Optional["SlipAttempts"] = None) -> None:
         self.book = book or CallBook()
         self.sms_numbers = sms_numbers or SmsAfterCall()
+        self.slips = slips or SlipAttempts()
 
     async def open(self, call_sid: str, make: Callable[[], Call]) -> Call:
         """The call of this webhook request (new on its first), marked as seen now."""
@@ -130,6 +133,13 @@ class LocalCalls:
 
     async def number_for(self, sender: str) -> Optional[str]:
         return self.sms_numbers.number(sender)
+
+    async def slip_allowed(self, caller: str) -> bool:
+        """May `caller` (a conversation id, or "anonymous") look up a visit slip now?"""
+        return self.slips.allowed(caller)
+
+    async def slip_wrong(self, caller: str) -> None:
+        self.slips.wrong(caller)
 
 
 class RedisCalls:
@@ -225,6 +235,22 @@ class RedisCalls:
     async def number_for(self, sender: str) -> Optional[str]:
         token = await self._redis().get(self._key("sms", sender))
         return self._decrypt(token) if token else None
+
+    async def slip_allowed(self, caller: str) -> bool:
+        key = self._key("slips", caller)
+        pipe = self._redis().pipeline(transaction=True)
+        pipe.zremrangebyscore(key, "-inf", time.time() - SLIP_WINDOW_SECONDS)
+        pipe.zcard(key)
+        _, wrong = await pipe.execute()
+        return int(wrong) < SLIP_WRONG_LIMIT
+
+    async def slip_wrong(self, caller: str) -> None:
+        key = self._key("slips", caller)
+        now = time.time()
+        pipe = self._redis().pipeline(transaction=True)
+        pipe.zadd(key, {f"{now}:{os.urandom(4).hex()}": now})
+        pipe.expire(key, int(SLIP_WINDOW_SECONDS))
+        await pipe.execute()
 
 
 def live_calls(redis_url: str, prefix: str, secret: str) -> Any:

@@ -32,7 +32,7 @@ from bot.pubsub import RedisBus
 from bot.settings import PROJECT_ROOT, Settings
 from bot.speech import SpeechService
 from tests.channels.fake_twilio import FakeTwilioApi
-from tests.channels.test_voice import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, SMS_FROM, Caller, url_of
+from tests.channels.test_voice import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, SMS_FROM, Caller, url_of, web_slip
 from tests.conftest import API_TOKEN, FAKE_NOW, REDIS_URL
 from tests.handoff.conftest import PASSWORD, Clerk
 from tests.web.resident import WebResident
@@ -329,3 +329,21 @@ def test_the_bus_reconnects_after_redis_drops_and_live_views_reload():
             await proxy.stop()
 
     asyncio.run(scenario())
+
+
+def test_wrong_slip_numbers_count_across_replicas(replicas):
+    """Five wrong visit slip numbers from one phone, spread over both replicas: the sixth try,
+    even with a real slip, goes to staff (the count is shared, so alternating gains nothing)."""
+    a, b = replicas
+    number = web_slip(a)
+    wrong = [f"{n:06d}" for n in range(900_001, 900_007) if f"{n:06d}" != number][:5]
+    caller = Caller(a, number=f"+8170{uuid.uuid4().int % 10**8:08d}")
+    caller.start()
+    for turn, slip in enumerate(wrong):
+        caller.server = (a, b)[turn % 2]
+        caller.press("8")
+        caller.server = (b, a)[turn % 2]
+        caller.press(slip)
+    caller.press("8")
+    refused = caller.press(number)
+    assert refused.dial is not None and caller.user_texts()[-1] == "/request_human"
