@@ -32,7 +32,7 @@ from bot.pubsub import RedisBus
 from bot.settings import PROJECT_ROOT, Settings
 from bot.speech import SpeechService
 from tests.channels.fake_twilio import FakeTwilioApi
-from tests.channels.test_voice import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, SMS_FROM, Caller, url_of, web_slip
+from tests.channels.test_voice import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, SMS_FROM, Caller, prompt, url_of, web_slip
 from tests.conftest import API_TOKEN, FAKE_NOW, REDIS_URL
 from tests.handoff.conftest import PASSWORD, Clerk
 from tests.web.resident import WebResident
@@ -346,4 +346,6 @@ def test_wrong_slip_numbers_count_across_replicas(replicas):
         caller.press(slip)
     caller.press("8")
     refused = caller.press(number)
-    assert refused.dial is not None and caller.user_texts()[-1] == "/request_human"
+    speech = SpeechService(Settings(var_dir=b.var_dir, tts="openjtalk"), b.var_dir / "speech")
+    assert refused.plays[0] == url_of(speech, prompt("slip_limit"))  # 「職員がご案内します」, not the slip
+    assert refused.dial == "+81120000111"  # 市民課 is open: a person takes over
