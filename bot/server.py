@@ -133,10 +133,11 @@ def build_app(settings: Settings, model_path: Path):
     if settings.trusted_proxies:  # else X-Forwarded-For is ignored: a client could name any address
         app.config.PROXIES_COUNT = settings.trusted_proxies
     install_cors(app, settings.allowed_origins)
-    app.ctx.delivery = Delivery(channels)
+    bus = install_bus(app, settings, channels)
+    app.ctx.delivery = Delivery(channels, bus)
     app.ctx.settings = settings
     app.ctx.catalogs = catalogs
-    gate = install_handoff(app, handoffs, catalogs)
+    gate = install_handoff(app, handoffs, catalogs, bus)
     register_channels(app, channels, gate)
     blueprints = [health_blueprint()] + extra_blueprints(settings) + staff_blueprints()
     for blueprint in blueprints + admin_blueprints() + model_blueprints():
@@ -185,13 +186,37 @@ def register_channels(app, channels: List, gate) -> None:
     app.ctx.input_channels = channels
 
 
-def install_handoff(app, handoffs, catalogs):
+def install_bus(app, settings: Settings, channels: List):
+    """Live events (staff consoles, page pushes) between replicas: Redis pub/sub when
+    MADOGUCHI_REDIS_URL is set, else in this process (bot/pubsub.py). After a Redis outage the
+    web pages' streams are ended, so each browser reconnects and fetches what it missed."""
+    from bot.pubsub import bus_for
+
+    bus = bus_for(settings.redis_url, settings.tracker_database_url)
+    for channel in channels:
+        close_all = getattr(getattr(channel, "streams", None), "close_all", None)
+        if close_all is not None:
+            bus.on_reconnect(close_all)
+
+    async def start(_app, _loop) -> None:
+        await bus.start()
+
+    async def stop(_app, _loop) -> None:
+        await bus.stop()
+
+    app.register_listener(start, "before_server_start")
+    app.register_listener(stop, "after_server_stop")
+    app.ctx.bus = bus
+    return bus
+
+
+def install_handoff(app, handoffs, catalogs, bus=None):
     """The staff live-event hub, the gate and the staff console's context, shared through app.ctx."""
     from bot.handoff.gate import HandoffGate
     from bot.handoff.hub import EventHub
     from bot.staff.context import StaffContext
 
-    hub = EventHub()
+    hub = EventHub(bus)
     gate = HandoffGate(handoffs, hub, app, catalogs)
     app.ctx.staff = StaffContext(handoffs, hub, gate, catalogs)
     return gate

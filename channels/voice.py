@@ -38,9 +38,10 @@ ja/en/easy (the catalog check requires every one, bot/catalog/model.py PHONE_PRO
 
 The conversation id is `voice:` + an HMAC (keyed with the auth token) of the calling number,
 so a resident who calls again continues their conversation and the number itself is never an
-id, a log line or a stored event; it is kept in memory for the call (for the call-back and the
-SMS) and forgotten when the call ends, unless the caller agreed to text messages: then it is
-kept in memory for a day for a clerk's reply (channels/voice_state.py).
+id, a log line or a stored event; it is kept for the call (for the call-back and the SMS) and
+forgotten when the call ends, unless the caller agreed to text messages: then it is kept for a
+day for a clerk's reply. "Kept" is in memory, or with several replicas in Redis, encrypted and
+expiring (channels/voice_state.py).
 """
 from __future__ import annotations
 
@@ -65,7 +66,7 @@ from bot.handoff.slips import NUMBER_DIGITS, Slips
 from bot.text import DEFAULT_MAX_CHARS
 from channels.base import AnnotatedCollectingOutputChannel, Channel, OnNewMessage, health_route
 from channels.inbound import InboundError
-from channels.voice_state import Call, CallBook, SlipAttempts, SmsAfterCall
+from channels.voice_state import Call, LocalCalls, live_calls
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ class VoiceInput(Channel):
         return "voice"
 
     def __init__(self, auth_token: str, public_url: str, account_sid: str = "", sms_from: str = "",
-                 api_url: str = "", max_chars: int = DEFAULT_MAX_CHARS) -> None:
+                 api_url: str = "", max_chars: int = DEFAULT_MAX_CHARS, calls: Any = None) -> None:
         super().__init__(max_chars)
         if not public_url:
             logger.error("MADOGUCHI_PUBLIC_URL is not set: Twilio signatures cannot be checked and every "
@@ -145,15 +146,16 @@ class VoiceInput(Channel):
         self.account_sid = account_sid
         self.sms_from = sms_from
         self.api_url = api_url.rstrip("/")
-        self.calls = CallBook()
-        self.sms_after_call = SmsAfterCall()
-        self.slip_attempts = SlipAttempts()
+        self.calls = calls or LocalCalls()  # channels/voice_state.py: in Redis when replicas share calls
         self._sms_client: Any = None
 
     @classmethod
     def from_settings(cls, settings: Any) -> "VoiceInput":
+        from bot.pubsub import topic_prefix
+
+        calls = live_calls(settings.redis_url, topic_prefix(settings.tracker_database_url), settings.twilio_auth_token)
         return cls(settings.twilio_auth_token, settings.public_url, settings.twilio_account_sid,
-                   settings.twilio_from, settings.twilio_api_url, settings.max_message_chars)
+                   settings.twilio_from, settings.twilio_api_url, settings.max_message_chars, calls)
 
     # --- identities and signatures ----------------------------------------------------------
     def user_of(self, caller: str, call_sid: str) -> str:
@@ -175,10 +177,10 @@ class VoiceInput(Channel):
     def url(self, path: str) -> str:
         return f"{self.public_url}/webhooks/{self.name()}{path}"
 
-    def call_for(self, form: Dict[str, str]) -> Call:
+    async def call_for(self, form: Dict[str, str]) -> Call:
         sid = form.get("CallSid") or ""
         caller = form.get("From") or ""
-        return self.calls.touch(sid, lambda: Call(self.sender_for(self.user_of(caller, sid)), caller))
+        return await self.calls.open(sid, lambda: Call(self.sender_for(self.user_of(caller, sid)), caller))
 
     # --- the blueprint ------------------------------------------------------------------------
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
@@ -201,23 +203,30 @@ class VoiceInput(Channel):
         @webhook.route("/webhook", methods=["POST"])
         @signed
         async def incoming_call(request: Request, form: Dict[str, str]) -> HTTPResponse:
-            call = self.call_for(form)
-            catalog = await request.app.ctx.catalogs.current()
-            call.stage, call.misses = "main", 0
-            greeting = prompt(catalog, call, "greeting", city=catalog.city.name.get(call.language))
-            return await self.gather(request, call, [greeting] + self.menu(request, catalog, call), catalog)
+            call = await self.call_for(form)
+            try:
+                catalog = await request.app.ctx.catalogs.current()
+                call.stage, call.misses = "main", 0
+                greeting = prompt(catalog, call, "greeting", city=catalog.city.name.get(call.language))
+                return await self.gather(request, call, [greeting] + self.menu(request, catalog, call), catalog)
+            finally:  # the next webhook of this call may land on another replica
+                await self.calls.save(form.get("CallSid") or "", call)
 
         @webhook.route("/gather", methods=["POST"])
         @signed
         async def gathered(request: Request, form: Dict[str, str]) -> HTTPResponse:
-            return await self.answer(request, self.call_for(form), form, on_new_message)
+            call = await self.call_for(form)
+            try:
+                return await self.answer(request, call, form, on_new_message)
+            finally:
+                await self.calls.save(form.get("CallSid") or "", call)
 
         @webhook.route("/status", methods=["POST"])
         @signed
         async def call_status(request: Request, form: Dict[str, str]) -> HTTPResponse:
             """Twilio's status callback: a finished call's state (and the caller's number) is dropped."""
             if form.get("CallStatus") in ("completed", "busy", "failed", "no-answer", "canceled"):
-                call = self.calls.end(form.get("CallSid") or "")
+                call = await self.calls.end(form.get("CallSid") or "")
                 if call is not None:
                     await self.call_ended(call)
             return response.empty()
@@ -344,7 +353,7 @@ class VoiceInput(Channel):
         for staff. Wrong numbers count per caller across calls (a keyed hash of the number;
         withheld numbers share one count): after a few, staff take over instead of the search."""
         caller = call.sender if caller_known(call.caller) else "anonymous"
-        if not self.slip_attempts.allowed(caller):
+        if not await self.calls.slip_allowed(caller):
             return await self.turn(request, call, catalog, STAFF_PAYLOAD, {"title": TITLES["slip_limit"]},
                                    on_new_message, prompt(catalog, call, "slip_limit"))
         staff = getattr(request.app.ctx, "staff", None)
@@ -352,7 +361,7 @@ class VoiceInput(Channel):
         if staff is not None:
             found = await asyncio.to_thread(Slips(staff.handoffs.db).lookup, number)
         if found is None:
-            self.slip_attempts.wrong(caller)
+            await self.calls.slip_wrong(caller)
             call.stage = "main"
             return await self.gather(request, call, prompts(catalog, call, "slip_not_found")
                                      + self.menu(request, catalog, call), catalog)
@@ -457,11 +466,9 @@ class VoiceInput(Channel):
         call-back."""
         if not recipient_id.startswith(self.sender_prefix) or not message.get("text"):
             return False
-        call = self.calls.live(recipient_id)
-        if call is not None:
-            call.pending.append(dict(message))
+        if await self.calls.hold_for_caller(recipient_id, dict(message)):
             return True
-        number = self.sms_after_call.number(recipient_id)
+        number = await self.calls.number_for(recipient_id)
         if number is None or not message.get("staff") or not self.sms_enabled:
             return False
         try:
@@ -476,13 +483,13 @@ class VoiceInput(Channel):
         the clerk's words that came too late to be played."""
         if not (call.sms_consent and caller_known(call.caller)):
             return
-        self.sms_after_call.remember(call.sender, call.caller)
-        for message in call.take_pending():
+        await self.calls.remember_number(call.sender, call.caller)
+        for message in await self.calls.take_pending(call):
             await self.push(call.sender, message)
 
-    def with_staff_messages(self, catalog: Catalog, call: Call, texts: Sequence[str]) -> List[str]:
+    async def with_staff_messages(self, catalog: Catalog, call: Call, texts: Sequence[str]) -> List[str]:
         """`texts` after the staff messages waiting for this call (announced once)."""
-        waiting = [str(message["text"]) for message in call.take_pending()]
+        waiting = [str(message["text"]) for message in await self.calls.take_pending(call)]
         return (prompts(catalog, call, "staff_notice") + waiting if waiting else []) + list(texts)
 
     # --- SMS -------------------------------------------------------------------------------------
@@ -541,7 +548,7 @@ class VoiceInput(Channel):
                         method="POST", timeout=GATHER_TIMEOUT if digits == 1 else GATHER_TIMEOUT * 2,
                         speech_timeout="auto", num_digits=digits, finish_on_key="" if digits == 1 else "#",
                         action_on_empty_result=True)
-        for url in await self.play_urls(request, call, self.with_staff_messages(catalog, call, texts)):
+        for url in await self.play_urls(request, call, await self.with_staff_messages(catalog, call, texts)):
             gather.play(url)
         twiml.append(gather)
         return twiml_response(twiml)
@@ -550,7 +557,7 @@ class VoiceInput(Channel):
                        number: str) -> HTTPResponse:
         twiml = VoiceResponse()
         texts = list(said) + prompts(catalog, call, "transfer")
-        for url in await self.play_urls(request, call, self.with_staff_messages(catalog, call, texts)):
+        for url in await self.play_urls(request, call, await self.with_staff_messages(catalog, call, texts)):
             twiml.play(url)
         twiml.dial(number)
         return twiml_response(twiml)
@@ -558,7 +565,7 @@ class VoiceInput(Channel):
     async def hang_up(self, request: Request, call: Call, texts: Sequence[str]) -> HTTPResponse:
         twiml = VoiceResponse()
         catalog: Catalog = await request.app.ctx.catalogs.current()
-        for url in await self.play_urls(request, call, self.with_staff_messages(catalog, call, texts)):
+        for url in await self.play_urls(request, call, await self.with_staff_messages(catalog, call, texts)):
             twiml.play(url)
         twiml.hangup()
         return twiml_response(twiml)

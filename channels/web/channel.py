@@ -146,6 +146,8 @@ class WebInput(Channel):
         @web.listener("before_server_start")
         async def remember_app(app: Any, loop: Any) -> None:
             self._app = app
+            if getattr(app.ctx, "bus", None) is not None:  # tabs held by other replicas (bot/pubsub.py)
+                self.streams.attach(app.ctx.bus, self._events)
             # Load the dictionary and the catalog now rather than during a resident's first request.
             await loop.run_in_executor(None, lambda: (shared_tagger(),
                                                       self.counter_info(app.ctx.catalogs, self.settings)))
