@@ -54,6 +54,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Text, Tuple
 
 from rasa.core.channels.channel import UserMessage
+from redis.exceptions import RedisError
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -195,7 +196,11 @@ class VoiceInput(Channel):
                 if not self.verified(request, form):
                     return response.json({"error": "forbidden", "message": "Missing or wrong X-Twilio-Signature."},
                                          status=403)
-                return await handler(request, form)
+                try:
+                    return await handler(request, form)
+                except RedisError:  # replicas share calls in Redis: without it, no call can go on
+                    logger.warning("voice channel: the shared call store (Redis) is unreachable")
+                    return await self.store_unreachable(request, form)
 
             checked.__name__ = handler.__name__  # Sanic names routes after their handlers
             return checked
@@ -560,6 +565,19 @@ class VoiceInput(Channel):
         for url in await self.play_urls(request, call, await self.with_staff_messages(catalog, call, texts)):
             twiml.play(url)
         twiml.dial(number)
+        return twiml_response(twiml)
+
+    async def store_unreachable(self, request: Request, form: Dict[str, str]) -> HTTPResponse:
+        """The caller still hears where to call (the counter's number) instead of an error tone."""
+        catalog: Catalog = await request.app.ctx.catalogs.current()
+        call = Call("", "")  # not stored: the store is what failed
+        counter = catalog.counter_for(None)
+        twiml = VoiceResponse()
+        texts = [prompt(catalog, call, "counter_number", counter=counter.name.get(call.language), phone=counter.phone),
+                 prompt(catalog, call, "goodbye")]
+        for url in await self.play_urls(request, call, texts):
+            twiml.play(url)
+        twiml.hangup()
         return twiml_response(twiml)
 
     async def hang_up(self, request: Request, call: Call, texts: Sequence[str]) -> HTTPResponse:
