@@ -1,14 +1,16 @@
-"""Stock Rasa vs one madoguchi replica: same model, same scripted conversations, one run.
+"""Stock Rasa vs one madoguchi replica vs the two-replica cluster: same model, same scripted conversations, one run.
 
 The reference is what a city would run without madoguchi: `rasa run` (Rasa's REST channel,
 Rasa's own SQLTrackerStore) + `rasa run actions` (rasa_sdk's action server running our
-dialogue action, built in a temp dir). Against it: one `madoguchi serve`. Both sides are up
-at the same time and are measured in turns (A B A B …) at each concurrency level, so load
-from anything else on the machine falls on both alike; the table sums the repeats.
+dialogue action, built in a temp dir). Against it: one `madoguchi serve`, and on PostgreSQL
+also the cluster `make cluster` runs (scripts/cluster.sh: two replicas, Redis, nginx in front).
+All sides are up at the same time and are measured in turns (A B C A B C …) at each concurrency
+level, so load from anything else on the machine falls on all alike; the table sums the repeats.
 
 Usage: .venv/bin/python bench/stock_vs_ours.py [--levels 1,20,50] [--rounds 2] [--repeats 2]
                                                [--databases sqlite,postgresql]
                                                [--postgres postgresql://postgres@127.0.0.1:5432]
+                                               [--no-cluster]
 PostgreSQL: a fresh database per side is created (and dropped afterwards) on that server.
 Prints numbers; it never fails on them.
 """
@@ -138,6 +140,21 @@ def stock_rasa(model: Path, database_url: str, directory: Path) -> Iterator[str]
                 yield f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook"
 
 
+@contextlib.contextmanager
+def cluster(database_url: str, directory: Path) -> Iterator[str]:
+    """scripts/cluster.sh (what `make cluster` runs) on free ports; yields the REST URL through nginx."""
+    listen = f"127.0.0.1:{free_port()}"
+    env = dict(os.environ, CLUSTER_DIR=str(directory), CLUSTER_LISTEN=listen,
+               CLUSTER_PORTS=f"{free_port()} {free_port()}", MADOGUCHI_DATABASE_URL=database_url,
+               RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="2")
+    script = ["bash", str(PROJECT_ROOT / "scripts" / "cluster.sh")]
+    subprocess.run(script + ["start"], env=env, cwd=PROJECT_ROOT, check=True, timeout=900)
+    try:
+        yield f"http://{listen}/webhooks/rest/webhook"
+    finally:
+        subprocess.run(script + ["stop"], env=env, cwd=PROJECT_ROOT, timeout=120)
+
+
 # --- databases ---------------------------------------------------------------------------------
 @contextlib.contextmanager
 def database(kind: str, postgres: str, directory: Path, side: str) -> Iterator[str]:
@@ -160,43 +177,50 @@ def database(kind: str, postgres: str, directory: Path, side: str) -> Iterator[s
 
 
 # --- the run -----------------------------------------------------------------------------------
-def compare(kind: str, model: Path, levels: List[int], rounds: int, repeats: int, postgres: str) -> Dict[int, dict]:
-    results: Dict[int, dict] = {}
-    with tempfile.TemporaryDirectory() as temp:
+def compare(kind: str, model: Path, levels: List[int], rounds: int, repeats: int, postgres: str,
+            with_cluster: bool) -> Dict[int, Dict[str, Sample]]:
+    results: Dict[int, Dict[str, Sample]] = {}
+    with tempfile.TemporaryDirectory() as temp, contextlib.ExitStack() as stack:
         root = Path(temp)
-        (root / "stock").mkdir()
-        (root / "ours").mkdir()
-        with database(kind, postgres, root / "stock", "stock") as stock_db, \
-                database(kind, postgres, root / "ours", "ours") as ours_db:
-            started = time.perf_counter()
-            print(f"[{kind}] starting stock rasa run + rasa run actions and madoguchi serve …", flush=True)
-            with stock_rasa(model, stock_db, root / "stock") as stock_url:
-                extra = {} if kind == "sqlite" else {"MADOGUCHI_DATABASE_URL": ours_db}
-                with running_server(root / "ours" / "var", "bench-token", extra) as server:
-                    ours_url = f"{server.base_url}/webhooks/rest/webhook"
-                    print(f"[{kind}] both ready in {time.perf_counter() - started:.0f} s", flush=True)
-                    for level in levels:
-                        samples = {"stock": Sample(), "ours": Sample()}
-                        for repeat in range(repeats):
-                            for side, url in (("stock", stock_url), ("ours", ours_url)):
-                                asyncio.run(measure(url, level, rounds, samples[side]))
-                                print(f"[{kind}] {level:>3} concurrent, repeat {repeat + 1}/{repeats}: {side} done"
-                                      f" ({len(samples[side].latencies)} turns so far)", flush=True)
-                        results[level] = samples
+        for side in ("stock", "ours", "cluster"):
+            (root / side).mkdir()
+        started = time.perf_counter()
+        print(f"[{kind}] starting stock rasa run + rasa run actions and madoguchi serve …", flush=True)
+        stock_db = stack.enter_context(database(kind, postgres, root / "stock", "stock"))
+        ours_db = stack.enter_context(database(kind, postgres, root / "ours", "ours"))
+        urls = {"stock": stack.enter_context(stock_rasa(model, stock_db, root / "stock"))}
+        extra = {} if kind == "sqlite" else {"MADOGUCHI_DATABASE_URL": ours_db}
+        server = stack.enter_context(running_server(root / "ours" / "var", "bench-token", extra))
+        urls["ours"] = f"{server.base_url}/webhooks/rest/webhook"
+        if with_cluster and kind == "postgresql":  # replicas share one database: PostgreSQL only
+            print(f"[{kind}] starting the cluster (two replicas + nginx) …", flush=True)
+            cluster_db = stack.enter_context(database(kind, postgres, root / "cluster", "cluster"))
+            urls["cluster"] = stack.enter_context(cluster(cluster_db, root / "cluster"))
+        print(f"[{kind}] all ready in {time.perf_counter() - started:.0f} s", flush=True)
+        for level in levels:
+            samples = {side: Sample() for side in urls}
+            for repeat in range(repeats):
+                for side, url in urls.items():
+                    asyncio.run(measure(url, level, rounds, samples[side]))
+                    print(f"[{kind}] {level:>3} concurrent, repeat {repeat + 1}/{repeats}: {side} done"
+                          f" ({len(samples[side].latencies)} turns so far)", flush=True)
+            results[level] = samples
     return results
 
 
-def table(kind: str, results: Dict[int, dict]) -> None:
-    print(f"\n{kind}: turns/s, p50 and p95 in ms ({len(SCRIPT)} turns per conversation)")
-    print(f"{'conv':>5} | {'stock t/s':>9} {'p50':>6} {'p95':>6} | {'ours t/s':>9} {'p50':>6} {'p95':>6}"
-          f" | {'t/s ratio':>9} {'p95 ratio':>9}")
+def table(kind: str, results: Dict[int, Dict[str, Sample]]) -> None:
+    sides = list(next(iter(results.values())))
+    print(f"\n{kind}: turns/s, p50 and p95 in ms ({len(SCRIPT)} turns per conversation); ratios against stock")
+    print(f"{'conv':>5} | " + " | ".join(f"{side + ' t/s':>12} {'p50':>6} {'p95':>6}" for side in sides)
+          + " | " + " ".join(f"{side + ' t/s×':>12} {side + ' p95×':>12}" for side in sides[1:]))
     for level, samples in results.items():
-        stock, ours = samples["stock"], samples["ours"]
-        row = []
-        for sample in (stock, ours):
-            row += [sample.throughput, percentile(sample.latencies, 0.5), percentile(sample.latencies, 0.95)]
-        print(f"{level:>5} | {row[0]:>9.1f} {row[1]:>6.0f} {row[2]:>6.0f} | {row[3]:>9.1f} {row[4]:>6.0f} "
-              f"{row[5]:>6.0f} | {ours.throughput / stock.throughput:>8.2f}× {row[5] / row[2]:>8.2f}×", flush=True)
+        stock = samples["stock"]
+        cells = [f"{samples[side].throughput:>12.1f} {percentile(samples[side].latencies, 0.5):>6.0f} "
+                 f"{percentile(samples[side].latencies, 0.95):>6.0f}" for side in sides]
+        ratios = [f"{samples[side].throughput / stock.throughput:>11.2f}× "
+                  f"{percentile(samples[side].latencies, 0.95) / percentile(stock.latencies, 0.95):>11.2f}×"
+                  for side in sides[1:]]
+        print(f"{level:>5} | " + " | ".join(cells) + " | " + " ".join(ratios), flush=True)
 
 
 def main(argv: Optional[List[str]] = None) -> None:
@@ -207,6 +231,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432",
                         help="PostgreSQL server URL (no database name)")
+    parser.add_argument("--no-cluster", action="store_true", help="skip the two-replica cluster (PostgreSQL)")
     args = parser.parse_args(argv)
     levels = [int(level) for level in args.levels.split(",")]
     from bot.training import ensure_model
@@ -217,9 +242,10 @@ def main(argv: Optional[List[str]] = None) -> None:
           flush=True)
     all_results = {}
     for kind in args.databases.split(","):
-        all_results[kind] = compare(kind, model, levels, args.rounds, args.repeats, args.postgres)
+        all_results[kind] = compare(kind, model, levels, args.rounds, args.repeats, args.postgres,
+                                    not args.no_cluster)
         table(kind, all_results[kind])
-    print("\nratio: ours / stock (turns/s above 1 is faster; p95 below 1 is faster)")
+    print("\nratio: side / stock (turns/s above 1 is faster; p95 below 1 is faster)")
     for kind, results in all_results.items():
         table(kind, results)
 
