@@ -5,7 +5,7 @@ and no two packages import each other (tests/test_import_layers.py checks both).
 
 1. `settings`, `clock`, `text`, `speech_text` (fillers, self-corrections), `redaction`,
    `messages` (the bot message's shape) and the small HTTP helpers (`access`, `cors`, `sse`,
-   `delivery`, `logmask`): no knowledge of procedures or conversations.
+   `delivery`, `logmask`, `ratelimit`): no knowledge of procedures or conversations.
 2. `catalog` (what intents/ means) and `opening_hours` (when a counter is open).
 3. `nlu` (the Rasa components), `replies` (what the assistant says, from the catalog) and
    `speech` (how it sounds: reading for the ear, TTS engines, audio cache).
@@ -22,7 +22,7 @@ __version__ = "0.1.0"
 # The layers above as data, lowest first: the import test reads this table.
 LAYERS = (
     ("settings", "clock", "text", "speech_text", "redaction", "messages", "access", "cors", "sse", "delivery",
-     "logmask"),
+     "logmask", "ratelimit"),
     ("catalog", "opening_hours"),
     ("nlu", "replies", "speech"),
     ("store",),

@@ -107,6 +107,7 @@ def build_app(settings: Settings, model_path: Path):
     from bot.handoff.runtime import service_for
     from bot.health import health_blueprint, install_draining
     from bot.privacy import install_retention
+    from bot.ratelimit import install_rate_limits
     from bot.speech import install_speech
 
     # One catalog provider and one handoff service for the whole process: the action, the
@@ -130,6 +131,7 @@ def build_app(settings: Settings, model_path: Path):
     if settings.api_token:  # taken before our routes join, so only Rasa's own routes are guarded
         app.register_middleware(rasa_api_guard(rasa_api_routes(app), settings.api_token), "request")
     install_body_limit(app, settings.max_body_bytes)
+    install_rate_limits(app, settings)  # app.ctx.rate_limits (the gate) and 429 per address on REST/web
     if settings.trusted_proxies:  # else X-Forwarded-For is ignored: a client could name any address
         app.config.PROXIES_COUNT = settings.trusted_proxies
     install_cors(app, settings.allowed_origins)

@@ -54,6 +54,9 @@ class Settings:
     opendata_license: str = "CC-BY-4.0"  # licence of /opendata/* (SPDX id; bot/admin/opendata.py knows a few)
     opendata_license_url: str = ""  # needed for a licence that table does not know
     opendata_attribution: str = ""  # credit line users must give; empty: the city's name (intents/city.yml)
+    rate_limit_conversation: int = 30  # messages per window per conversation, every channel (0: off)
+    rate_limit_address: int = 120  # POSTs per window per client address on REST/web (0: off; loopback exempt)
+    rate_limit_window_seconds: int = 60  # the window of both limits
 
     @property
     def tracker_database_url(self) -> str:
@@ -117,6 +120,10 @@ class Settings:
             opendata_license=text("MADOGUCHI_OPENDATA_LICENSE", cls.opendata_license).strip(),
             opendata_license_url=text("MADOGUCHI_OPENDATA_LICENSE_URL", cls.opendata_license_url).strip(),
             opendata_attribution=text("MADOGUCHI_OPENDATA_ATTRIBUTION", cls.opendata_attribution).strip(),
+            rate_limit_conversation=number("MADOGUCHI_RATE_LIMIT_CONVERSATION", cls.rate_limit_conversation),
+            rate_limit_address=number("MADOGUCHI_RATE_LIMIT_ADDRESS", cls.rate_limit_address),
+            rate_limit_window_seconds=duration_seconds(env.get("MADOGUCHI_RATE_LIMIT_WINDOW",
+                                                               str(cls.rate_limit_window_seconds))),
         )
 
     @property
