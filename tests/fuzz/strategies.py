@@ -114,7 +114,8 @@ def raw_bodies() -> st.SearchStrategy[bytes]:
                          b'{"sender": "a", "sender": "b", "message": "x"}', b"[" * 70000]),
         st.builds(deep_json, st.sampled_from([50, 500, 5000, 20000]), st.sampled_from(["[", "{"])),
         json_values().map(lambda v: json.dumps(v, ensure_ascii=False).encode("utf-8")),
-        st.builds(lambda data, cut: data[:cut], json_values().map(lambda v: json.dumps(v).encode()), st.integers(0, 40)),
+        st.builds(lambda data, cut: data[:cut], json_values().map(lambda v: json.dumps(v).encode()),
+                  st.integers(0, 40)),
     )
 
 
