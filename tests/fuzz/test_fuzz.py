@@ -271,8 +271,8 @@ def test_logins_with_any_bodies(hostile_server, path, body, fields, content_type
 
 
 # --- admin API ----------------------------------------------------------------------------------
-# Training, evaluation (GET …/evaluation starts one), publishing and rolling back start jobs that load 1.5 GB models: not fuzzed here
-# (their bodies are checked before a job starts by the schema run and tests/admin).
+# Training, evaluation (GET …/evaluation starts one), publishing and rolling back start jobs that load
+# 1.5 GB models: not fuzzed here (tests/admin covers them).
 ADMIN_WRITES = [("POST", "/admin/api/procedures/{}/check"), ("POST", "/admin/api/procedures/{}/preview"),
                 ("PUT", "/admin/api/procedures/{}"), ("POST", "/admin/api/history/{}/restore"),
                 ("POST", "/admin/api/missed/examples"), ("POST", "/admin/api/missed/dismiss"),
