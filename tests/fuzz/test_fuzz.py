@@ -246,7 +246,7 @@ def test_staff_actions_with_any_bodies(hostile_server, staff_clerk, action, whic
     headers = {"X-CSRF-Token": {"good": staff_clerk.csrf, "bad": "x" * 40, "none": ""}[csrf]}
     reply = send(hostile_server, "POST", f"/staff/api/conversations/{quote(cid, safe='')}/{action}",
                  json_body=body, headers=headers, client=staff_clerk.client)
-    if csrf != "good":
+    if csrf != "good" and reply.status_code not in (404, 405):  # (an id with "/" matches no route)
         assert reply.status_code == 403
 
 
@@ -338,6 +338,26 @@ def test_huge_headers(hostile_server, size, many, name, path):
              json_body={"sender": fresh_sender(), "message": "こんにちは"}, headers=headers)
     except httpx.RemoteProtocolError:
         raise AssertionError(f"the server closed the connection without an answer ({name}: {size} bytes)") from None
+
+
+BAD_COOKIES = ["madoguchi_staff=abc; $~x=1", "$Version=1; a=b", "a=\"unterminated", "=; =; =", ";;;;", "a" * 5000,
+               "madoguchi_web=../../etc; madoguchi_web=x", "__Host-madoguchi_staff=\x7f"]
+
+
+@CHEAP
+@given(cookie=st.one_of(st.sampled_from(BAD_COOKIES), printable_ascii(300),
+                        st.builds(lambda a, b: f"{a}; ${b}=1", printable_ascii(30), printable_ascii(10))),
+       path=st.sampled_from(["/webhooks/web/history", "/staff/api/queue", "/staff/api/me", "/admin/api/models",
+                             "/admin/api/session", "/staff/api/session"]))
+def test_any_cookie_header(hostile_server, cookie, path):
+    send(hostile_server, "GET", path, headers={"Cookie": cookie})
+
+
+@FUZZ
+@given(cookie=st.one_of(st.sampled_from(BAD_COOKIES), printable_ascii(300)))
+def test_any_cookie_header_on_the_web_message(hostile_server, cookie):
+    send(hostile_server, "POST", "/webhooks/web/message", json_body={"message": "こんにちは"},
+         headers={"Cookie": cookie})
 
 
 # --- afterwards ---------------------------------------------------------------------------------
