@@ -173,9 +173,9 @@ def install_body_limit(app, max_bytes: int) -> None:
 
 
 def install_error_shape(app) -> None:
-    """Sanic's own 404 (no such route, or a path parameter of the wrong type), 405 and an unreadable Cookie
-    header answer in the one error shape, `{"error": code, "message": text}` as JSON, like every route of ours
-    (not Sanic's HTML page, and never a 500)."""
+    """Sanic's own 404 (no such route, or a path parameter of the wrong type) and 405 answer in the one
+    error shape, `{"error": code, "message": text}` as JSON, like every route of ours (not Sanic's HTML page);
+    an unreadable Cookie header is no cookie, never a 500."""
     from http.cookies import CookieError
 
     from sanic import response
@@ -189,13 +189,17 @@ def install_error_shape(app) -> None:
                               "message": f"{request.method} is not allowed on {request.path}."},
                              status=405, headers=getattr(error, "headers", None) or {})
 
-    async def bad_cookie(_request, _error) -> response.HTTPResponse:
-        # The standard library refuses some Cookie headers outright (`request.cookies` raises): 400, not 500.
-        return response.json({"error": "bad_cookie", "message": "The Cookie header cannot be read."}, status=400)
+    async def ignore_unreadable_cookies(request) -> None:
+        # The standard library refuses some Cookie headers outright (`request.cookies` raises, a 500 on every
+        # route that reads a cookie): such a request counts as one without cookies (no session, a new visitor).
+        try:
+            _ = request.cookies
+        except CookieError:
+            request._cookies = {}
 
     app.exception(NotFound)(not_found)
     app.exception(MethodNotSupported)(wrong_method)
-    app.exception(CookieError)(bad_cookie)
+    app.register_middleware(ignore_unreadable_cookies, "request")
 
 
 def register_channels(app, channels: List, gate) -> None:
