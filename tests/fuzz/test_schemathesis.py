@@ -71,3 +71,9 @@ def test_staff_api_against_its_document(case, hostile_server, staff_session):
 def test_admin_api_against_its_document(case, hostile_server, admin_session):
     case.call_and_validate(base_url=f"{hostile_server.base_url}/admin/api", session=admin_session, checks=CHECKS,
                            timeout=60)
+
+
+def test_zz_afterwards_no_traceback_in_the_log(hostile_server):
+    """Runs after the schema runs: a handled 4xx leaves no traceback in the server log either."""
+    log = hostile_server.log_path.read_text(encoding="utf-8", errors="replace")
+    assert "Traceback" not in log, log[log.index("Traceback") - 1000:log.index("Traceback") + 3000]
