@@ -48,6 +48,7 @@ def hostile_server(trained_model, tmp_path_factory):
            "MADOGUCHI_TTS": "openjtalk"}
     try:
         with running_server(tmp_path_factory.mktemp("var-hostile"), API_TOKEN, env) as running:
+            running.telegram = telegram  # type: ignore[attr-defined]  (the fake Bot API, for what was sent)
             yield running
     finally:
         telegram.stop()

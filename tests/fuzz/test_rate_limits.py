@@ -63,6 +63,24 @@ def test_a_flood_from_one_conversation_gets_the_polite_reply_and_never_reaches_r
     assert len(user_texts(hostile_server, f"rest:{flooder}")) == CONVERSATION_LIMIT + 1
 
 
+def test_a_telegram_flood_gets_the_polite_reply_through_the_bot_api(hostile_server):
+    """The limit sits in the gate every channel passes: a messaging app's resident is limited the same way."""
+    from tests.fuzz.conftest import TELEGRAM_SECRET
+
+    chat_id = uuid.uuid4().int % 10**9 + 10**9
+    at_window_start()
+    for n in range(CONVERSATION_LIMIT + 1):
+        update = {"update_id": uuid.uuid4().int % 10**9, "message": {
+            "message_id": n + 1, "date": int(time.time()), "chat": {"id": chat_id, "type": "private"},
+            "from": {"id": chat_id, "is_bot": False, "first_name": "flood"}, "text": f"住民票 {n}"}}
+        reply = httpx.post(f"{hostile_server.base_url}/webhooks/telegram/webhook", json=update,
+                           headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}, timeout=60)
+        assert reply.status_code == 200
+    sent = [c.params.get("text") or "" for c in hostile_server.telegram.sent(chat_id, "sendMessage")]
+    assert limited_phrase() in sent[-1] and not any(limited_phrase() in text for text in sent[:-1])
+    assert len(user_texts(hostile_server, f"telegram:{chat_id}")) == CONVERSATION_LIMIT
+
+
 def test_a_flood_from_one_address_gets_429_with_retry_after(hostile_server):
     address, other_address = "203.0.113.7", "203.0.113.8"
     senders = [f"addr-{uuid.uuid4().hex[:8]}" for _ in range(ADDRESS_LIMIT + 1)]
