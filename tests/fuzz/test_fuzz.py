@@ -158,8 +158,8 @@ def test_telegram_updates(hostile_server, fields, text, chat_id, kind, body, sec
         update["callback_query"] = {"id": "q1", "from": update["message"]["from"], "data": text,
                                     "chat_instance": "1", "message": update.pop("message")}
     reply = send(hostile_server, "POST", "/webhooks/telegram/webhook", json_body=update, headers=headers)
-    if secret != TELEGRAM_SECRET:
-        assert reply.status_code == 403
+    if secret != TELEGRAM_SECRET:  # refused either way (an oversized body is refused before the secret is read)
+        assert reply.status_code in (403, 413)
 
 
 # --- LINE ---------------------------------------------------------------------------------------
@@ -192,7 +192,7 @@ def test_line_webhook_bodies(hostile_server, event_fields, text, kind, body, sig
     reply = send(hostile_server, "POST", "/webhooks/line/webhook", body=payload,
                  content_type="application/json", headers=headers)
     if not signed:
-        assert reply.status_code == 403
+        assert reply.status_code in (403, 413)
 
 
 # --- phone (Twilio) -----------------------------------------------------------------------------
@@ -213,7 +213,7 @@ def test_phone_webhooks(hostile_server, path, speech, digits, extra, sid, signed
                        timeout=TIMEOUT)
     check(reply)
     if not signed:
-        assert reply.status_code == 403
+        assert reply.status_code in (403, 413)  # (a flood may be over the body limit)
 
 
 @settings(FUZZ, max_examples=10)
@@ -247,7 +247,7 @@ def test_staff_actions_with_any_bodies(hostile_server, staff_clerk, action, whic
     reply = send(hostile_server, "POST", f"/staff/api/conversations/{quote(cid, safe='')}/{action}",
                  json_body=body, headers=headers, client=staff_clerk.client)
     if csrf != "good" and reply.status_code not in (404, 405):  # (an id with "/" matches no route)
-        assert reply.status_code == 403
+        assert reply.status_code in (403, 413)
 
 
 @CHEAP
