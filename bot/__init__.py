@@ -5,7 +5,8 @@ and no two packages import each other (tests/test_import_layers.py checks both).
 
 1. `settings`, `clock`, `text`, `speech_text` (fillers, self-corrections), `redaction`,
    `messages` (the bot message's shape) and the small HTTP helpers (`access`, `cors`, `sse`,
-   `delivery`, `logmask`, `pubsub` (live events between processes)): no knowledge of procedures or conversations.
+   `delivery`, `logmask`, `pubsub` (live events between processes), `ratelimit`): no knowledge of procedures or
+   conversations.
 2. `catalog` (what intents/ means) and `opening_hours` (when a counter is open).
 3. `nlu` (the Rasa components), `replies` (what the assistant says, from the catalog) and
    `speech` (how it sounds: reading for the ear, TTS engines, audio cache).
@@ -23,7 +24,7 @@ __version__ = "0.1.0"
 LAYERS = (
     ("settings", "clock", "text", "speech_text", "redaction", "messages", "access", "cors", "sse", "delivery",
      "pubsub",
-     "logmask"),
+     "logmask", "ratelimit"),
     ("catalog", "opening_hours"),
     ("nlu", "replies", "speech"),
     ("store",),

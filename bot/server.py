@@ -107,6 +107,7 @@ def build_app(settings: Settings, model_path: Path):
     from bot.handoff.runtime import service_for
     from bot.health import health_blueprint, install_draining
     from bot.privacy import install_retention
+    from bot.ratelimit import install_rate_limits
     from bot.speech import install_speech
 
     # One catalog provider and one handoff service for the whole process: the action, the
@@ -130,6 +131,8 @@ def build_app(settings: Settings, model_path: Path):
     if settings.api_token:  # taken before our routes join, so only Rasa's own routes are guarded
         app.register_middleware(rasa_api_guard(rasa_api_routes(app), settings.api_token), "request")
     install_body_limit(app, settings.max_body_bytes)
+    install_error_shape(app)
+    install_rate_limits(app, settings)  # app.ctx.rate_limits (the gate) and 429 per address on REST/web
     if settings.trusted_proxies:  # else X-Forwarded-For is ignored: a client could name any address
         app.config.PROXIES_COUNT = settings.trusted_proxies
     install_cors(app, settings.allowed_origins)
@@ -169,6 +172,36 @@ def install_body_limit(app, max_bytes: int) -> None:
                                          f"送られたデータが大きすぎます。"}, status=413)
 
     app.exception(PayloadTooLarge)(too_large)
+
+
+def install_error_shape(app) -> None:
+    """Sanic's own 404 (no such route, or a path parameter of the wrong type) and 405 answer in the one
+    error shape, `{"error": code, "message": text}` as JSON, like every route of ours (not Sanic's HTML page);
+    an unreadable Cookie header is no cookie, never a 500."""
+    from http.cookies import CookieError
+
+    from sanic import response
+    from sanic.exceptions import MethodNotSupported, NotFound
+
+    async def not_found(request, _error) -> response.HTTPResponse:
+        return response.json({"error": "not_found", "message": f"There is nothing at {request.path}."}, status=404)
+
+    async def wrong_method(request, error) -> response.HTTPResponse:
+        return response.json({"error": "method_not_allowed",
+                              "message": f"{request.method} is not allowed on {request.path}."},
+                             status=405, headers=getattr(error, "headers", None) or {})
+
+    async def ignore_unreadable_cookies(request) -> None:
+        # The standard library refuses some Cookie headers outright (`request.cookies` raises, a 500 on every
+        # route that reads a cookie): such a request counts as one without cookies (no session, a new visitor).
+        try:
+            _ = request.cookies
+        except CookieError:
+            request._cookies = {}
+
+    app.exception(NotFound)(not_found)
+    app.exception(MethodNotSupported)(wrong_method)
+    app.register_middleware(ignore_unreadable_cookies, "request")
 
 
 def register_channels(app, channels: List, gate) -> None:

@@ -55,6 +55,9 @@ class Settings:
     opendata_license_url: str = ""  # needed for a licence that table does not know
     opendata_attribution: str = ""  # credit line users must give; empty: the city's name (intents/city.yml)
     graceful_shutdown_seconds: float = 15.0  # after SIGTERM, in-flight turns get this long to finish
+    rate_limit_conversation: int = 30  # messages per window per conversation, every channel (0: off)
+    rate_limit_address: int = 120  # POSTs per window per client address on REST/web (0: off; loopback exempt)
+    rate_limit_window_seconds: int = 60  # the window of both limits
 
     @property
     def tracker_database_url(self) -> str:
@@ -120,6 +123,10 @@ class Settings:
             opendata_attribution=text("MADOGUCHI_OPENDATA_ATTRIBUTION", cls.opendata_attribution).strip(),
             graceful_shutdown_seconds=float(env.get("MADOGUCHI_GRACEFUL_SHUTDOWN_SECONDS",
                                                     cls.graceful_shutdown_seconds)),
+            rate_limit_conversation=number("MADOGUCHI_RATE_LIMIT_CONVERSATION", cls.rate_limit_conversation),
+            rate_limit_address=number("MADOGUCHI_RATE_LIMIT_ADDRESS", cls.rate_limit_address),
+            rate_limit_window_seconds=duration_seconds(env.get("MADOGUCHI_RATE_LIMIT_WINDOW",
+                                                               str(cls.rate_limit_window_seconds))),
         )
 
     @property

@@ -192,6 +192,10 @@ class VoiceInput(Channel):
                    ) -> Callable[[Request], Awaitable[HTTPResponse]]:
             """Twilio's form, only when X-Twilio-Signature matches; 403 and nothing processed otherwise."""
             async def checked(request: Request) -> HTTPResponse:
+                try:  # Sanic would log a traceback for a form that is not UTF-8 (Twilio always sends UTF-8)
+                    (request.body or b"").decode("utf-8")
+                except UnicodeDecodeError:
+                    return response.json({"error": "malformed_form", "message": "The form is not UTF-8."}, status=400)
                 form = {key: values[0] for key, values in (request.form or {}).items() if values}
                 if not self.verified(request, form):
                     return response.json({"error": "forbidden", "message": "Missing or wrong X-Twilio-Signature."},

@@ -8,6 +8,7 @@ from typing import List
 def admin_blueprints() -> List:
     """The console's page and JSON API, for bot/server.py to register."""
     from bot.admin.api import admin_blueprint
+    from bot.admin.openapi import admin_openapi_blueprint
     from bot.admin.page import admin_page_blueprint
 
-    return [admin_blueprint(), admin_page_blueprint()]
+    return [admin_blueprint(), admin_openapi_blueprint(), admin_page_blueprint()]

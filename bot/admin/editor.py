@@ -60,8 +60,12 @@ def _lock_for(directory: Path) -> threading.Lock:
         return _LOCKS.setdefault(str(directory.resolve()), threading.Lock())
 
 
+MAX_ID_CHARS = 100
+
+
 def procedure_path(procedure_id: str) -> str:
-    if not ID_PATTERN.match(procedure_id):
+    # Bounded: the id becomes a file name, and the file system refuses long ones with an error of its own.
+    if len(procedure_id) > MAX_ID_CHARS or not ID_PATTERN.match(procedure_id):
         raise UnknownEntry(procedure_id)
     return f"{PROCEDURES}/{procedure_id}.yml"
 

@@ -63,6 +63,8 @@ class HandoffGate:
         cid = message.sender_id
         before = await to_thread(self.service.get, cid)
         state = before.state if before else "bot"
+        if await self.over_rate_limit(message, before.language if before else "ja"):
+            return None  # a flood: answered politely, never passed to Rasa
         metadata: Dict[str, Any] = message.metadata if isinstance(message.metadata, dict) else {}
         message.metadata = metadata
         agent = self.app.ctx.agent
@@ -98,6 +100,16 @@ class HandoffGate:
             if after is not None and after != state:
                 self.hub.publish({"type": "queue_changed", "conversation_id": cid, "state": after})
         return result
+
+    async def over_rate_limit(self, message: UserMessage, language: str) -> bool:
+        """Per-conversation limit (bot/ratelimit.py) for every channel: over it, a polite reply only."""
+        limits = getattr(self.app.ctx, "rate_limits", None)
+        if limits is None or await limits.conversations.hit(message.sender_id) is None:
+            return False
+        builder = await self.builder(language)
+        await message.output_channel.send_response(message.sender_id,
+                                                   dict(to_message(Reply([builder.phrase("rate_limited")]), language)))
+        return True
 
     async def take_callback_phone(self, message: UserMessage, before: QueueEntry) -> str:
         """The answer to 「電話番号を入力してください」: registered, cancelled, invalid_phone
