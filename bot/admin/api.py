@@ -34,8 +34,7 @@ from bot.messages import BotMessage
 from bot.replies import ReplyBuilder, to_message
 from bot.speech.answers import SPOKEN_LANGUAGES
 from bot.speech.service import SpeechError
-from bot.staff.accounts import in_password_worker
-from bot.staff.api import authenticated, body_of, error
+from bot.staff.api import authenticated, body_of, error, log_in
 from bot.staff.cookies import SessionCookie
 from bot.text import LANGUAGES
 
@@ -100,31 +99,7 @@ def admin_blueprint() -> Blueprint:
     @bp.post("/login")
     async def login(request: Request) -> HTTPResponse:
         """The staff login (same throttle, accounts, audit), answering with a cookie for /admin."""
-        body = body_of(request)
-        username, password = body.get("username"), body.get("password")
-        if not isinstance(username, str) or not isinstance(password, str):
-            return error(400, "invalid_login", "username and password are required.")
-        staff = request.app.ctx.staff
-        address = request.remote_addr or request.ip
-        refusal = staff.throttle.attempt(username, address)
-        if refusal is not None:
-            if refusal.first:
-                await to_thread(staff.audit.record, username[:64], "login.throttled", None,
-                                {"by": refusal.by, "retry_after": refusal.retry_after})
-            reply = error(429, "too_many_attempts", f"Too many failed logins. Try again in {refusal.retry_after} s.")
-            reply.headers["Retry-After"] = str(refusal.retry_after)
-            return reply
-        account = await in_password_worker(staff.accounts.authenticate, username, password)
-        if account is None:
-            await to_thread(staff.audit.record, username[:64], "login.failed")
-            return error(401, "invalid_login", "Wrong username or password.")
-        staff.throttle.succeeded(username, address)
-        token, csrf = await to_thread(staff.accounts.open_session, account)
-        await to_thread(staff.audit.record, account.username, "login", None, {"console": "admin"})
-        reply = response.json({"csrf_token": csrf, "user": {"username": account.username, "role": account.role,
-                                                            "display_name": account.display_name}})
-        admin_cookie(request).set(reply, token)
-        return reply
+        return await log_in(request, admin_cookie(request), console="admin")
 
     @bp.get("/session")
     async def session(request: Request) -> HTTPResponse:

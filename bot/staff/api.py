@@ -81,6 +81,36 @@ def authenticated(role: Optional[str] = None) -> Callable:
     return decorator
 
 
+async def log_in(request: Request, cookie: SessionCookie, console: Optional[str] = None) -> HTTPResponse:
+    """The one login of both consoles: throttled per account and address, bcrypt in its own
+    workers, audited, answered with a session and the console's own cookie."""
+    body = body_of(request)
+    username, password = body.get("username"), body.get("password")
+    if not isinstance(username, str) or not isinstance(password, str):
+        return error(400, "invalid_login", "username and password are required.")
+    staff = request.app.ctx.staff
+    address = request.remote_addr or request.ip
+    refusal = staff.throttle.attempt(username, address)
+    if refusal is not None:
+        if refusal.first:  # once per block, so a flood cannot flood the audit log too
+            await to_thread(staff.audit.record, username[:64], "login.throttled", None,
+                            {"by": refusal.by, "retry_after": refusal.retry_after})
+        reply = error(429, "too_many_attempts", f"Too many failed logins. Try again in {refusal.retry_after} s.")
+        reply.headers["Retry-After"] = str(refusal.retry_after)
+        return reply
+    account = await in_password_worker(staff.accounts.authenticate, username, password)
+    if account is None:
+        await to_thread(staff.audit.record, username[:64], "login.failed")
+        return error(401, "invalid_login", "Wrong username or password.")
+    staff.throttle.succeeded(username, address)
+    token, csrf = await to_thread(staff.accounts.open_session, account)
+    await to_thread(staff.audit.record, account.username, "login", None, {"console": console} if console else None)
+    reply = response.json({"csrf_token": csrf, "user": {"username": account.username, "role": account.role,
+                                                        "display_name": account.display_name}})
+    cookie.set(reply, token)
+    return reply
+
+
 def csrf_matches(request: Request, principal: Principal) -> bool:
     """Constant-time comparison, so response timing does not leak the token byte by byte."""
     sent = request.headers.get(CSRF_HEADER) or ""
@@ -161,31 +191,7 @@ def staff_blueprint() -> Blueprint:
 
     @bp.post("/login")
     async def login(request: Request) -> HTTPResponse:
-        body = body_of(request)
-        username, password = body.get("username"), body.get("password")
-        if not isinstance(username, str) or not isinstance(password, str):
-            return error(400, "invalid_login", "username and password are required.")
-        staff = request.app.ctx.staff
-        address = request.remote_addr or request.ip
-        refusal = staff.throttle.attempt(username, address)
-        if refusal is not None:
-            if refusal.first:  # once per block, so a flood cannot flood the audit log too
-                await to_thread(staff.audit.record, username[:64], "login.throttled", None,
-                                {"by": refusal.by, "retry_after": refusal.retry_after})
-            reply = error(429, "too_many_attempts", f"Too many failed logins. Try again in {refusal.retry_after} s.")
-            reply.headers["Retry-After"] = str(refusal.retry_after)
-            return reply
-        account = await in_password_worker(staff.accounts.authenticate, username, password)
-        if account is None:
-            await to_thread(staff.audit.record, username[:64], "login.failed")
-            return error(401, "invalid_login", "Wrong username or password.")
-        staff.throttle.succeeded(username, address)
-        token, csrf = await to_thread(staff.accounts.open_session, account)
-        await to_thread(staff.audit.record, account.username, "login")
-        reply = response.json({"csrf_token": csrf, "user": {"username": account.username, "role": account.role,
-                                                            "display_name": account.display_name}})
-        SessionCookie.of(request).set(reply, token)
-        return reply
+        return await log_in(request, SessionCookie.of(request))
 
     @bp.post("/logout")
     @authenticated()
