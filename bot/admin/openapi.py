@@ -1,6 +1,6 @@
 """The admin API's OpenAPI document (openapi.json beside this file), served at /admin/api/openapi.json.
 
-It describes bot/admin/api.py and bot/admin/models_api.py together; tests/fuzz/test_admin_openapi_sync.py
+It describes bot/admin/api.py and bot/admin/models_api.py together; tests/test_openapi_sync.py
 fails when a route and the document disagree, and the schema-driven fuzz run sends what it describes.
 """
 from __future__ import annotations
