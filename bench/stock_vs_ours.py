@@ -34,7 +34,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.turns import SCRIPT, percentile  # noqa: E402
-from bot.devserver import free_port, running_server  # noqa: E402
+from bot.devserver import free_port, running_server, stop_process  # noqa: E402
 from bot.settings import PROJECT_ROOT, Settings  # noqa: E402
 
 RASA = str(Path(sys.executable).with_name("rasa"))
@@ -106,11 +106,7 @@ def stopping(process: subprocess.Popen) -> Iterator[subprocess.Popen]:
     try:
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process)
 
 
 @contextlib.contextmanager

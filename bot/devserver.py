@@ -54,11 +54,16 @@ def running_server(var_dir: Path, token: str, extra_env: Optional[Dict[str, str]
             wait_until_ready(server, ready_timeout)
             yield server
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop_process(process)
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 30) -> None:
+    """SIGTERM (a server finishes its turns in flight), then SIGKILL after `timeout` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 def wait_until_ready(server: RunningServer, timeout: float) -> None:
