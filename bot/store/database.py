@@ -4,7 +4,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import sys
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -26,8 +28,8 @@ class Database:
             @event.listens_for(self.engine, "connect")
             def _sqlite_pragmas(connection, _record) -> None:  # concurrent readers while Rasa writes
                 cursor = connection.cursor()
-                cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.execute("PRAGMA busy_timeout=30000")
+                _switch_to_wal(cursor)
                 cursor.close()
         self._sessions = sessionmaker(self.engine, future=True, expire_on_commit=False)
 
@@ -52,6 +54,20 @@ class Database:
         with self._sessions() as session:
             with session.begin():
                 yield session
+
+
+def _switch_to_wal(cursor: sqlite3.Cursor, patience: float = 30.0) -> None:
+    """Two processes opening a new database at once (replicas, tools) race to switch it to WAL,
+    and SQLite tells the loser "database is locked" at once, without its busy wait: retry."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _on_event_loop() -> bool:
