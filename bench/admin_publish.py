@@ -1,10 +1,14 @@
 """Train + evaluate + publish through the admin API, with residents talking the whole time.
 
-Usage: .venv/bin/python bench/admin_publish.py [--conversations 20] [--force]
-Starts its own `madoguchi serve` on a temporary copy of intents/ (one new example, so the
-catalog really changes) with its own models folder (the current model linked in, the shared
-models/ untouched) and database. Prints the train, evaluate and publish times and the turn
-latency (p50/p95) before, during the swap and after. Numbers, not pass/fail.
+Usage: .venv/bin/python bench/admin_publish.py [--conversations 20] [--force] [--swaps N] [--home DIR]
+Starts its own `madoguchi serve` on a copy of intents/ (one new example, so the catalog really
+changes) with its own models folder (the current model linked in, the shared models/ untouched)
+and database, in a temporary folder (or DIR: its catalog copy and models are kept, so a second
+run reuses the trained model; the database is new each run).
+Prints the train, evaluate and publish times and the turn latency (p50/p95) before, during the
+swap and after; with --swaps, rolls back and publishes again N times, with quiet windows of the
+same length in between, and compares the turns during the switches with those between them.
+Numbers, not pass/fail.
 """
 from __future__ import annotations
 
@@ -74,7 +78,38 @@ async def wait_job(admin: httpx.AsyncClient, job: str) -> dict:
         await asyncio.sleep(1)
 
 
-async def scenario(url: str, username: str, size: int, force: bool, catalog: Path) -> None:
+def add_new_example(catalog: Path) -> None:
+    path = catalog / "procedures" / "residence_certificate.yml"
+    original = path.read_text(encoding="utf-8")
+    if NEW_EXAMPLE not in original:  # a kept --home has it already
+        path.write_text(original.replace("examples:\n  ja:\n", f"examples:\n  ja:\n    - {NEW_EXAMPLE}\n", 1),
+                        encoding="utf-8")
+
+
+async def switch_back_and_forth(crowd: Crowd, admin: httpx.AsyncClient, swaps: int, quiet: float) -> None:
+    """Roll back and publish again `swaps` times: the turns while a model loads and swaps against
+    the turns in the quiet windows of the same length between the switches."""
+    switching: List[Tuple[float, float, bool]] = []
+    between: List[Tuple[float, float, bool]] = []
+    for number in range(swaps):
+        listing = (await admin.get("/admin/api/models")).json()
+        running = listing["running"]
+        other = next(m for m in listing["models"] if m["id"] != running and m["available"]
+                     and m["published_at"])
+        kind = "rollback" if number % 2 == 0 else "publish"
+        await asyncio.sleep(quiet)
+        between += crowd.window(time.monotonic() - quiet, time.monotonic())
+        started = time.monotonic()
+        job = (await admin.post(f"/admin/api/models/{other['id']}/{kind}")).json()["job"]
+        done = await wait_job(admin, job)
+        switching += crowd.window(started, time.monotonic())
+        print(f"  {kind} to model {other['id']}: {time.monotonic() - started:5.1f} s ({done['state']})", flush=True)
+    print(f"{swaps} more switches, {crowd.size} residents talking:")
+    print(f"  between switches     {summary(between)}")
+    print(f"  during the switches  {summary(switching)}")
+
+
+async def scenario(url: str, username: str, size: int, force: bool, catalog: Path, swaps: int) -> None:
     async with httpx.AsyncClient(base_url=url, timeout=120) as login:
         reply = await login.post("/staff/api/login", json={"username": username, "password": PASSWORD})
         reply.raise_for_status()
@@ -86,10 +121,7 @@ async def scenario(url: str, username: str, size: int, force: bool, catalog: Pat
         residents = [asyncio.ensure_future(crowd.resident(client)) for _ in range(size)]
         await asyncio.sleep(30)
         baseline_end = time.monotonic()
-        path = catalog / "procedures" / "residence_certificate.yml"
-        path.write_text(path.read_text(encoding="utf-8").replace("examples:\n  ja:\n",
-                                                                 f"examples:\n  ja:\n    - {NEW_EXAMPLE}\n", 1),
-                        encoding="utf-8")
+        add_new_example(catalog)
         started = time.monotonic()
         job = (await admin.post("/admin/api/models/train", json={"force": force})).json()["job"]
         trained = await wait_job(admin, job)
@@ -112,13 +144,16 @@ async def scenario(url: str, username: str, size: int, force: bool, catalog: Pat
         print(f"publish (load beside + swap): {swap_end - swap_start:6.1f} s ({published['message']})", flush=True)
         print(f"train + evaluate + publish: {swap_end - started + train_seconds:6.1f} s", flush=True)
         await asyncio.sleep(20)
+        after_end = time.monotonic()
+        if swaps:
+            await switch_back_and_forth(crowd, admin, swaps, quiet=20)
         crowd.running = False
         await asyncio.gather(*residents)
         print(f"{size} residents talking throughout:")
         print(f"  before training      {summary(crowd.window(0, baseline_end))}")
         print(f"  during training      {summary(crowd.window(baseline_end, swap_start))}")
         print(f"  during publish/swap  {summary(crowd.window(swap_start, swap_end))}")
-        print(f"  after the swap       {summary(crowd.window(swap_end, float('inf')))}")
+        print(f"  after the swap       {summary(crowd.window(swap_end, after_end))}")
         parsed = await client.post(f"{url}/webhooks/rest/webhook", json={"sender": "bench-check",
                                                                           "message": NEW_EXAMPLE})
         print(f"new example answered after publish: {parsed.json()[0].get('text', '')[:40]!r}")
@@ -128,6 +163,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=int, default=20)
     parser.add_argument("--force", action="store_true", help="train even if this catalog's model exists")
+    parser.add_argument("--swaps", type=int, default=0, help="roll back and publish again this many times")
+    parser.add_argument("--home", type=Path, help="keep the catalog copy, models and database here")
     args = parser.parse_args(argv)
     from bot.devserver import running_server
     from bot.settings import PROJECT_ROOT, Settings
@@ -135,19 +172,23 @@ def main(argv: Optional[List[str]] = None) -> None:
 
     model = ensure_model(Settings.from_env())
     with tempfile.TemporaryDirectory() as scratch:
-        home = Path(scratch)
-        shutil.copytree(PROJECT_ROOT / "intents", home / "intents")
-        (home / "models").mkdir()
-        (home / "models" / model.name).symlink_to(model)
+        home = args.home or Path(scratch)
+        if not (home / "intents").exists():
+            shutil.copytree(PROJECT_ROOT / "intents", home / "intents")
+        (home / "models").mkdir(parents=True, exist_ok=True)
+        if not (home / "models" / model.name).exists():
+            (home / "models" / model.name).symlink_to(model)
         extra = {"MADOGUCHI_CATALOG": str(home / "intents"), "MADOGUCHI_MODELS": str(home / "models"),
                  "MADOGUCHI_BUILD": str(home / "build"), "MADOGUCHI_TTS_PRESYNTHESIS": "off"}
+        shutil.rmtree(home / "var", ignore_errors=True)
         with running_server(home / "var", "bench-token", extra) as server:
             username = "bench-admin"
             env = dict(os.environ, MADOGUCHI_VAR=str(home / "var"))
             subprocess.run([sys.executable, "-m", "bot.cli", "staff", "add", "--username", username, "--role",
                             "admin", "--password-stdin"], input=PASSWORD + "\n", text=True, check=True,
                            cwd=PROJECT_ROOT, env=env, capture_output=True)
-            asyncio.run(scenario(server.base_url, username, args.conversations, args.force, home / "intents"))
+            asyncio.run(scenario(server.base_url, username, args.conversations, args.force, home / "intents",
+                                 args.swaps))
 
 
 if __name__ == "__main__":

@@ -208,10 +208,16 @@ def register_channels(app, channels: List, gate) -> None:
     """As `rasa.core.channels.channel.register`, with every message passing the handoff gate.
 
     The handler looks the agent up on each message, so a model loaded later through
-    Rasa's API (which replaces app.ctx.agent) still sits behind the gate.
+    Rasa's API (which replaces app.ctx.agent) still sits behind the gate. Turns are counted
+    while the agent handles them, so a model loading beside gives way (bot/admin/model_swap.py).
     """
+    from bot.admin.model_swap import TurnsInFlight
+
+    app.ctx.turns = TurnsInFlight()
+
     async def handle(message) -> None:
-        await app.ctx.agent.handle_message(message)
+        with app.ctx.turns.counting():
+            await app.ctx.agent.handle_message(message)
 
     through_gate = gate.wrap(handle)
     for channel in channels:

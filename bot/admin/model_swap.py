@@ -5,21 +5,81 @@ keeps answering; then, in one synchronous step on the event loop (no `await`, so
 run in between), a new Agent sharing the old one's tracker store, lock store, action endpoint
 and NLG takes its place in `app.ctx.agent`. Turns already running finish on the old agent;
 every message after the swap is handled by the new one, still behind the handoff gate,
-which looks the agent up per message (bot/server.py register_channels)."""
+which looks the agent up per message (bot/server.py register_channels).
+
+Loading holds the GIL for seconds of Python (TensorFlow tracing the prediction graph), which
+would stretch the turns of residents talking meanwhile. So the loading thread gives way: while
+any turn is in flight it runs in short slices with pauses between them (GiveWay), and at full
+speed only when no turn is running. A publish under load takes longer; no turn waits for it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sys
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator, Optional, Tuple
 
 
-def load_processor(current: Any, model_path: Path) -> Any:
-    """The new model's MessageProcessor on the running agent's stores (blocking: worker thread)."""
+class TurnsInFlight:
+    """How many residents' turns the agent is handling right now (counted in bot/server.py)."""
+
+    def __init__(self) -> None:
+        self.count = 0  # read from the loading thread: an int read is atomic under the GIL
+
+    @contextlib.contextmanager
+    def counting(self) -> Iterator[None]:
+        self.count += 1
+        try:
+            yield
+        finally:
+            self.count -= 1
+
+
+class GiveWay:
+    """A trace hook for the thread that loads a model: after each `slice_seconds` of running it
+    pauses (which releases the GIL) for as long as residents' turns are in flight, so that it
+    takes at most `busy_share` of the time while they are. Python calls it on every function
+    call of that thread only (sys.settrace; returning None skips line events): ≈1.4× the work."""
+
+    def __init__(self, turns: TurnsInFlight, slice_seconds: float = 0.002, busy_share: float = 0.05,
+                 clock: Callable[[], float] = time.perf_counter, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.turns, self.slice_seconds, self.clock, self.sleep = turns, slice_seconds, clock, sleep
+        self.pause_seconds = slice_seconds * (1 - busy_share) / busy_share
+        self.slice_started = clock()
+        self.paused_seconds = 0.0
+
+    def __call__(self, frame: Any, event: str, arg: Any) -> None:
+        now = self.clock()
+        if now - self.slice_started < self.slice_seconds:
+            return None
+        if self.turns.count:
+            self.sleep(self.pause_seconds)
+            self.paused_seconds += self.pause_seconds
+        self.slice_started = self.clock()
+        return None
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator["GiveWay"]:
+        """On the calling thread only; a tracer already there (a debugger, coverage) comes back after."""
+        previous = sys.gettrace()
+        sys.settrace(self)
+        try:
+            yield self
+        finally:
+            sys.settrace(previous)
+
+
+def load_processor(current: Any, model_path: Path, give_way: Optional[GiveWay] = None) -> Any:
+    """The new model's MessageProcessor on the running agent's stores (blocking: worker thread),
+    giving way to the residents' turns in flight."""
     from rasa.core.processor import MessageProcessor
 
-    return MessageProcessor(model_path=str(model_path), tracker_store=current.tracker_store,
-                            lock_store=current.lock_store, generator=current.nlg,
-                            action_endpoint=current.action_endpoint, http_interpreter=current.http_interpreter)
+    with (give_way or GiveWay(TurnsInFlight())).installed():
+        return MessageProcessor(model_path=str(model_path), tracker_store=current.tracker_store,
+                                lock_store=current.lock_store, generator=current.nlg,
+                                action_endpoint=current.action_endpoint,
+                                http_interpreter=current.http_interpreter)
 
 
 def swap(app: Any, current: Any, processor: Any) -> Any:
@@ -39,9 +99,11 @@ def swap(app: Any, current: Any, processor: Any) -> Any:
     return agent
 
 
-async def load_and_swap(app: Any, model_path: Path) -> Any:
+async def load_and_swap(app: Any, model_path: Path) -> Tuple[Any, float]:
+    """The new agent, running, and the seconds its loading paused for residents' turns."""
     current = app.ctx.agent
-    processor = await asyncio.to_thread(load_processor, current, model_path)
+    give_way = GiveWay(getattr(app.ctx, "turns", None) or TurnsInFlight())
+    processor = await asyncio.to_thread(load_processor, current, model_path, give_way)
     if app.ctx.agent is not current:  # someone (Rasa's PUT /model) swapped meanwhile: build on theirs
         current = app.ctx.agent
-    return swap(app, current, processor)
+    return swap(app, current, processor), give_way.paused_seconds

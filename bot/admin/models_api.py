@@ -70,13 +70,14 @@ async def switch_to(app: Any, models: AdminModels, model: ModelInfo, username: s
         job.progress = min(0.9, 0.9 * elapsed / LOAD_SECONDS)
         job.eta_seconds = max(1, round(LOAD_SECONDS - elapsed))
         await asyncio.wait({loading}, timeout=0.5)
-    loading.result()
+    _agent, gave_way_seconds = loading.result()
     previous, models.running_id = models.running_id, model.id
     if action is not None:
         await to_thread(models.registry.mark_published, model.id, username)
         await to_thread(app.ctx.staff.audit.record, username, action, None,
                         {"model": model.id, "fingerprint": model.fingerprint, "previous": previous})
-    return f"model {model.id} is running (switched in {time.monotonic() - started:.0f} s, no restart)"
+    return (f"model {model.id} is running (switched in {time.monotonic() - started:.0f} s, no restart; "
+            f"loading gave way to residents' turns for {gave_way_seconds:.0f} s)")
 
 
 async def follow_published(app: Any, models: AdminModels) -> None:
