@@ -144,16 +144,15 @@ async def scenario(url: str, username: str, size: int, force: bool, catalog: Pat
         print(f"publish (load beside + swap): {swap_end - swap_start:6.1f} s ({published['message']})", flush=True)
         print(f"train + evaluate + publish: {swap_end - started + train_seconds:6.1f} s", flush=True)
         await asyncio.sleep(20)
-        after_end = time.monotonic()
-        if swaps:
-            await switch_back_and_forth(crowd, admin, swaps, quiet=20)
-        crowd.running = False
-        await asyncio.gather(*residents)
         print(f"{size} residents talking throughout:")
         print(f"  before training      {summary(crowd.window(0, baseline_end))}")
         print(f"  during training      {summary(crowd.window(baseline_end, swap_start))}")
         print(f"  during publish/swap  {summary(crowd.window(swap_start, swap_end))}")
-        print(f"  after the swap       {summary(crowd.window(swap_end, after_end))}")
+        print(f"  after the swap       {summary(crowd.window(swap_end, float('inf')))}", flush=True)
+        if swaps:
+            await switch_back_and_forth(crowd, admin, swaps, quiet=20)
+        crowd.running = False
+        await asyncio.gather(*residents)
         parsed = await client.post(f"{url}/webhooks/rest/webhook", json={"sender": "bench-check",
                                                                           "message": NEW_EXAMPLE})
         print(f"new example answered after publish: {parsed.json()[0].get('text', '')[:40]!r}")

@@ -11,7 +11,7 @@ from bot.admin.model_swap import GiveWay, TurnsInFlight
 
 
 class FakeClock:
-    """Each reading is one millisecond later: every second function call ends a 2 ms slice."""
+    """Each reading is 1 ms later: GiveWay reads it on every 32nd call, so every 64th call ends a 2 ms slice."""
 
     def __init__(self) -> None:
         self.now = 0.0
