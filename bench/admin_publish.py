@@ -3,8 +3,8 @@
 Usage: .venv/bin/python bench/admin_publish.py [--conversations 20] [--force] [--swaps N] [--home DIR]
 Starts its own `madoguchi serve` on a copy of intents/ (one new example, so the catalog really
 changes) with its own models folder (the current model linked in, the shared models/ untouched)
-and database, in a temporary folder (or DIR: its catalog copy and models are kept, so a second
-run reuses the trained model; the database is new each run).
+and database, in a temporary folder (or DIR: its models are kept, so a second run reuses the
+trained model; catalog copy and database are new each run).
 Prints the train, evaluate and publish times and the turn latency (p50/p95) before, during the
 swap and after; with --swaps, rolls back and publishes again N times, with quiet windows of the
 same length in between, and compares the turns during the switches with those between them.
@@ -61,13 +61,20 @@ class Crowd:
         return [t for t in self.turns if start <= t[0] < end]
 
 
-def summary(turns: List[Tuple[float, float, bool]]) -> str:
+def summary(turns: List[Tuple[float, float, bool]], normal_p95: Optional[float] = None) -> str:
+    """p50/p95/max, and the share of turns slower than the normal p95 (5 % when nothing changed)."""
     if not turns:
         return "no turns"
     latencies = [t[1] for t in turns]
     failed = sum(not t[2] for t in turns)
+    slower = "" if normal_p95 is None else \
+        f"  above normal p95 {sum(latency > normal_p95 for latency in latencies) / len(latencies):4.1%}"
     return (f"{len(turns):5d} turns  p50 {statistics.median(latencies):6.0f} ms  "
-            f"p95 {percentile(latencies, 0.95):6.0f} ms  max {max(latencies):6.0f} ms  unanswered {failed}")
+            f"p95 {percentile(latencies, 0.95):6.0f} ms  max {max(latencies):6.0f} ms  unanswered {failed}{slower}")
+
+
+def p95_of(turns: List[Tuple[float, float, bool]]) -> float:
+    return percentile([t[1] for t in turns], 0.95)
 
 
 async def wait_job(admin: httpx.AsyncClient, job: str) -> dict:
@@ -80,10 +87,9 @@ async def wait_job(admin: httpx.AsyncClient, job: str) -> dict:
 
 def add_new_example(catalog: Path) -> None:
     path = catalog / "procedures" / "residence_certificate.yml"
-    original = path.read_text(encoding="utf-8")
-    if NEW_EXAMPLE not in original:  # a kept --home has it already
-        path.write_text(original.replace("examples:\n  ja:\n", f"examples:\n  ja:\n    - {NEW_EXAMPLE}\n", 1),
-                        encoding="utf-8")
+    path.write_text(path.read_text(encoding="utf-8").replace("examples:\n  ja:\n",
+                                                             f"examples:\n  ja:\n    - {NEW_EXAMPLE}\n", 1),
+                    encoding="utf-8")
 
 
 async def switch_back_and_forth(crowd: Crowd, admin: httpx.AsyncClient, swaps: int, quiet: float) -> None:
@@ -106,7 +112,7 @@ async def switch_back_and_forth(crowd: Crowd, admin: httpx.AsyncClient, swaps: i
         print(f"  {kind} to model {other['id']}: {time.monotonic() - started:5.1f} s ({done['state']})", flush=True)
     print(f"{swaps} more switches, {crowd.size} residents talking:")
     print(f"  between switches     {summary(between)}")
-    print(f"  during the switches  {summary(switching)}")
+    print(f"  during the switches  {summary(switching, p95_of(between))}")
 
 
 async def scenario(url: str, username: str, size: int, force: bool, catalog: Path, swaps: int) -> None:
@@ -145,10 +151,11 @@ async def scenario(url: str, username: str, size: int, force: bool, catalog: Pat
         print(f"train + evaluate + publish: {swap_end - started + train_seconds:6.1f} s", flush=True)
         await asyncio.sleep(20)
         print(f"{size} residents talking throughout:")
+        normal = p95_of(crowd.window(0, baseline_end))
         print(f"  before training      {summary(crowd.window(0, baseline_end))}")
-        print(f"  during training      {summary(crowd.window(baseline_end, swap_start))}")
-        print(f"  during publish/swap  {summary(crowd.window(swap_start, swap_end))}")
-        print(f"  after the swap       {summary(crowd.window(swap_end, float('inf')))}", flush=True)
+        print(f"  during training      {summary(crowd.window(baseline_end, swap_start), normal)}")
+        print(f"  during publish/swap  {summary(crowd.window(swap_start, swap_end), normal)}")
+        print(f"  after the swap       {summary(crowd.window(swap_end, float('inf')), normal)}", flush=True)
         if swaps:
             await switch_back_and_forth(crowd, admin, swaps, quiet=20)
         crowd.running = False
@@ -172,8 +179,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     model = ensure_model(Settings.from_env())
     with tempfile.TemporaryDirectory() as scratch:
         home = args.home or Path(scratch)
-        if not (home / "intents").exists():
-            shutil.copytree(PROJECT_ROOT / "intents", home / "intents")
+        shutil.rmtree(home / "intents", ignore_errors=True)  # the server starts on the catalog without the new example
+        shutil.copytree(PROJECT_ROOT / "intents", home / "intents")
         (home / "models").mkdir(parents=True, exist_ok=True)
         if not (home / "models" / model.name).exists():
             (home / "models" / model.name).symlink_to(model)

@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sys
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Tuple
+
+logger = logging.getLogger(__name__)
 
 
 class TurnsInFlight:
@@ -67,6 +70,7 @@ class GiveWay:
     def installed(self) -> Iterator["GiveWay"]:
         """On the calling thread only; a tracer already there (a debugger, coverage) comes back after."""
         previous = sys.gettrace()
+        self.slice_started = self.clock()  # the CPU clock is per thread: start it on the loading one
         sys.settrace(self)
         try:
             yield self
@@ -107,7 +111,10 @@ async def load_and_swap(app: Any, model_path: Path) -> Tuple[Any, float]:
     """The new agent, running, and the seconds its loading paused for residents' turns."""
     current = app.ctx.agent
     give_way = GiveWay(getattr(app.ctx, "turns", None) or TurnsInFlight())
+    started = time.monotonic()
     processor = await asyncio.to_thread(load_processor, current, model_path, give_way)
+    logger.info("loaded %s in %.1f s beside the running model (gave way to turns for %.1f s, %d calls traced)",
+                model_path.name, time.monotonic() - started, give_way.paused_seconds, give_way.calls)
     if app.ctx.agent is not current:  # someone (Rasa's PUT /model) swapped meanwhile: build on theirs
         current = app.ctx.agent
     return swap(app, current, processor), give_way.paused_seconds

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from typing import List
 
 import pytest
@@ -87,3 +88,14 @@ def test_a_failing_turn_is_still_uncounted():
         assert turns.count == 1
         raise RuntimeError("the agent failed")
     assert turns.count == 0
+
+
+def test_made_on_the_event_loop_thread_it_slices_by_the_loading_threads_own_cpu_time():
+    spent = time.thread_time() + 0.2
+    while time.thread_time() < spent:  # this thread has used far more CPU than the new one will
+        busy_work()
+    turns, sleeps = TurnsInFlight(), []
+    give_way = GiveWay(turns, sleep=sleeps.append)  # the real per-thread CPU clock
+    with turns.counting():
+        run_traced(give_way, calls=3000)  # ≈ 0.05 s of CPU on a new thread
+    assert len(sleeps) >= 5 and give_way.paused_seconds > 0
