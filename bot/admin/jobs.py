@@ -29,6 +29,7 @@ KEEP = 20
 TRAIN_SHARE = {"compiling": 0.02, "preparing": 0.05, "trained": 0.8}
 EVALUATION_SECONDS = 45.0  # a first guess for the ETA until the evaluation measures its own pace
 LOAD_SECONDS = 35.0  # a first guess for loading a model before a swap
+LOAD_CALLS = 875_000  # Python calls loading the sample catalog's model makes (logged after each load)
 
 
 @dataclass

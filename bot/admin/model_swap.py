@@ -19,7 +19,7 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, Tuple
+from typing import Any, Callable, Iterator, Optional
 
 logger = logging.getLogger(__name__)
 
@@ -107,14 +107,18 @@ def swap(app: Any, current: Any, processor: Any) -> Any:
     return agent
 
 
-async def load_and_swap(app: Any, model_path: Path) -> Tuple[Any, float]:
-    """The new agent, running, and the seconds its loading paused for residents' turns."""
+def give_way_for(app: Any) -> GiveWay:
+    """A GiveWay for the turns this server counts (a fresh count where none are counted)."""
+    return GiveWay(getattr(app.ctx, "turns", None) or TurnsInFlight())
+
+
+async def load_and_swap(app: Any, model_path: Path, give_way: GiveWay) -> Any:
+    """The new agent, running. `give_way` tells how far the loading is (its calls) and how long it paused."""
     current = app.ctx.agent
-    give_way = GiveWay(getattr(app.ctx, "turns", None) or TurnsInFlight())
     started = time.monotonic()
     processor = await asyncio.to_thread(load_processor, current, model_path, give_way)
     logger.info("loaded %s in %.1f s beside the running model (gave way to turns for %.1f s, %d calls traced)",
                 model_path.name, time.monotonic() - started, give_way.paused_seconds, give_way.calls)
     if app.ctx.agent is not current:  # someone (Rasa's PUT /model) swapped meanwhile: build on theirs
         current = app.ctx.agent
-    return swap(app, current, processor), give_way.paused_seconds
+    return swap(app, current, processor)

@@ -17,8 +17,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.admin.jobs import LOAD_SECONDS, Job, JobBusy, Jobs, run_cli
-from bot.admin.model_swap import load_and_swap
+from bot.admin.jobs import LOAD_CALLS, LOAD_SECONDS, Job, JobBusy, Jobs, run_cli
+from bot.admin.model_swap import give_way_for, load_and_swap
 from bot.admin.models import ROLLBACK_WINDOW, ModelInfo, ModelRegistry, NotPublishable
 from bot.settings import Settings
 from bot.staff.api import authenticated, body_of, error
@@ -36,6 +36,7 @@ class AdminModels:
     jobs: Jobs
     settings: Settings
     running_id: Optional[int] = None
+    load_calls: int = LOAD_CALLS  # Python calls a model's loading makes: the publish progress bar's 100 %
 
     def cli_environment(self) -> Dict[str, str]:
         """The subprocess works on this server's catalog, models, build folder and database."""
@@ -64,20 +65,23 @@ async def switch_to(app: Any, models: AdminModels, model: ModelInfo, username: s
     job.model = model.id
     job.phase, job.message = "loading", f"loading model {model.id} beside the running one"
     started = time.monotonic()
-    loading = asyncio.ensure_future(load_and_swap(app, model.path))
-    while not loading.done():  # a moving bar while TensorFlow loads (it reports nothing)
+    give_way = give_way_for(app)
+    loading = asyncio.ensure_future(load_and_swap(app, model.path, give_way))
+    while not loading.done():  # the bar follows the Python calls the loading has made so far
+        done = min(0.99, give_way.calls / models.load_calls)
+        job.progress = 0.9 * done
         elapsed = time.monotonic() - started
-        job.progress = min(0.9, 0.9 * elapsed / LOAD_SECONDS)
-        job.eta_seconds = max(1, round(LOAD_SECONDS - elapsed))
+        job.eta_seconds = max(1, round(elapsed * (1 - done) / done if done > 0.05 else LOAD_SECONDS - elapsed))
         await asyncio.wait({loading}, timeout=0.5)
-    _agent, gave_way_seconds = loading.result()
+    loading.result()
+    models.load_calls = give_way.calls  # the next load of this catalog makes about as many
     previous, models.running_id = models.running_id, model.id
     if action is not None:
         await to_thread(models.registry.mark_published, model.id, username)
         await to_thread(app.ctx.staff.audit.record, username, action, None,
                         {"model": model.id, "fingerprint": model.fingerprint, "previous": previous})
     return (f"model {model.id} is running (switched in {time.monotonic() - started:.0f} s, no restart; "
-            f"loading gave way to residents' turns for {gave_way_seconds:.0f} s)")
+            f"loading gave way to residents' turns for {give_way.paused_seconds:.0f} s)")
 
 
 async def follow_published(app: Any, models: AdminModels) -> None:

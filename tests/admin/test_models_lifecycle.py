@@ -7,6 +7,7 @@ models/ is never touched; it trains once per test session (its own catalog, one 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -130,9 +131,14 @@ def test_train_evaluate_publish_while_residents_talk_then_roll_back(lifecycle):
         swap_started = time.monotonic()
         published = admin.post(f"/models/{new_model}/publish")
         assert published.status_code == 202, published.text
-        publish_job = admin.wait_for_job(published.json()["job"], 600)
+        publish_seen: List[Dict[str, Any]] = []
+        publish_job = admin.wait_for_job(published.json()["job"], 600, publish_seen)
         assert publish_job["state"] == "done", publish_job
         swap_ended = time.monotonic()
+        # The loading gave way to the residents talking (bot/admin/model_swap.py), its bar moving forward.
+        assert re.search(r"gave way to residents' turns for [1-9]\d* s", publish_job["message"]), publish_job
+        loading = [state["progress"] for state in publish_seen if state["state"] == "running"]
+        assert loading == sorted(loading) and len(set(loading)) > 1, publish_seen
     finally:
         turns = crowd.stop()
 
