@@ -209,17 +209,21 @@ def register_channels(app, channels: List, gate) -> None:
 
     The handler looks the agent up on each message, so a model loaded later through
     Rasa's API (which replaces app.ctx.agent) still sits behind the gate. Turns are counted
-    while the agent handles them, so a model loading beside gives way (bot/admin/model_swap.py).
+    from the gate on, so a model loading beside gives way to them (bot/admin/model_swap.py).
     """
     from bot.admin.model_swap import TurnsInFlight
 
     app.ctx.turns = TurnsInFlight()
 
     async def handle(message) -> None:
-        with app.ctx.turns.counting():
-            await app.ctx.agent.handle_message(message)
+        await app.ctx.agent.handle_message(message)
 
-    through_gate = gate.wrap(handle)
+    gated = gate.wrap(handle)
+
+    async def through_gate(message):
+        with app.ctx.turns.counting():  # the gate's reads and writes are part of the turn too
+            return await gated(message)
+
     for channel in channels:
         app.blueprint(channel.blueprint(through_gate), url_prefix=f"/webhooks/{channel.url_prefix()}")
     app.ctx.input_channels = channels

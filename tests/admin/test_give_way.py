@@ -71,10 +71,12 @@ def test_the_hook_is_only_on_the_loading_thread_and_an_earlier_tracer_comes_back
     previous = sys.gettrace()
     sys.settrace(earlier)
     try:
+        interval = sys.getswitchinterval()
         with turns.counting(), give_way.installed():
             assert sys.gettrace() is give_way
+            assert sys.getswitchinterval() == pytest.approx(0.0005)  # turns get the GIL back sooner
             busy_work()
-        assert sys.gettrace() is earlier
+        assert sys.gettrace() is earlier and sys.getswitchinterval() == interval
         run_traced(give_way, calls=10)  # another thread: this one's tracer is untouched
         assert sys.gettrace() is earlier
     finally:
