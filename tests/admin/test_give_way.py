@@ -1,6 +1,7 @@
 """A model loading beside the running one gives way to the residents' turns (bot/admin/model_swap.py)."""
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 import time
@@ -75,8 +76,10 @@ def test_the_hook_is_only_on_the_loading_thread_and_an_earlier_tracer_comes_back
         with turns.counting(), give_way.installed():
             assert sys.gettrace() is give_way
             assert sys.getswitchinterval() == pytest.approx(0.0005)  # turns get the GIL back sooner
+            assert gc.get_freeze_count() > 0  # no full collection of the server's objects mid-load
             busy_work()
         assert sys.gettrace() is earlier and sys.getswitchinterval() == interval
+        assert gc.get_freeze_count() == 0
         run_traced(give_way, calls=10)  # another thread: this one's tracer is untouched
         assert sys.gettrace() is earlier
     finally:
