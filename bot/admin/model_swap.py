@@ -1,6 +1,6 @@
 """Switch the running server to another model with no restart and no dropped turn.
 
-The new model is loaded in a worker thread (≈30 s of TensorFlow work) while the old agent
+The new model is loaded in a worker thread (≈4 s of work on an idle server) while the old agent
 keeps answering; then, in one synchronous step on the event loop (no `await`, so no turn can
 run in between), a new Agent sharing the old one's tracker store, lock store, action endpoint
 and NLG takes its place in `app.ctx.agent`. Turns already running finish on the old agent;
@@ -10,7 +10,9 @@ which looks the agent up per message (bot/server.py register_channels).
 Loading holds the GIL for seconds of Python (TensorFlow tracing the prediction graph), which
 would stretch the turns of residents talking meanwhile. So the loading thread gives way: while
 any turn is in flight it runs in short slices with pauses between them (GiveWay), and at full
-speed only when no turn is running. A publish under load takes longer; no turn waits for it."""
+speed only when no turn is running; meanwhile the switch interval is short and the garbage
+collector leaves the server's older objects alone. A publish under load takes longer; the turns
+do not wait for it."""
 from __future__ import annotations
 
 import asyncio
