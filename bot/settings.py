@@ -58,6 +58,7 @@ class Settings:
     rate_limit_conversation: int = 30  # messages per window per conversation, every channel (0: off)
     rate_limit_address: int = 120  # POSTs per window per client address on REST/web (0: off; loopback exempt)
     rate_limit_window_seconds: int = 60  # the window of both limits
+    publish_busy_share: float = 0.05  # of a core, for loading a model to publish while residents talk
 
     @property
     def tracker_database_url(self) -> str:
@@ -127,6 +128,7 @@ class Settings:
             rate_limit_address=number("MADOGUCHI_RATE_LIMIT_ADDRESS", cls.rate_limit_address),
             rate_limit_window_seconds=duration_seconds(env.get("MADOGUCHI_RATE_LIMIT_WINDOW",
                                                                str(cls.rate_limit_window_seconds))),
+            publish_busy_share=share(env.get("MADOGUCHI_PUBLISH_BUSY_SHARE", str(cls.publish_busy_share))),
         )
 
     @property
@@ -136,6 +138,17 @@ class Settings:
 
 
 DURATION_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def share(text: str) -> float:
+    """A fraction above 0 and at most 1 ("0.05")."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 1:
+        raise ValueError(f"not a share: {text!r} (a number above 0 and at most 1, e.g. 0.05)")
+    return value
 
 
 def duration_seconds(text: str) -> int:

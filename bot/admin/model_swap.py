@@ -120,9 +120,9 @@ def swap(app: Any, current: Any, processor: Any) -> Any:
     return agent
 
 
-def give_way_for(app: Any) -> GiveWay:
+def give_way_for(app: Any, busy_share: float) -> GiveWay:
     """A GiveWay for the turns this server counts (a fresh count where none are counted)."""
-    return GiveWay(getattr(app.ctx, "turns", None) or TurnsInFlight())
+    return GiveWay(getattr(app.ctx, "turns", None) or TurnsInFlight(), busy_share=busy_share)
 
 
 async def load_and_swap(app: Any, model_path: Path, give_way: GiveWay) -> Any:

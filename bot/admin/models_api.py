@@ -65,7 +65,7 @@ async def switch_to(app: Any, models: AdminModels, model: ModelInfo, username: s
     job.model = model.id
     job.phase, job.message = "loading", f"loading model {model.id} beside the running one"
     started = time.monotonic()
-    give_way = give_way_for(app)
+    give_way = give_way_for(app, models.settings.publish_busy_share)
     loading = asyncio.ensure_future(load_and_swap(app, model.path, give_way))
     while not loading.done():  # the bar follows the Python calls the loading has made so far
         done = min(0.99, give_way.calls / models.load_calls)

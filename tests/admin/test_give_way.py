@@ -10,6 +10,7 @@ from typing import List
 import pytest
 
 from bot.admin.model_swap import GiveWay, TurnsInFlight
+from bot.settings import Settings
 
 
 class FakeClock:
@@ -104,3 +105,18 @@ def test_made_on_the_event_loop_thread_it_slices_by_the_loading_threads_own_cpu_
     with turns.counting():
         run_traced(give_way, calls=3000)  # ≈ 0.05 s of CPU on a new thread
     assert len(sleeps) >= 5 and give_way.paused_seconds > 0
+
+
+@pytest.mark.parametrize("text, expected", [("0.05", 0.05), ("1", 1.0), ("0.25", 0.25)])
+def test_the_share_a_publish_may_take_is_set_by_the_environment(text, expected, monkeypatch):
+    monkeypatch.delenv("MADOGUCHI_PUBLISH_BUSY_SHARE", raising=False)
+    assert Settings.from_env().publish_busy_share == 0.05
+    monkeypatch.setenv("MADOGUCHI_PUBLISH_BUSY_SHARE", text)
+    assert Settings.from_env().publish_busy_share == expected
+
+
+@pytest.mark.parametrize("text", ["0", "-0.1", "1.5", "five percent", ""])
+def test_a_share_outside_0_to_1_is_a_clear_error(text, monkeypatch):
+    monkeypatch.setenv("MADOGUCHI_PUBLISH_BUSY_SHARE", text)
+    with pytest.raises(ValueError, match="not a share"):
+        Settings.from_env()
