@@ -6,8 +6,8 @@ changes) with its own models folder (the current model linked in, the shared mod
 and database, in a temporary folder (or DIR: its models are kept, so a second run reuses the
 trained model; catalog copy and database are new each run).
 Prints the train, evaluate and publish times and the turn latency (p50/p95) before, during the
-swap and after; with --swaps, rolls back and publishes again N times, with quiet windows of the
-same length in between, and compares the turns during the switches with those between them.
+swap and after; with --swaps, rolls back and publishes again N times, with 20 s quiet windows
+in between, and compares the turns during the switches with those between them.
 Numbers, not pass/fail.
 """
 from __future__ import annotations
@@ -94,7 +94,7 @@ def add_new_example(catalog: Path) -> None:
 
 async def switch_back_and_forth(crowd: Crowd, admin: httpx.AsyncClient, swaps: int, quiet: float) -> None:
     """Roll back and publish again `swaps` times: the turns while a model loads and swaps against
-    the turns in the quiet windows of the same length between the switches."""
+    the turns in the `quiet` seconds before each switch."""
     switching: List[Tuple[float, float, bool]] = []
     between: List[Tuple[float, float, bool]] = []
     for number in range(swaps):
@@ -170,7 +170,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--conversations", type=int, default=20)
     parser.add_argument("--force", action="store_true", help="train even if this catalog's model exists")
     parser.add_argument("--swaps", type=int, default=0, help="roll back and publish again this many times")
-    parser.add_argument("--home", type=Path, help="keep the catalog copy, models and database here")
+    parser.add_argument("--home", type=Path, help="keep the trained models here for the next run")
     args = parser.parse_args(argv)
     from bot.devserver import running_server
     from bot.settings import PROJECT_ROOT, Settings

@@ -22,7 +22,7 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator
 
 logger = logging.getLogger(__name__)
 SWITCH_INTERVAL = 0.0005  # seconds; Python's default is 0.005
@@ -91,12 +91,12 @@ class GiveWay:
             sys.setswitchinterval(interval)
 
 
-def load_processor(current: Any, model_path: Path, give_way: Optional[GiveWay] = None) -> Any:
+def load_processor(current: Any, model_path: Path, give_way: GiveWay) -> Any:
     """The new model's MessageProcessor on the running agent's stores (blocking: worker thread),
     giving way to the residents' turns in flight."""
     from rasa.core.processor import MessageProcessor
 
-    with (give_way or GiveWay(TurnsInFlight())).installed():
+    with give_way.installed():
         return MessageProcessor(model_path=str(model_path), tracker_store=current.tracker_store,
                                 lock_store=current.lock_store, generator=current.nlg,
                                 action_endpoint=current.action_endpoint,
