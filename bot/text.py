@@ -32,9 +32,25 @@ _HIRAGANA_TO_KATAKANA = {code: code + 0x60 for code in range(0x3041, 0x3097)}
 _KATAKANA_TO_HIRAGANA = {code: code - 0x60 for code in range(0x30A1, 0x30F7)}
 
 
+# A surrogate code point on its own is no character: JSON's "\\ud800" escape makes one, and UTF-8
+# (the database, MeCab, the logs) refuses to encode it. It becomes U+FFFD, as a browser would show it.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def without_lone_surrogates(value: Any) -> Any:
+    """`value` (a string or parsed JSON) with every lone surrogate, in keys too, replaced by U+FFFD."""
+    if isinstance(value, str):
+        return LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {without_lone_surrogates(key): without_lone_surrogates(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [without_lone_surrogates(inner) for inner in value]
+    return value
+
+
 def normalize_inbound(text: str) -> str:
-    """NFKC (full-width digits and half-width kana become standard) and trimmed."""
-    return unicodedata.normalize("NFKC", text).strip()
+    """NFKC (full-width digits and half-width kana become standard), no lone surrogates, trimmed."""
+    return unicodedata.normalize("NFKC", without_lone_surrogates(text)).strip()
 
 
 def normalize_training(text: str) -> str:

@@ -42,6 +42,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import privacy
+from bot.text import without_lone_surrogates
 from channels.inbound import Inbound, InboundError, namespaced_sender, prepare, sender_prefix
 from channels.outbound import NOTICES, SeenIds
 
@@ -83,7 +84,7 @@ def internal_error(message: str, headers: Optional[Dict[str, str]] = None) -> HT
 def parse_json_object(request: Request) -> Dict[str, Any]:
     """The request body as a JSON object; InboundError `malformed_json` (400) otherwise."""
     try:
-        body = request.json
+        body = without_lone_surrogates(request.json)
     except Exception:
         raise InboundError("malformed_json", "The request body is not valid JSON.") from None
     if not isinstance(body, dict):

@@ -29,7 +29,7 @@ from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from telegram.error import RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
-from bot.text import DEFAULT_MAX_CHARS
+from bot.text import DEFAULT_MAX_CHARS, without_lone_surrogates
 from channels.base import MessagingChannel, OnNewMessage, WholeMessageOutput, error_response
 from channels.inbound import InboundError, sender_prefix
 from channels.outbound import MAX_TITLE_CHARS, NOTICES, ShortPayloads, text_of
@@ -196,7 +196,7 @@ class TelegramInput(MessagingChannel[int]):
 def parse_update(body: bytes) -> Update:
     """An Update from the raw body; InboundError (400) for anything that is not one."""
     try:
-        data = json.loads(body or b"")
+        data = without_lone_surrogates(json.loads(body or b""))
     except (ValueError, UnicodeDecodeError):
         raise InboundError("malformed_json", "The request body is not valid JSON.") from None
     if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):

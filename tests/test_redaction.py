@@ -20,6 +20,7 @@ from bot.redaction import (
     scrub,
 )
 from bot.text import normalize_inbound as normalize
+from bot.text import without_lone_surrogates
 
 # 123456789018 is the check-digit-valid sample number used in public documentation.
 VALID = "123456789018"
@@ -277,3 +278,10 @@ def test_phone_masking_keeps_what_is_not_a_phone_number():
 def test_scrub_leaves_text_without_findings_untouched():
     assert scrub("ﾃｽﾄ　2026-11-25") == "ﾃｽﾄ　2026-11-25"
     assert scrub("ﾏｲﾅﾝﾊﾞｰ　１２３４－５６７８－９０１８") == f"マイナンバー {MY_NUMBER_MASK}"
+
+
+def test_lone_surrogates_become_replacement_characters_everywhere_in_json():
+    parsed = json.loads('{"\\udc00": ["\\ud800a", {"k": "\\ud83d\\ude00\\udfff"}], "n": 1}')
+    assert without_lone_surrogates(parsed) == {"\ufffd": ["\ufffda", {"k": "😀\ufffd"}], "n": 1}
+    assert normalize(" \ud800住民票 ") == "\ufffd住民票"
+    normalize("\ud800").encode("utf-8")  # encodable: MeCab and the database accept it

@@ -28,7 +28,7 @@ from bot.sse import KEEPALIVE, open_stream, server_busy, stream_slots
 from bot.sse import event as sse_event
 from bot.staff.accounts import Principal, in_password_worker
 from bot.staff.cookies import SessionCookie
-from bot.text import LANGUAGES
+from bot.text import LANGUAGES, without_lone_surrogates
 
 logger = logging.getLogger(__name__)
 CSRF_HEADER = "X-CSRF-Token"
@@ -45,7 +45,7 @@ def error(status: int, code: str, message: str) -> HTTPResponse:
 
 def body_of(request: Request) -> Dict[str, Any]:
     try:
-        body = request.json
+        body = without_lone_surrogates(request.json)
     except Exception:
         body = None
     return body if isinstance(body, dict) else {}

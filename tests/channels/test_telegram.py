@@ -253,6 +253,16 @@ def test_wrong_types_inside_a_message_get_a_polite_reply(resident: Resident):
     assert texts(resident.api.sent(resident.chat_id)[before:]) == NOTICES["invalid_message"]
 
 
+def test_a_lone_surrogate_in_an_update_is_replaced_not_a_crash(resident: Resident):
+    body = (f'{{"update_id": {next(_ids)}, "message": {{"message_id": 1, "date": 0, '
+            f'"chat": {{"id": {resident.chat_id}, "type": "private", "first_name": "\\udc00"}}, '
+            f'"text": "\\ud800\\u4f4f\\u6c11\\u7968"}}}}')
+    before = len(resident.api.sent(resident.chat_id))
+    assert resident.post(body).status_code == 200
+    assert resident.api.sent(resident.chat_id)[before:]  # answered
+    assert resident.user_events()[-1]["text"] == "\ufffd住民票"
+
+
 # --- staff replies through push() --------------------------------------------------------------
 def add_staff(server: RunningServer, username: str, display_name: str) -> None:
     env = dict(os.environ, MADOGUCHI_VAR=str(server.var_dir))

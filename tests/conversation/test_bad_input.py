@@ -26,6 +26,15 @@ def test_wrong_types(server):
     assert post(server, b'{"sender": "ok", "message": "hi", "metadata": 3}').json()["error"] == "invalid_metadata"
 
 
+def test_lone_surrogates_in_text_and_metadata_are_replaced_not_a_crash(server):
+    reply = post(server, b'{"sender": "half-char", "message": "\\ud800\\u624b\\u6570\\u6599",'
+                         b' "metadata": {"\\udc00": "\\ud83d"}}')
+    assert reply.status_code == 200, reply.text
+    assert reply.json() and reply.json()[0]["text"]
+    sent = [event for event in server.tracker("half-char")["events"] if event["event"] == "user"][-1]
+    assert sent["text"] == "\ufffd手数料" and sent["metadata"]["\ufffd"] == "\ufffd"
+
+
 def test_empty_and_oversized_messages(server):
     empty = post(server, '{"sender": "ok-empty", "message": "   "}'.encode())
     assert empty.status_code == 400 and empty.json()["error"] == "empty_message"

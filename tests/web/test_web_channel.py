@@ -118,6 +118,14 @@ def test_my_number_never_reaches_the_transcript(resident):
 
 
 # --- bad input -------------------------------------------------------------------------------------
+def test_a_lone_surrogate_is_shown_as_a_replacement_character(resident):
+    # JSON may escape half a character ("\\ud800"): UTF-8, MeCab and the database refuse it.
+    reply = resident.message(raw=b'{"message": "\\ud800\\u4f4f\\u6c11\\u7968", "title": "\\udfff"}')
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["messages"][0]["text"] == "\ufffd住民票"
+    assert resident.history()["messages"][0]["text"] == "\ufffd住民票"
+
+
 def test_an_oversized_message_gets_a_clear_limit_message(resident):
     reply = resident.message({"message": "あ" * 5000})
     assert reply.status_code == 413
