@@ -228,10 +228,14 @@ async def convert(source: Path, target: Path, sample_rate: int, background: bool
 
 
 async def duration_and_rate(path: Path) -> "tuple[float, int]":
-    """Seconds and sample rate of any file sox reads (MP3 from gTTS)."""
-    seconds = float((await run(["soxi", "-D", str(path)])).decode().strip() or 0)
-    rate = int(float((await run(["soxi", "-r", str(path)])).decode().strip() or 0))
-    return seconds, rate
+    """Seconds and sample rate of any file sox reads (MP3 from gTTS), from one `soxi` run
+    ("Sample Rate : 24000", "Duration : 00:00:01.37 = 32832 samples ~ …")."""
+    described = (await run(["soxi", str(path)])).decode(errors="replace")
+    rate = re.search(r"^Sample Rate\s*:\s*(\d+)", described, re.MULTILINE)
+    samples = re.search(r"^Duration\s*:.*?=\s*(\d+) samples", described, re.MULTILINE)
+    if rate is None or samples is None or not int(rate.group(1)):
+        raise SynthesisError(f"soxi could not read {path.name}")
+    return int(samples.group(1)) / int(rate.group(1)), int(rate.group(1))
 
 
 def available(program: str) -> bool:

@@ -5,7 +5,7 @@ import pytest
 from bot.devserver import running_server
 from tests.conftest import API_TOKEN, FAKE_NOW
 
-SHORT_CALLBACK_TTL_SECONDS = 20
+SHORT_CALLBACK_TTL_SECONDS = 10
 
 
 @pytest.fixture(scope="session")

@@ -82,7 +82,7 @@ def test_only_the_owning_section_reads_the_number(server, clerk, second_clerk, a
 
 
 def test_expired_numbers_are_purged_even_when_nobody_reads_them(https_server):
-    """That server keeps numbers 20 s: its periodic purge deletes them without any request."""
+    """That server keeps numbers 10 s: its periodic purge deletes them without any request."""
     resident = Server(https_server.base_url, https_server.token, https_server.var_dir, https_server.process)
     sender = register_callback(resident)
     deadline = time.monotonic() + SHORT_CALLBACK_TTL_SECONDS * 3
