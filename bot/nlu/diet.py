@@ -8,13 +8,20 @@ is created, and the one prediction Rasa runs anyway to trace that graph creates 
 weights, same answers (tests/nlu/test_diet_loading.py), ≈2 s instead of ≈7 s: a publish in the
 admin console and every server start slow the residents' turns for a much shorter time.
 
+It also leaves the process's TensorFlow state alone. Rasa's model constructor clears the Keras
+session and seeds Python, NumPy and TensorFlow; both empty the eager kernel cache of the whole
+process, so the running model's next answer (a resident's turn, during a publish) rebuilt its
+prediction kernel: ≈100 ms of that turn's CPU. A model loaded for answering needs neither (the
+checkpoint is matched by object paths, not layer names, and a prediction draws no random numbers).
+
 Training, fine-tuning and the files written are Rasa's own. The class name is the name of the
 weights file inside a model (`FastLoadingDIETClassifier.tf_model`): renaming it means retraining.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, Iterator, List, Text
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.classifiers.diet_classifier import DIETClassifier
@@ -48,7 +55,8 @@ def load_for_prediction(model_class: Any, tf_model_file: Text, predict_data_exam
     """A RasaModel with the checkpoint's weights, built by one prediction instead of one training step."""
     import tensorflow as tf
 
-    model = model_class(**model_arguments)
+    with keras_session_kept():
+        model = without_seeding(model_class)(**model_arguments)
     config = model_arguments["config"]
     model.compile(optimizer=tf.keras.optimizers.Adam(config.get(LEARNING_RATE, 0.001)),
                   run_eagerly=config.get(RUN_EAGERLY))
@@ -56,3 +64,28 @@ def load_for_prediction(model_class: Any, tf_model_file: Text, predict_data_exam
     model.run_inference(predict_data_example)  # creates every variable answering uses
     restoring.expect_partial()  # the optimizer's slots are in the file but answering never needs them
     return model
+
+
+@contextlib.contextmanager
+def keras_session_kept() -> Iterator[None]:
+    """`tf.keras.backend.clear_session()` does nothing meanwhile (RasaModel's constructor calls it).
+    Only the thread loading a model constructs one, and one model loads at a time."""
+    import tensorflow as tf
+
+    backend = tf.keras.backend
+    clear_session = backend.clear_session
+    backend.clear_session = lambda: None
+    try:
+        yield
+    finally:
+        backend.clear_session = clear_session
+
+
+def without_seeding(model_class: Any) -> Any:
+    """`model_class` whose constructor does not reseed the process (same name: same layer names)."""
+    return type(model_class.__name__, (model_class,), {"_set_random_seed": _keep_the_seeds,
+                                                       "__module__": model_class.__module__})
+
+
+def _keep_the_seeds(self: Any) -> None:
+    """Training's seeds are no use to a prediction, and setting them empties TensorFlow's kernel cache."""

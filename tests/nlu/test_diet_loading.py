@@ -1,11 +1,14 @@
 """bot/nlu/diet.py: the model loaded for answering (no training step) answers exactly like
-the model loaded Rasa's way, on every held-out sentence."""
+the model loaded Rasa's way, on every held-out sentence; loading it leaves the running model's
+TensorFlow kernels and the process's random state alone."""
 from __future__ import annotations
 
 import asyncio
+import random
 from pathlib import Path
 from typing import Any, List, Tuple
 
+import numpy
 import pytest
 from rasa.core.channels import UserMessage
 from rasa.core.lock_store import InMemoryLockStore
@@ -40,11 +43,12 @@ def rankings(processor: MessageProcessor, texts: List[str]) -> List[List[Tuple[s
 
 @pytest.fixture(scope="module")
 def both_ways(trained_model: Path) -> Tuple[MessageProcessor, MessageProcessor]:
-    fast = load(trained_model)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(FastLoadingDIETClassifier, "_load_model_class",
                       classmethod(DIETClassifier._load_model_class.__func__))  # type: ignore[attr-defined]
         rasa_way = load(trained_model)
+    # Second, as in a publish: Keras has named layers before (the checkpoint must not care).
+    fast = load(trained_model)
     return fast, rasa_way
 
 
@@ -67,3 +71,24 @@ def test_held_out_answers_are_identical_to_rasas_way_of_loading(both_ways):
     for text, ours, theirs in zip(texts, fast_rankings, rasa_rankings, strict=True):
         assert [name for name, _ in ours] == [name for name, _ in theirs], text
         assert [confidence for _, confidence in ours] == pytest.approx([c for _, c in theirs], abs=1e-6), text
+
+
+def test_loading_beside_a_running_model_keeps_its_kernels_and_the_random_state(both_ways, trained_model, monkeypatch):
+    """Rasa's constructor clears the Keras session and reseeds TensorFlow, which empties the eager
+    kernel cache: the running model's next answer (a resident's turn) rebuilt its kernels, ≈100 ms."""
+    from tensorflow.python import pywrap_tfe
+
+    cleared: List[int] = []
+    clear_caches = pywrap_tfe.TFE_ContextClearCaches
+    monkeypatch.setattr(pywrap_tfe, "TFE_ContextClearCaches", lambda handle: cleared.append(1) or clear_caches(handle))
+    python_state, numpy_state = random.getstate(), numpy.random.get_state()
+    load(trained_model)
+    assert cleared == []
+    assert random.getstate() == python_state
+    assert all(numpy.array_equal(a, b) for a, b in zip(numpy.random.get_state(), numpy_state, strict=True))
+    # Rasa's way does clear them (this test would see it).
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(FastLoadingDIETClassifier, "_load_model_class",
+                      classmethod(DIETClassifier._load_model_class.__func__))  # type: ignore[attr-defined]
+        load(trained_model)
+    assert cleared
