@@ -12,7 +12,8 @@ would stretch the turns of residents talking meanwhile. So the loading thread gi
 any turn is in flight it runs in short slices with pauses between them (GiveWay), and at full
 speed only when no turn is running; meanwhile the switch interval is short and the garbage
 collector leaves the server's older objects alone. A publish under load takes longer; the turns
-do not wait for it."""
+do not wait for it. Nor may the loading reset state the running model shares with it: Rasa's
+model constructor emptied TensorFlow's kernel cache, costing the next turn ≈100 ms (bot/nlu/diet.py)."""
 from __future__ import annotations
 
 import asyncio
