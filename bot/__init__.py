@@ -24,7 +24,7 @@ __version__ = "0.1.0"
 LAYERS = (
     ("settings", "clock", "text", "speech_text", "redaction", "messages", "access", "cors", "sse", "delivery",
      "pubsub",
-     "logmask", "ratelimit"),
+     "logmask", "ratelimit", "background"),
     ("catalog", "opening_hours"),
     ("nlu", "replies", "speech"),
     ("store",),

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence
 
 from bot.admin.models import iso
+from bot.background import niced
 from bot.clock import real_utcnow
 from bot.settings import PROJECT_ROOT
 
@@ -161,9 +162,9 @@ class CommandFailed(RuntimeError):
 
 
 async def run_cli(job: Job, arguments: Sequence[str], env: Optional[Dict[str, str]] = None) -> None:
-    """`python -m bot.cli <arguments>` in a subprocess, its progress into `job`."""
+    """`python -m bot.cli <arguments>` in a niced subprocess (the residents' turns first), its progress into `job`."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", *arguments, cwd=str(PROJECT_ROOT), env=env,
+        *niced([sys.executable, "-m", "bot.cli", *arguments]), cwd=str(PROJECT_ROOT), env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, limit=1 << 20)
     last_line = ""
     try:

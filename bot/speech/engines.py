@@ -22,6 +22,8 @@ from typing import List, Optional
 
 import numpy
 
+from bot.background import niced
+
 logger = logging.getLogger(__name__)
 
 OPEN_JTALK_DICTIONARY = Path("/var/lib/mecab/dic/open-jtalk/naist-jdic")
@@ -96,9 +98,7 @@ class OpenJTalk:
             async with slots:
                 program = ["open_jtalk", "-x", str(self.dictionary), "-m", str(self.voice),
                            "-p", str(self.frame_period(slow)), "-ow", str(part)]
-                if background and shutil.which("nice"):
-                    program = ["nice", "-n", "10"] + program
-                await run(program, stdin=sentence.encode("utf-8"))
+                await run(niced(program) if background else program, stdin=sentence.encode("utf-8"))
 
         # Longest first: two slots finish sooner when the short sentences fill in at the end
         # (measured: p95 of the two-core makespan 927 → 897 ms CPU on the bench answers).
@@ -222,9 +222,7 @@ async def convert(source: Path, target: Path, sample_rate: int, background: bool
     PCM) or, for a `.mp3` target, 48 kbit/s MP3 (the web: a tenth of the WAV's size)."""
     encoding = ["-C", "48"] if target.suffix == ".mp3" else ["-b", "16", "-e", "signed-integer"]
     program = ["sox", str(source), "-r", str(sample_rate), "-c", "1"] + encoding + [str(target)]
-    if background and shutil.which("nice"):
-        program = ["nice", "-n", "10"] + program
-    await run(program)
+    await run(niced(program) if background else program)
 
 
 async def duration_and_rate(path: Path) -> "tuple[float, int]":
