@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from typing import Any, Tuple
+from typing import Any, List, Tuple
 
 # The reply languages: Japanese, English and やさしい日本語 (plain Japanese with furigana).
 LANGUAGES: Tuple[str, ...] = ("ja", "en", "easy")
@@ -38,13 +38,21 @@ LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def without_lone_surrogates(value: Any) -> Any:
-    """`value` (a string or parsed JSON) with every lone surrogate, in keys too, replaced by U+FFFD."""
+    """`value` (a string or freshly parsed JSON, changed in place) with every lone surrogate, in
+    keys too, replaced by U+FFFD. A loop, not recursion: a body may nest thousands deep."""
     if isinstance(value, str):
         return LONE_SURROGATE.sub("\ufffd", value)
-    if isinstance(value, dict):
-        return {without_lone_surrogates(key): without_lone_surrogates(inner) for key, inner in value.items()}
-    if isinstance(value, list):
-        return [without_lone_surrogates(inner) for inner in value]
+    containers: List[Any] = [value] if isinstance(value, (dict, list)) else []
+    while containers:
+        container = containers.pop()
+        for place, inner in list(container.items() if isinstance(container, dict) else enumerate(container)):
+            if isinstance(inner, str):
+                inner = container[place] = LONE_SURROGATE.sub("\ufffd", inner)
+            elif isinstance(inner, (dict, list)):
+                containers.append(inner)
+            if isinstance(place, str) and LONE_SURROGATE.search(place):
+                del container[place]
+                container[LONE_SURROGATE.sub("\ufffd", place)] = inner
     return value
 
 

@@ -285,3 +285,14 @@ def test_lone_surrogates_become_replacement_characters_everywhere_in_json():
     assert without_lone_surrogates(parsed) == {"\ufffd": ["\ufffda", {"k": "😀\ufffd"}], "n": 1}
     assert normalize(" \ud800住民票 ") == "\ufffd住民票"
     normalize("\ud800").encode("utf-8")  # encodable: MeCab and the database accept it
+
+
+def test_deeply_nested_json_is_cleaned_without_recursion():
+    depth = 20000  # the server's JSON parser (Sanic's ujson) takes this; Python's recursion does not
+    deep: object = "\ud800"
+    for _ in range(depth):
+        deep = {"a": [deep]} if _ % 2 else {"a": deep}
+    inner = without_lone_surrogates(deep)
+    for level in reversed(range(depth)):
+        inner = inner["a"][0] if level % 2 else inner["a"]
+    assert inner == "\ufffd"

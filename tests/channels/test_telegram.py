@@ -236,7 +236,9 @@ def test_edited_and_unknown_updates_are_not_processed(resident: Resident):
 
 @pytest.mark.parametrize("body", [b"{not json", b"", b"\xff\xfe", b"[1, 2]", b'"text"', b'{"update_id": "1"}',
                                   b'{"update_id": 5, "message": "hello"}',
-                                  b'{"update_id": 6, "message": {"message_id": "x", "chat": 3}}'])
+                                  b'{"update_id": 6, "message": {"message_id": "x", "chat": 3}}',
+                                  b'{"update_id": 7, "x": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+                                  b'{"update_id": 8, "x": ' + b'{"a":' * 700 + b'"\\ud800"' + b"}" * 701])
 def test_malformed_bodies_are_refused_without_a_crash(resident: Resident, body: bytes):
     reply = resident.post(body)
     assert reply.status_code in (200, 400)

@@ -24,6 +24,9 @@ def test_wrong_types(server):
     assert post(server, b'{"sender": 5, "message": "hi"}').json()["error"] == "invalid_sender"
     assert post(server, b'{"sender": "ok", "message": 5}').json()["error"] == "invalid_message"
     assert post(server, b'{"sender": "ok", "message": "hi", "metadata": 3}').json()["error"] == "invalid_metadata"
+    deep = b'{"a":' * 5000 + b'"\\ud800"' + b"}" * 5000
+    assert post(server, b'{"sender": "ok", "message": "hi", "metadata": ' + deep + b"}").json()["error"] in (
+        "invalid_metadata", "malformed_json")
 
 
 def test_lone_surrogates_in_text_and_metadata_are_replaced_not_a_crash(server):
