@@ -6,8 +6,10 @@ import uuid
 
 import httpx
 
+from bot.redaction import my_number_check_digit
 from tests.conftest import texts
 from tests.handoff.conftest import PASSWORD, accounts, add_account, admin, clerk, login  # noqa: F401 (fixtures)
+from tests.security.scan import hits, stored_files
 
 BURST = 40
 
@@ -55,6 +57,16 @@ def test_a_burst_of_wrong_logins_is_throttled_and_audited(server, admin):
     throttled_rows = [e for e in entries if e["action"] == "login.throttled" and e["actor"] == username]
     assert throttled_rows and throttled_rows[0]["detail"]["retry_after"] >= 1
     assert len(throttled_rows) <= 2  # once per block (account, address), not once per request
+
+
+def test_an_individual_number_typed_as_a_username_is_not_audited(server, admin):
+    number = "84696972075" + str(my_number_check_digit("84696972075"))
+    typed = f"マイナンバー {number[0]} {number[1:]} thanks"
+    reply = client_from(server, "127.0.0.14").post("/staff/api/login", json={"username": typed, "password": "x" * 12})
+    assert reply.status_code == 401
+    entries = admin.get("/audit").json()["entries"]
+    assert any(e["action"] == "login.failed" and "[個人番号]" in e["actor"] for e in entries)
+    assert hits(stored_files(server.var_dir), [number]) == []
 
 
 def test_the_address_is_throttled_across_usernames(server):
