@@ -133,6 +133,11 @@ def printable_ascii(max_size: int) -> st.SearchStrategy[str]:
     return st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7e), max_size=max_size)
 
 
+def header_values(max_size: int) -> st.SearchStrategy[str]:
+    """Printable ASCII without spaces around it (h11, under httpx, refuses to send those itself)."""
+    return printable_ascii(max_size).map(str.strip)
+
+
 def path_segments() -> st.SearchStrategy[str]:
     return st.one_of(st.text(max_size=60), st.sampled_from(["rest:x", "web:" + "0" * 32, "telegram:1", "..", "%00",
                                                             "line:U" + "f" * 32, "voice:CA1", "a" * 5000]),
