@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from typing import Any, List, Tuple
+from typing import Any, List, Optional, Tuple
 
 # The reply languages: Japanese, English and やさしい日本語 (plain Japanese with furigana).
 LANGUAGES: Tuple[str, ...] = ("ja", "en", "easy")
@@ -37,9 +37,16 @@ _KATAKANA_TO_HIRAGANA = {code: code - 0x60 for code in range(0x30A1, 0x30F7)}
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def without_lone_surrogates(value: Any) -> Any:
+# Parsed JSON holds a surrogate only where its text had a \uD800–\uDFFF escape (UTF-8 cannot carry one).
+SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def without_lone_surrogates(value: Any, raw: Optional[bytes] = None) -> Any:
     """`value` (a string or freshly parsed JSON, changed in place) with every lone surrogate, in
-    keys too, replaced by U+FFFD. A loop, not recursion: a body may nest thousands deep."""
+    keys too, replaced by U+FFFD. A loop, not recursion: a body may nest thousands deep. Given the
+    `raw` JSON it was parsed from, a body without surrogate escapes (nearly all) is not walked."""
+    if raw is not None and not SURROGATE_ESCAPE.search(raw):
+        return value
     if isinstance(value, str):
         return LONE_SURROGATE.sub("\ufffd", value)
     containers: List[Any] = [value] if isinstance(value, (dict, list)) else []

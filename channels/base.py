@@ -84,7 +84,7 @@ def internal_error(message: str, headers: Optional[Dict[str, str]] = None) -> HT
 def parse_json_object(request: Request) -> Dict[str, Any]:
     """The request body as a JSON object; InboundError `malformed_json` (400) otherwise."""
     try:
-        body = without_lone_surrogates(request.json)
+        body = without_lone_surrogates(request.json, request.body or b"")
     except Exception:
         raise InboundError("malformed_json", "The request body is not valid JSON.") from None
     if not isinstance(body, dict):

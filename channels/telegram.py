@@ -196,7 +196,7 @@ class TelegramInput(MessagingChannel[int]):
 def parse_update(body: bytes) -> Update:
     """An Update from the raw body; InboundError (400) for anything that is not one."""
     try:
-        data = without_lone_surrogates(json.loads(body or b""))
+        data = without_lone_surrogates(json.loads(body or b""), body or b"")
     except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested a thousand deep
         raise InboundError("malformed_json", "The request body is not valid JSON.") from None
     if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):

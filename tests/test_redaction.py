@@ -285,6 +285,10 @@ def test_lone_surrogates_become_replacement_characters_everywhere_in_json():
     assert without_lone_surrogates(parsed) == {"\ufffd": ["\ufffda", {"k": "😀\ufffd"}], "n": 1}
     assert normalize(" \ud800住民票 ") == "\ufffd住民票"
     normalize("\ud800").encode("utf-8")  # encodable: MeCab and the database accept it
+    raw = b'{"a": "\\uD800", "b": "\\ud83d\\ude00"}'
+    assert without_lone_surrogates(json.loads(raw), raw) == {"a": "\ufffd", "b": "😀"}
+    untouched = {"a": "\ud800"}  # not from this raw text: not walked
+    assert without_lone_surrogates(untouched, b'{"a": "x"}') is untouched and untouched["a"] == "\ud800"
 
 
 def test_deeply_nested_json_is_cleaned_without_recursion():

@@ -45,7 +45,7 @@ def error(status: int, code: str, message: str) -> HTTPResponse:
 
 def body_of(request: Request) -> Dict[str, Any]:
     try:
-        body = without_lone_surrogates(request.json)
+        body = without_lone_surrogates(request.json, request.body or b"")
     except Exception:
         body = None
     return body if isinstance(body, dict) else {}
