@@ -371,7 +371,7 @@ def staff_blueprint() -> Blueprint:
         p: Principal = request.ctx.principal
         section = body_of(request).get("section")
         counters = (await staff.catalogs.current()).counters
-        if section not in counters:
+        if not isinstance(section, str) or section not in counters:  # a list or object is no section (not hashable)
             return error(400, "unknown_section", f"section must be one of {', '.join(counters)}")
         before = await to_thread(staff.handoffs.get, cid)
         entry = await to_thread(staff.handoffs.transfer, cid, section, None if p.is_admin else p.account_id)

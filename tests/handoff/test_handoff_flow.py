@@ -88,6 +88,9 @@ def test_transfer_moves_the_conversation_to_another_section(server, clerk, secon
     moved = clerk.post(f"/conversations/{sender}/transfer", {"section": "zeimu"})
     assert moved.status_code == 200 and moved.json()["state"] == "queued" and moved.json()["section"] == "zeimu"
     assert clerk.post(f"/conversations/{sender}/transfer", {"section": "nowhere"}).status_code == 400
+    for wrong in ([], {"a": 1}, None, 7):  # not a section name: 400, not a crash
+        refused = clerk.post(f"/conversations/{sender}/transfer", {"section": wrong})
+        assert refused.status_code == 400 and refused.json()["error"] == "unknown_section"
     assert second_clerk.post(f"/conversations/{sender}/claim").status_code == 200
 
 
