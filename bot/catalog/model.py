@@ -99,11 +99,43 @@ class HoursRule:
 
 @dataclass(frozen=True)
 class Counter:
+    """A section of the city hall, or an outside office residents are sent to (総合案内's directory)."""
+
     id: str
     name: Localized
     place: Localized
     phone: str
     hours: Tuple[HoursRule, ...]
+    # Words of the matters it handles (「ごみ」「粗大ごみ」…): what routes a question here.
+    topics: Dict[str, Tuple[str, ...]] = field(default_factory=dict)
+    outside: bool = False  # not part of the city hall (年金事務所, 運転免許センター, …)
+    address: Optional[Localized] = None  # for an outside office: where it is
+
+
+@dataclass(frozen=True)
+class FaqEntry:
+    """One entry of the city's FAQ: answered verbatim, with its source and date."""
+
+    id: str
+    category: str  # the FAQ file's stem (intents/faq/<category>.yml)
+    section: str  # counter id (city.yml) that handles the matter
+    question: Dict[str, str]  # language → text; `ja` always present
+    answer: Dict[str, str]  # language → the city's own text; `ja` always present
+    variants: Dict[str, Tuple[str, ...]]  # more ways residents ask it (ja, en)
+    url: str
+    updated: dt.date
+    procedure: Optional[str] = None  # set when the entry is about a catalog procedure
+
+    def text(self, field_name: str, language: str) -> str:
+        """`question`/`answer` in `language`, else Japanese (the city's original)."""
+        texts = getattr(self, field_name)
+        return texts.get(language) or texts["ja"]
+
+
+@dataclass(frozen=True)
+class FaqCategory:
+    id: str
+    title: Localized
 
 
 @dataclass(frozen=True)
@@ -146,6 +178,8 @@ class Catalog:
     conversation: Dict[str, ConversationIntent]
     life_events: Dict[str, LifeEvent]
     phrases: Dict[str, Localized] = field(default_factory=dict)
+    faq: Dict[str, FaqEntry] = field(default_factory=dict)
+    faq_categories: Dict[str, FaqCategory] = field(default_factory=dict)
 
     def intent_examples(self) -> Dict[str, Dict[str, Tuple[str, ...]]]:
         """Every trainable intent with its examples, in a stable order."""
