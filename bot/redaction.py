@@ -6,8 +6,12 @@ resident is then told not to send them. The staff view and the log filter use th
 finders, so one rule decides everywhere.
 
 How numbers are found: a person or an input method puts almost anything between digit
-groups (ー, ‐, –, −, dots, slashes, line breaks, several spaces, 3-3-3-3 or 2-2-… groups),
-so digits are read as *runs*: maximal groups of digits joined by separator characters only.
+groups (ー, ‐, –, −, dots, slashes, underscores, brackets, stars, line breaks, several spaces,
+3-3-3-3 or 2-2-… groups), so digits are read as *runs*: maximal groups of digits joined by
+separators only, and a separator is any character that is neither a letter nor a digit (plus
+ー, which Unicode counts as a letter but an IME gives for "-"): no list to fall behind.
+One written form is read otherwise: digits grouped by thousands with commas (1,234,567) are
+an amount, an individual number only when My Number words are near.
 A run of exactly 12 digits, or 12 digits at group boundaries inside a longer run, is an
 individual number when its check digit is valid, or whatever its check digit when My Number
 words are near. Spoken digits (いち, に, さん, 一, 二, "one", …), as a speech recognizer writes
@@ -35,9 +39,14 @@ MY_NUMBER_DIGITS = 12
 PIN_DIGITS = 4
 PHONE_DIGITS = (10, 11)
 
-# What people and input methods type between digit groups. NFKC runs first on inbound text
-# (full-width forms become ASCII, but ー U+30FC and ・ survive); the full-width forms are listed
-# too because metadata, old events and log lines are matched without being rewritten first.
+# Characters Unicode counts as letters that an IME types for "-": the long vowel marks.
+_LETTER_SEPARATORS = frozenset("ーｰ")
+# Commas between groups of three digits write an amount (1,234,567), not an identifier.
+_THOUSANDS_SEPARATORS = frozenset(",，")
+# The separators of phone numbers and spoken digits stay a list: they decide what the handoff
+# gate takes for a call-back number and what a speech transcript's words join. NFKC runs first
+# on inbound text (full-width forms become ASCII, but ー U+30FC and ・ survive); the full-width
+# forms are listed too because metadata, old events and log lines are matched as they are.
 _SEPARATOR_CHARS = frozenset(
     "-‐‑‒–—―−⁃﹣－ーｰ"  # hyphens, dashes, minus signs, the long vowel mark an IME gives for "-"
     ".．·‧・･"  # dots and middle dots
@@ -124,7 +133,19 @@ def _joined_by(gap_chars: frozenset, allow_empty: bool) -> Callable[[str], bool]
     return joins
 
 
-_NUMERIC_GAP = _joined_by(_SEPARATOR_CHARS, allow_empty=False)
+def is_separator(char: str) -> bool:
+    """Whether `char` may stand between the digit groups of one written number: anything but a
+    letter or a digit (punctuation, symbols, spaces, line breaks, controls, invisible characters)."""
+    return char in _LETTER_SEPARATORS or not char.isalnum()
+
+
+def _any_separators(gap: str) -> bool:
+    return bool(gap) and all(map(is_separator, gap))
+
+
+# A typed PIN is found under both rules: the narrow one keeps "1234、5678" two PINs.
+_NUMERIC_GAP = _any_separators
+_LISTED_GAP = _joined_by(_SEPARATOR_CHARS, allow_empty=False)
 _SPOKEN_GAP = _joined_by(_SPOKEN_GAP_CHARS, allow_empty=True)
 _PHONE_GAP = _joined_by(_PHONE_GAP_CHARS, allow_empty=False)
 
@@ -170,6 +191,13 @@ def _windows(run: Sequence[_Piece], size: int) -> Iterable[Tuple[int, int, str]]
             yield (first, *found)
 
 
+def _is_amount(text: str, run: Sequence[_Piece]) -> bool:
+    """1,234,567,890,128: a whole run of digits grouped by thousands with commas (a sum of money)."""
+    return (len(run) > 1 and 1 <= len(run[0].digits) <= 3
+            and all(len(piece.digits) == 3 and text[before.end:piece.start] in _THOUSANDS_SEPARATORS
+                    for before, piece in zip(run, run[1:], strict=False)))
+
+
 def _international(text: str, run: List[_Piece]) -> bool:
     """+81 90-1234-5678: a phone number written internationally, never an individual number."""
     return run[0].start > 0 and text[run[0].start - 1] == "+"
@@ -185,6 +213,8 @@ def my_number_spans(text: str, context: str = "") -> List[Span]:
     spans: List[Span] = []
     for pieces, joins in ((_digit_groups(text), _NUMERIC_GAP), (_spoken_digits(text), _SPOKEN_GAP)):
         for run in _runs(text, pieces, joins):
+            if not named and _is_amount(text, run):
+                continue
             if _international(text, run):
                 run = run[1:]
             for first, last, digits in _windows(run, MY_NUMBER_DIGITS):
@@ -196,7 +226,8 @@ def my_number_spans(text: str, context: str = "") -> List[Span]:
 def _pin_spans(text: str) -> List[Span]:
     """Only called in a PIN context: 4 digits in one run (1234, 12-34, 1 2 3 4, いちにさんし)."""
     spans: List[Span] = []
-    for pieces, joins in ((_digit_groups(text), _NUMERIC_GAP), (_spoken_digits(text), _SPOKEN_GAP)):
+    groups = _digit_groups(text)
+    for pieces, joins in ((groups, _NUMERIC_GAP), (groups, _LISTED_GAP), (_spoken_digits(text), _SPOKEN_GAP)):
         for run in _runs(text, pieces, joins):
             if sum(len(p.digits) for p in run) == PIN_DIGITS:
                 spans.append((run[0].start, run[-1].end))

@@ -1,9 +1,10 @@
 """Redaction rules, by example and property-based (hypothesis): what must go, what must stay."""
 import json
+import re
 import unicodedata
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from bot.redaction import (
@@ -149,6 +150,57 @@ def test_a_valid_number_is_redacted_whatever_the_separators(number, data, prefix
     assert result.findings == ("my_number",)
     assert MY_NUMBER_MASK in result.text
     assert digits_of(result.text) == ""  # nothing of the number is left, not even a group
+
+
+# Every separator a keyboard can produce, not a list: any punctuation (P*) or symbol (S*) character
+# and any space or line break, alone or in runs. Characters that NFKC turns into letters or digits
+# (㏩ → "10日", ™ → "TM") are no separators once normalized, so they are left out.
+def _stays_a_separator(char: str) -> bool:
+    return not any(c.isalnum() for c in unicodedata.normalize("NFKC", char))
+
+
+KEYBOARD_SEPARATORS = st.text(
+    st.characters(categories=["P", "S", "Zs", "Zl", "Zp"]) | st.sampled_from("\t\n\r\u3000"),
+    min_size=1, max_size=3).filter(lambda gap: all(map(_stays_a_separator, gap)))
+THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+")  # 1,234,567: an amount (read as one unless named)
+
+
+@st.composite
+def written_with(draw, digits: str, gaps) -> str:
+    cuts = sorted(draw(st.sets(st.integers(1, len(digits) - 1), min_size=1, max_size=len(digits) - 1)))
+    groups = [digits[a:b] for a, b in zip([0] + cuts, cuts + [len(digits)], strict=True)]
+    return groups[0] + "".join(draw(gaps) + group for group in groups[1:])
+
+
+@settings(max_examples=600, deadline=None)
+@given(number=valid_numbers(), data=st.data(), prefix=st.sampled_from(PREFIXES + PREFIXES_WITH_CONTEXT),
+       suffix=st.sampled_from(SUFFIXES), filler=st.sampled_from(FILLERS))
+def test_a_valid_number_is_redacted_whatever_punctuation_symbols_or_spaces_separate_it(
+        number, data, prefix, suffix, filler):
+    written_number = data.draw(written_with(number, KEYBOARD_SEPARATORS))
+    assume(not THOUSANDS.fullmatch(normalize(written_number)) or prefix in PREFIXES_WITH_CONTEXT)
+    result = clean_inbound(f"{filler}{prefix}{written_number}{suffix}")
+    assert result.findings == ("my_number",)
+    assert MY_NUMBER_MASK in result.text
+    assert digits_of(result.text) == ""
+
+
+@pytest.mark.parametrize("text", ["1836_9035_7434", "1836 _ 9035 _ 7434", "1836*9035*7434", "(1836)(9035)(7434)",
+                                  "1836,9035,7434", "1836~9035~7434", "1836→9035→7434", "1836|9035|7434",
+                                  "１８３６＿９０３５＿７４３４", "1836\u20139035\u20137434", "1836#9035#7434"])
+def test_a_number_with_underscores_or_any_other_separator_is_redacted(text):
+    result = clean_inbound(f"番号は{text}です")
+    assert MY_NUMBER_MASK in result.text and digits_of(result.text) == "" and result.findings == ("my_number",)
+
+
+def test_an_amount_is_not_an_individual_number_unless_named():
+    assert clean_inbound("手数料は183,690,357,434円です").findings == ()  # valid check digit, but money
+    assert clean_inbound("マイナンバーは183,690,357,434です").findings == ("my_number",)
+
+
+def test_a_typed_pin_is_found_with_any_separator_and_each_of_two_listed_pins():
+    assert clean_inbound("暗証番号は12_34です").text == f"暗証番号は{PIN_MASK}です"
+    assert clean_inbound("暗証番号は1234、5678のどちらか").text == f"暗証番号は{PIN_MASK}、{PIN_MASK}のどちらか"
 
 
 @settings(max_examples=200, deadline=None)

@@ -98,3 +98,19 @@ def test_probe_scanner_sees_numbers_stored_every_way(tmp_path):
         path = tmp_path / "madoguchi.db"
         path.write_bytes(b"\x00SQLite format 3\x00" + stored.encode() + b"\x00")
         assert hits([path], [number]) == [f"madoguchi.db: {number}"], stored
+
+
+# Separators outside any list a person would think to write down (the rule is "not a letter or digit").
+KEYBOARD_SEPARATORS = ["_", "__", " _ ", "*", "~", "|", "#", "+", ",", ":", ";", "→", "｜", "＿", "※", "()", "!?"]
+
+
+def test_a_number_written_with_underscores_or_any_keyboard_separator_is_not_stored(server):
+    rng = random.Random(20261207)
+    sent = []
+    for separator in KEYBOARD_SEPARATORS:
+        number = valid_number(rng)
+        sender = f"rest:underscore-{uuid.uuid4().hex[:10]}"
+        reply = server.say(sender, f"番号は{grouped(number, (4, 4, 4), separator)}です")
+        assert CATALOG.phrases["redacted_my_number"].ja in texts(reply), separator
+        sent.append(number)
+    assert hits(stored_files(server.var_dir), sent) == []
