@@ -35,6 +35,7 @@ from bot.catalog.model import (
     Procedure,
 )
 from bot.catalog.sentences import sentences
+from bot.catalog.sizes import check_field_sizes
 from bot.text import LANGUAGES, example_key
 
 MIN_EXAMPLES = {"ja": 20, "en": 5}
@@ -522,6 +523,7 @@ def load_catalog(root: Path) -> Catalog:
         if doc is None:
             continue
         procedure = _load_procedure(reader, doc)
+        check_field_sizes(reader, doc)  # caps per field (bot/catalog/sizes.py)
         readers[path.stem] = (reader, doc)
         if procedure is not None:
             procedures[procedure.id] = procedure
