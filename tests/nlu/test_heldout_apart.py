@@ -166,5 +166,9 @@ def test_every_faq_label_is_an_faq_entry_outside_the_procedures(out_of_catalog, 
     # An FAQ entry about a catalog procedure cannot answer a question outside the catalog.
     about_procedures = sorted({item["faq"] for item in labelled if faq[item["faq"]].get("procedure")})
     assert about_procedures == []
+    # The section of a labelled question is the section of the entry that answers it.
+    mismatched = [(item["text"], item["section"], faq[item["faq"]]["section"]) for item in labelled
+                  if item["section"] != faq[item["faq"]]["section"]]
+    assert mismatched == []
     # A question that is not a city matter has neither a section nor an FAQ answer.
     assert [item["text"] for item in labelled if item["topic"] in NOT_CITY_TOPICS] == []
