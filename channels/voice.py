@@ -52,6 +52,7 @@ import logging
 import re
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Text, Tuple
+from urllib.parse import parse_qsl
 
 from rasa.core.channels.channel import UserMessage
 from redis.exceptions import RedisError
@@ -165,23 +166,30 @@ class VoiceInput(Channel):
         subject = f"tel:{caller.strip()}" if known else f"call:{call_sid}"
         return hmac.new(self.auth_token.encode("utf-8"), subject.encode("utf-8"), hashlib.sha256).hexdigest()[:40]
 
-    def verified(self, request: Request, form: Dict[str, str]) -> bool:
+    def verified(self, request: Request, fields: "TwilioFields") -> bool:
         signature = request.headers.get(SIGNATURE_HEADER)
         if not (self.auth_token and self.public_url and signature):
             return False
         url = self.public_url + request.path + (f"?{request.query_string}" if request.query_string else "")
         try:
-            return bool(self.validator.validate(url, form, signature))
+            return bool(self.validator.validate(url, fields, signature))
         except Exception:  # a malformed signature or form never gets past this check
             return False
 
     def url(self, path: str) -> str:
         return f"{self.public_url}/webhooks/{self.name()}{path}"
 
+    def call_key(self, form: Dict[str, str]) -> str:
+        """Where a call's state is kept: its CallSid *and* its caller, so a request carrying another
+        call's CallSid from another number starts a call of its own instead of joining that one."""
+        sid = form.get("CallSid") or ""
+        return f"{sid}:{self.user_of(form.get('From') or '', sid)[:16]}"
+
     async def call_for(self, form: Dict[str, str]) -> Call:
         sid = form.get("CallSid") or ""
         caller = form.get("From") or ""
-        return await self.calls.open(sid, lambda: Call(self.sender_for(self.user_of(caller, sid)), caller))
+        return await self.calls.open(self.call_key(form),
+                                     lambda: Call(self.sender_for(self.user_of(caller, sid)), caller))
 
     # --- the blueprint ------------------------------------------------------------------------
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
@@ -193,11 +201,11 @@ class VoiceInput(Channel):
             """Twilio's form, only when X-Twilio-Signature matches; 403 and nothing processed otherwise."""
             async def checked(request: Request) -> HTTPResponse:
                 try:  # Sanic would log a traceback for a form that is not UTF-8 (Twilio always sends UTF-8)
-                    (request.body or b"").decode("utf-8")
+                    fields = TwilioFields.parse(request.body or b"")
                 except UnicodeDecodeError:
                     return response.json({"error": "malformed_form", "message": "The form is not UTF-8."}, status=400)
-                form = {key: values[0] for key, values in (request.form or {}).items() if values}
-                if not self.verified(request, form):
+                form = fields.first_values()
+                if not self.verified(request, fields):
                     return response.json({"error": "forbidden", "message": "Missing or wrong X-Twilio-Signature."},
                                          status=403)
                 try:
@@ -219,7 +227,7 @@ class VoiceInput(Channel):
                 greeting = prompt(catalog, call, "greeting", city=catalog.city.name.get(call.language))
                 return await self.gather(request, call, [greeting] + self.menu(request, catalog, call), catalog)
             finally:  # the next webhook of this call may land on another replica
-                await self.calls.save(form.get("CallSid") or "", call)
+                await self.calls.save(self.call_key(form), call)
 
         @webhook.route("/gather", methods=["POST"])
         @signed
@@ -228,14 +236,14 @@ class VoiceInput(Channel):
             try:
                 return await self.answer(request, call, form, on_new_message)
             finally:
-                await self.calls.save(form.get("CallSid") or "", call)
+                await self.calls.save(self.call_key(form), call)
 
         @webhook.route("/status", methods=["POST"])
         @signed
         async def call_status(request: Request, form: Dict[str, str]) -> HTTPResponse:
             """Twilio's status callback: a finished call's state (and the caller's number) is dropped."""
             if form.get("CallStatus") in ("completed", "busy", "failed", "no-answer", "canceled"):
-                call = await self.calls.end(form.get("CallSid") or "")
+                call = await self.calls.end(self.call_key(form))
                 if call is not None:
                     await self.call_ended(call)
             return response.empty()
@@ -591,6 +599,29 @@ class VoiceInput(Channel):
             twiml.play(url)
         twiml.hangup()
         return twiml_response(twiml)
+
+
+class TwilioFields(Dict[str, List[str]]):
+    """A Twilio webhook's form exactly as posted: every field, blank ones included.
+
+    Twilio signs every parameter it sends, empty ones too (`FromCity=`, `CallerZip=`, a keypad
+    Gather's `FinishedOnKey=`), but Sanic 21.12's `request.form` drops blank values
+    (sanic-org/sanic#2427): checked over that, every real call would be refused. The twilio
+    validator reads several values of a field through `getall`, as from Flask's MultiDict.
+    """
+
+    @classmethod
+    def parse(cls, body: bytes) -> "TwilioFields":
+        fields = cls()
+        for key, value in parse_qsl(body.decode("utf-8"), keep_blank_values=True):
+            fields.setdefault(key, []).append(value)
+        return fields
+
+    def getall(self, name: str) -> List[str]:
+        return self[name]
+
+    def first_values(self) -> Dict[str, str]:
+        return {key: values[0] for key, values in self.items()}
 
 
 def twiml_response(twiml: VoiceResponse) -> HTTPResponse:

@@ -36,6 +36,7 @@ from bot.speech.answers import catalog_answers
 from channels import voice
 from channels.voice import VoiceInput, split_parts
 from tests.channels.fake_twilio import FakeTwilioApi
+from tests.channels.twilio_requests import call_fields, gather_fields, signature_of, status_fields
 from tests.conftest import API_TOKEN, FAKE_NOW
 from tests.handoff.conftest import add_account, login
 from tests.speech.fake_google import FakeGoogleTts
@@ -110,12 +111,18 @@ class Caller:
     call_sid: str = field(default_factory=lambda: "CA" + uuid.uuid4().hex)
 
     def form(self, **extra: str) -> Dict[str, str]:
-        return {"AccountSid": ACCOUNT_SID, "CallSid": self.call_sid, "From": self.number, "To": OUR_NUMBER,
-                "CallStatus": "in-progress", "Direction": "inbound", "ApiVersion": "2010-04-01", **extra}
+        """Every parameter Twilio posts for this call (blank ones included), then `extra`."""
+        base = call_fields(ACCOUNT_SID, self.call_sid, self.number, OUR_NUMBER, extra.get("CallStatus", "in-progress"))
+        if "Digits" in extra or "SpeechResult" in extra:
+            base = gather_fields(base, extra.get("Digits", ""), extra.get("SpeechResult", ""),
+                                 extra.get("Confidence", ""))
+        elif extra.get("CallStatus") in ("completed", "busy", "failed", "no-answer", "canceled"):
+            base = status_fields(base, extra["CallStatus"], extra.get("CallDuration", "0"))
+        return {**dict(base), **extra}
 
     def post(self, path: str, form: Dict[str, str], signature: Optional[str] = "sign") -> httpx.Response:
         if signature == "sign":
-            signature = RequestValidator(AUTH_TOKEN).compute_signature(f"{PUBLIC_URL}{path}", form)
+            signature = signature_of(AUTH_TOKEN, f"{PUBLIC_URL}{path}", list(form.items()))
         headers = {} if signature is None else {"X-Twilio-Signature": signature}
         return httpx.post(f"{self.server.base_url}{path}", data=form, headers=headers, timeout=120)
 
@@ -217,6 +224,49 @@ def test_missing_or_wrong_signature_is_refused_and_nothing_happens(voice_server:
     elsewhere = RequestValidator(AUTH_TOKEN).compute_signature(f"http://127.0.0.1{path}", caller.form())
     assert caller.post(path, caller.form(), elsewhere).status_code == 403
     assert caller.post("/webhooks/voice/webhook", caller.form(), None).status_code == 403
+
+
+def test_twilio_requests_with_every_documented_field_blank_ones_included_are_answered(voice_server, speech):
+    """Twilio signs its blank fields too (FromCity=, CallerZip=, FinishedOnKey= …): they count."""
+    caller = Caller(voice_server)
+    start = caller.form(CallStatus="ringing")
+    blank = {key for key, value in start.items() if value == ""}
+    assert {"FromCity", "FromZip", "CallerZip", "ForwardedFrom", "CallerName"} <= blank
+    assert caller.start().gather is not None
+    keypad = caller.form(Digits="1")
+    assert keypad["FinishedOnKey"] == "" and keypad["msg"] == "Gather End"
+    assert caller.press("1").plays  # the main menu's 1: the My Number list
+    assert caller.say("住民票の写しがほしい").plays
+    completed = caller.post("/webhooks/voice/status", caller.form(CallStatus="completed", CallDuration="61"))
+    assert completed.status_code == 204
+    # One blank field dropped on the way changes the signed content: refused.
+    form = caller.form(Digits="9")
+    signature = signature_of(AUTH_TOKEN, f"{PUBLIC_URL}/webhooks/voice/gather", list(form.items()))
+    del form["FromZip"]
+    assert caller.post("/webhooks/voice/gather", form, signature).status_code == 403
+
+
+def test_twilio_fields_keep_blanks_and_repeated_fields():
+    fields = voice.TwilioFields.parse(b"From=%2B8190&FromCity=&FinishedOnKey=&Digits=1&Digits=2&Bare")
+    assert fields == {"From": ["+8190"], "FromCity": [""], "FinishedOnKey": [""], "Digits": ["1", "2"],
+                      "Bare": [""]}
+    assert fields.getall("Digits") == ["1", "2"]
+    assert fields.first_values()["Digits"] == "1"
+
+
+def test_a_request_with_another_calls_sid_from_another_number_does_not_join_that_call(voice_server, speech):
+    victim = Caller(voice_server)
+    victim.start()
+    answer = victim.say("マイナンバーカードをなくしました")
+    intruder = Caller(voice_server, call_sid=victim.call_sid)  # signed, the same CallSid, another number
+    heard = intruder.press("9")
+    assert heard.plays != answer.plays  # not the victim's answer repeated
+    assert heard.plays == [url_of(speech, prompt("nothing_yet")), url_of(speech, prompt("menu"))]
+    intruder.say("人と話したい")
+    assert "人と話したい" not in victim.user_texts()  # nothing written into the victim's conversation
+    assert intruder.sender != victim.sender
+    # The victim's own call goes on where it was.
+    assert victim.press("9").plays == answer.plays
 
 
 def test_the_channel_is_off_without_the_auth_token(server):
