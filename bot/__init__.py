@@ -8,8 +8,9 @@ and no two packages import each other (tests/test_import_layers.py checks both).
    `delivery`, `logmask`, `pubsub` (live events between processes), `ratelimit`): no knowledge of procedures or
    conversations.
 2. `catalog` (what intents/ means) and `opening_hours` (when a counter is open).
-3. `nlu` (the Rasa components), `replies` (what the assistant says, from the catalog) and
-   `speech` (how it sounds: reading for the ear, TTS engines, audio cache).
+3. `nlu` (the Rasa components), `replies` (what the assistant says, from the catalog),
+   `speech` (how it sounds: reading for the ear, TTS engines, audio cache) and `answering`
+   (where an answer comes from: procedure, FAQ, section directory, a person).
 4. `store` (SQLAlchemy models and the tracker store).
 5. `handoff` (the state machine, the gate in front of Rasa, slips).
 6. `actions` (the dialogue action), `staff` (the staff console), `admin` (the admin console: model
@@ -26,7 +27,7 @@ LAYERS = (
      "pubsub",
      "logmask", "ratelimit", "background"),
     ("catalog", "opening_hours"),
-    ("nlu", "replies", "speech"),
+    ("nlu", "replies", "speech", "answering"),
     ("store",),
     ("handoff",),
     ("actions", "staff", "admin", "privacy"),

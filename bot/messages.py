@@ -20,6 +20,25 @@ class StaffLabel(TypedDict):
     name: str  # the clerk's display name, shown above a staff reply
 
 
+class AnswerSource(TypedDict, total=False):
+    """Where a bot message's content comes from, stored with it and returned to clients:
+    `procedure` (id), `faq` (id, url, updated, section), `faq_choice` (ids), `route` (section),
+    `clarify` (id), `fallback`, `conversation` (intent), `handoff`, `staff`."""
+
+    source: str
+    id: str
+    ids: List[str]
+    url: str
+    updated: str
+    section: str
+    intent: str
+
+
+class MessageLink(TypedDict):
+    title: str
+    url: str
+
+
 class _MessageText(TypedDict):
     text: str  # plain text for every channel (furigana in parentheses in easy mode)
 
@@ -31,3 +50,5 @@ class BotMessage(_MessageText, total=False):
     image: str  # e.g. a visit slip's QR code as a data URL
     buttons: List[MessageButton]
     staff: StaffLabel  # present on a clerk's own words only
+    source: AnswerSource  # where the content comes from (bot/answering)
+    link: MessageLink  # a page the answer quotes (the FAQ entry's source)

@@ -12,8 +12,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from bot import clock, opening_hours
 from bot.catalog import furigana
-from bot.catalog.model import Catalog, Counter, HoursRule, Procedure
-from bot.messages import BotMessage
+from bot.catalog.model import Catalog, Counter, FaqEntry, HoursRule, Procedure
+from bot.messages import AnswerSource, BotMessage
 
 # Order matters where words overlap: 「窓口は開いてる？」 asks about hours before place.
 ASPECTS = ("documents", "fee", "deadline", "online", "counter_hours", "counter_location")
@@ -76,6 +76,8 @@ class Reply:
     lines: List[str] = field(default_factory=list)
     buttons: List[Button] = field(default_factory=list)
     image: Optional[str] = None  # e.g. a visit slip's QR code as a data URL
+    source: Optional[AnswerSource] = None  # where its content comes from (procedure, faq, route, …)
+    link: Optional[Dict[str, str]] = None  # {"title", "url"}: e.g. the FAQ page an answer quotes
 
     def text(self) -> str:
         return "\n".join(line for line in self.lines if line)
@@ -94,6 +96,10 @@ def to_message(reply: Reply, language: str) -> BotMessage:
         message["ruby"] = source
     if reply.image:
         message["image"] = reply.image
+    if reply.source:
+        message["source"] = reply.source
+    if reply.link:
+        message["link"] = {"title": furigana.plain(reply.link["title"]), "url": reply.link["url"]}
     if reply.buttons:
         message["buttons"] = [
             {"title": furigana.plain(b.title) if language != "easy" else furigana.kana(b.title),
@@ -340,7 +346,7 @@ class ReplyBuilder:
             elif name in self.catalog.life_events:
                 buttons.append(Button(self.t(self.catalog.life_events[name].title), f"/{name}"))
         buttons.append(Button(self.phrase("label_none_of_these"), "/nlu_fallback"))
-        return Reply([self.phrase("fallback_candidates")], buttons)
+        return Reply([self.phrase("fallback_candidates")], buttons, source={"source": "fallback"})
 
     # --- handoff ---------------------------------------------------------------------
     def queue_joined(self, counter: Counter, position: Optional[Tuple[int, int]]) -> Reply:
@@ -367,9 +373,62 @@ class ReplyBuilder:
         return Reply([self.phrase("satisfaction_question")],
                      [Button(str(score), f'/satisfaction{{"score":"{score}"}}') for score in range(5, 0, -1)])
 
+    # --- answers from the FAQ and the section directory (bot/answering) ----------------
+    def section_hours(self, counter: Counter) -> str:
+        return " / ".join(self.hours_text(counter))
+
+    def faq_answer(self, entry: FaqEntry) -> Reply:
+        """The city's own answer, verbatim, with who handles it and where the text comes from."""
+        lines = []
+        answer = entry.answer.get(self.language)
+        if not answer:
+            answer = entry.answer["ja"]
+            lines.append(self.phrase("faq_in_japanese"))
+        lines.insert(0, answer)
+        counter = self.catalog.counters.get(entry.section)
+        if counter is not None:
+            lines.append(self.phrase("faq_section", section=self.t(counter.name), place=self.t(counter.place),
+                                     phone=counter.phone, hours=self.section_hours(counter)))
+        updated = entry.updated.isoformat()
+        lines.append(self.phrase("faq_source", url=entry.url, updated=updated))
+        source: AnswerSource = {"source": "faq", "id": entry.id, "url": entry.url, "updated": updated,
+                                "section": entry.section}
+        return Reply(lines, [self.human_button()], source=source,
+                     link={"title": entry.text("question", self.language), "url": entry.url})
+
+    def faq_choice(self, entries: Sequence[FaqEntry]) -> Reply:
+        buttons = [Button(entry.text("question", self.language), f'/faq_answer{{"faq":"{entry.id}"}}')
+                   for entry in entries]
+        buttons.append(Button(self.phrase("label_faq_neither"), "/deny"))
+        return Reply([self.phrase("faq_choose")], buttons,
+                     source={"source": "faq_choice", "ids": [entry.id for entry in entries]})
+
+    def route(self, counter: Counter, topic: str) -> Reply:
+        """総合案内: the section that handles the matter, with its place, phone and hours."""
+        values = dict(topic=topic or self.t(counter.name), section=self.t(counter.name), phone=counter.phone,
+                      hours=self.section_hours(counter), place=self.t(counter.place))
+        if counter.outside:
+            line = self.phrase("route_outside", address=self.t(counter.address or counter.place), **values)
+        else:
+            line = self.phrase("route_answer", **values)
+        return Reply([self.phrase("route_not_answered"), line], [self.human_button()],
+                     source={"source": "route", "section": counter.id})
+
+    def not_known(self) -> Reply:
+        return Reply([self.phrase("not_known")], [self.human_button()], source={"source": "fallback"})
+
+    def confirm_procedure(self, procedure: Procedure) -> Reply:
+        """The middle band: ask instead of assuming (「転入届のことでしょうか。」 はい／いいえ)."""
+        return Reply([self.phrase("confirm_procedure", title=self.short_title(procedure))],
+                     [Button(self.phrase("label_yes"), f"/{procedure.id}"), Button(self.phrase("label_no"), "/deny")],
+                     source={"source": "clarify", "id": procedure.id})
+
+    def confirm_declined(self) -> Reply:
+        return Reply([self.phrase("confirm_declined")], [self.human_button()], source={"source": "clarify"})
+
     def fallback_human(self) -> Reply:
         counter = self.counter_for(None)
         lines = [self.phrase("fallback_human"),
                  self.phrase("counter_line", counter=self.t(counter.name), place=self.t(counter.place)),
                  self.phrase("phone_line", phone=counter.phone)]
-        return Reply(lines, [self.human_button()])
+        return Reply(lines, [self.human_button()], source={"source": "fallback"})

@@ -99,3 +99,42 @@ def new_tagger() -> Any:
 def shared_tagger() -> Any:
     """One tagger for the process, built on first use (for readings outside the NLU pipeline)."""
     return new_tagger()
+
+
+# Romaji as residents type it without an IME (「juuminhyou toritai」, 「gomi no hi itsu」): Hepburn
+# and kunrei syllables, a doubled consonant for っ, n / n' for ん. A word must be made of these
+# syllables alone (jaconv alone turns any English word into kana with stray っ and ん).
+_ROMAJI_WORD = re.compile(
+    r"(?:(?:([bcdfghjkmprstvwz])(?=\1))?(?:sh|ch|ts|[kgsztdnhbpmrfjvwy]y?|)[aiueo]|n'?)+", re.I)
+# Words that are English, never romaji of a question to the city: a message with one is English.
+_ENGLISH_ONLY = frozenset(
+    "the a i my me have has is are you your do does can could how what where when which please need want and or of "
+    "for in on at it we use take make name here home time one like get this that with about lost card".split())
+_ROMAJI_TOKEN = re.compile(r"[A-Za-z']+")
+
+
+def romaji_words(text: str) -> List[Tuple[int, int, str]]:
+    """(start, end, hiragana) of each romaji word when `text` is written in romaji; [] otherwise.
+
+    Romaji means: more than half of its Latin words are romaji syllables only, one of them
+    has four letters or more, and none is an English-only word ("I lost my card" stays English)."""
+    import jaconv
+
+    words = list(_ROMAJI_TOKEN.finditer(text))
+    if not words or any(w.group().lower() in _ENGLISH_ONLY for w in words):
+        return []
+    romaji = [w for w in words if _ROMAJI_WORD.fullmatch(w.group())]
+    if len(romaji) * 2 <= len(words) or not any(len(w.group()) >= 4 for w in romaji):
+        return []
+    return [(w.start(), w.end(), _romaji_to_kana(w.group().lower(), jaconv)) for w in romaji]
+
+
+_LONG_VOWEL = re.compile(r"([aeo])\1")
+
+
+def _romaji_to_kana(word: str, jaconv: Any) -> str:
+    """Hiragana; a word with a doubled a/e/o (「kaado」「pootaru」) is a loanword: katakana with ー."""
+    word = word.replace("n'", "nn")
+    if _LONG_VOWEL.search(word):
+        return jaconv.hira2kata(jaconv.alphabet2kana(_LONG_VOWEL.sub(r"\1-", word)))
+    return jaconv.alphabet2kana(word)

@@ -99,7 +99,7 @@ def notice_text(notice: str, **values: Any) -> str:
 
 class AnnotatedCollectingOutputChannel(CollectingOutputChannel):
     """Collects a turn's replies for a request/response channel (REST, web), keeping `lang`,
-    `variant` and `ruby` for the client."""
+    `variant` and `ruby` for the client, and `source`/`link` in `custom`."""
 
     @classmethod
     def name(cls) -> str:
@@ -116,6 +116,11 @@ class AnnotatedCollectingOutputChannel(CollectingOutputChannel):
         for key in ("lang", "variant", "ruby"):
             if extra.get(key):
                 message[key] = extra[key]
+        # Where the answer comes from (procedure, FAQ, section, …) and the page it quotes, in
+        # Rasa's `custom` field of the same message: any client or evaluation can tell them apart.
+        custom = {key: extra[key] for key in ("source", "link") if isinstance(extra.get(key), dict)}
+        if custom:
+            message["custom"] = custom
         return message
 
 

@@ -36,6 +36,7 @@ from linebot.models import (
     SourceUser,
     TextMessage,
     TextSendMessage,
+    URIAction,
 )
 from rasa.core.channels.channel import OutputChannel
 from sanic import response
@@ -186,16 +187,21 @@ class LineInput(MessagingChannel[LineAddress]):
             url = image_url(message.get("image"))
             if url is not None:
                 out.append(ImageSendMessage(original_content_url=url, preview_image_url=url))
-        quick_reply = self.quick_reply([b for m in messages for b in (m.get("buttons") or [])])
+        links = [m["link"] for m in messages if isinstance(m.get("link"), dict)]
+        quick_reply = self.quick_reply([b for m in messages for b in (m.get("buttons") or [])], links)
         if quick_reply is not None:
             if not out:
                 out.append(TextSendMessage(text="▼"))  # LINE needs a message to carry quick replies
             out[-1].quick_reply = quick_reply
         return out
 
-    def quick_reply(self, buttons: Sequence[Any]) -> Optional[QuickReply]:
-        """Postback buttons: the tap shows the label as the resident's message and sends the payload."""
-        items: List[QuickReplyButton] = []
+    def quick_reply(self, buttons: Sequence[Any], links: Sequence[Dict[str, Any]] = ()) -> Optional[QuickReply]:
+        """Postback buttons: the tap shows the label as the resident's message and sends the payload.
+        The page an answer quotes (an FAQ entry's source) comes first, as a link (URI action)."""
+        items: List[QuickReplyButton] = [
+            QuickReplyButton(action=URIAction(label=short_label(str(link.get("title") or "")) or "URL",
+                                              uri=str(link["url"])))
+            for link in links[:1] if str(link.get("url") or "").startswith("https://")]
         seen = set()
         for button in buttons:
             if not isinstance(button, dict) or not button.get("payload") or str(button["payload"]) in seen:

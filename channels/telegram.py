@@ -112,7 +112,7 @@ class TelegramInput(MessagingChannel[int]):
     async def send(self, chat_id: int, message: Dict[str, Any]) -> None:
         """One bot message: its text (split at Telegram's limit), then its image; buttons on the last part."""
         bot = await self.client()
-        keyboard = self.keyboard(message.get("buttons"))
+        keyboard = self.keyboard(message.get("buttons"), message.get("link"))
         photo = photo_of(message.get("image"))
         chunks = split_text(text_of(message))
         if not chunks and photo is None and keyboard is not None:
@@ -123,11 +123,14 @@ class TelegramInput(MessagingChannel[int]):
         if photo is not None:
             await call_with_retry(partial(bot.send_photo, chat_id, photo, reply_markup=keyboard))
 
-    def keyboard(self, buttons: Any) -> Optional[InlineKeyboardMarkup]:
-        """One button per row: long Japanese labels stay readable and easy to tap."""
+    def keyboard(self, buttons: Any, link: Any = None) -> Optional[InlineKeyboardMarkup]:
+        """One button per row: long Japanese labels stay readable and easy to tap. The page an
+        answer quotes (an FAQ entry's source) comes first, as a link button."""
         rows = [[InlineKeyboardButton(str(b.get("title") or b["payload"]),
                                       callback_data=self.payloads.data_for(str(b["payload"])))]
                 for b in (buttons or []) if isinstance(b, dict) and b.get("payload")]
+        if isinstance(link, dict) and str(link.get("url") or "").startswith("https://"):
+            rows.insert(0, [InlineKeyboardButton(str(link.get("title") or link["url"]), url=str(link["url"]))])
         return InlineKeyboardMarkup(rows) if rows else None
 
     # --- the channel contract --------------------------------------------------------------

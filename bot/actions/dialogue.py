@@ -14,9 +14,12 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions import handoff_turns
+from bot.answering.source import Choice
+from bot.answering.sources import AnswerSources
 from bot.catalog import Catalog
 from bot.catalog.provider import CatalogProvider
 from bot.handoff.machine import HandoffService
+from bot.messages import AnswerSource
 from bot.replies import ASPECTS, INTENT_ASPECT, Question, Reply, ReplyBuilder, to_message
 from bot.text import LANGUAGES
 
@@ -60,6 +63,14 @@ LANGUAGE_WORDS = [
 ]
 ENGLISH_WORD = re.compile(r"\b[A-Za-z]*[aeiouyAEIOUY][A-Za-z]*\b")
 JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+
+
+def tagged(replies: List[Reply], source: AnswerSource) -> List[Reply]:
+    """`replies` with their source where they have none yet (an answer's own lines)."""
+    for reply in replies:
+        if reply.source is None and source:
+            reply.source = source
+    return replies
 
 
 def detect_language(text: str) -> Optional[str]:
@@ -116,6 +127,7 @@ class ActionMadoguchi(Action):
             handoffs = handoffs or service_for(settings.tracker_database_url, settings.callback_ttl_seconds)
         self.catalogs = catalogs
         self.handoffs = handoffs
+        self.sources = AnswerSources()
 
     def name(self) -> Text:
         return "action_madoguchi"
@@ -153,6 +165,12 @@ class ActionMadoguchi(Action):
 
         answer: Optional[Dict[str, Any]] = None  # what 「もう一度」 repeats
         handoff_reason: Optional[str] = None
+        # Where the answer comes from: the procedure understood, the FAQ, the section, or nobody.
+        choice = await self.sources.choose(catalog, message)
+        if intent == "affirm" and isinstance(last, dict) and last.get("kind") == "confirm" \
+                and last.get("procedure") in catalog.procedures:
+            intent = last["procedure"]  # 「はい」 to 「転入届のことでしょうか。」
+        faq_id = next((e.get("value") for e in entities if e.get("entity") == "faq"), None)
         callback = metadata.get("callback")
         if callback in ("invalid_phone", "gave_up") and (intent == "deny" or self.moves_on(intent, catalog)):
             # Not a phone number but "no" or another question: the call-back is dropped and a
@@ -166,6 +184,15 @@ class ActionMadoguchi(Action):
         elif metadata.get("handoff") == "cancelled":
             # The gate took the resident out of the queue, whatever the NLU made of 「キャンセル」.
             replies.append(Reply([builder.phrase("handoff_cancelled")]))
+        elif choice.kind != "nlu":
+            if streak:
+                events.append(SlotSet("fallback_streak", 0.0))
+            answer = self.answer_for(choice)
+        elif intent == "faq_answer" and faq_id in catalog.faq:
+            answer = {"kind": "faq", "faq": faq_id}
+        elif intent == "deny" and isinstance(last, dict) and last.get("kind") in ("confirm", "faq_choice"):
+            replies.append(builder.confirm_declined())
+            events.append(SlotSet("last_answer", None))
         elif intent == "nlu_fallback":
             streak += 1
             ranking = [r.get("name") for r in (message.get("intent_ranking") or [])]
@@ -227,11 +254,11 @@ class ActionMadoguchi(Action):
                 replies += builder.fixed(intent)
                 if catalog.conversation[intent].human_only:
                     handoff_reason = "sensitive"
-            if answer is not None:
-                replies += self.render(builder, answer, pin_topic)
-                events.append(SlotSet("last_answer", answer))
-            if pin_topic and not any(builder.phrase("pin_never_asked") in r.lines for r in replies):
-                replies.append(Reply([builder.phrase("pin_never_asked")]))
+        if answer is not None:
+            replies += self.render(builder, answer, pin_topic)
+            events.append(SlotSet("last_answer", answer))
+        if pin_topic and not callback and not any(builder.phrase("pin_never_asked") in r.lines for r in replies):
+            replies.append(Reply([builder.phrase("pin_never_asked")]))
 
         if handoff_reason is not None:
             handoff_replies, handoff_events = await handoff_turns.start_handoff(self.handoffs, builder, tracker,
@@ -240,8 +267,23 @@ class ActionMadoguchi(Action):
             events += handoff_events
 
         for reply in replies:
+            if reply.source is None:  # a conversation reply (greeting, thanks, handoff notices…)
+                reply.source = {"source": "conversation", "intent": intent}
             dispatcher.utter_message(**to_message(reply, language))
         return events
+
+    @staticmethod
+    def answer_for(choice: Choice) -> Dict[str, Any]:
+        """The `last_answer` slot for an answer from the FAQ or the directory (「もう一度」 repeats it)."""
+        if choice.kind == "faq":
+            return {"kind": "faq", "faq": choice.faq[0].id}
+        if choice.kind == "faq_choice":
+            return {"kind": "faq_choice", "faqs": [entry.id for entry in choice.faq]}
+        if choice.kind == "route" and choice.route is not None:
+            return {"kind": "route", "section": choice.route.counter.id, "topic": choice.route.topic}
+        if choice.kind == "confirm":
+            return {"kind": "confirm", "procedure": choice.procedure}
+        return {"kind": "unknown"}
 
     @staticmethod
     def moves_on(intent: str, catalog: Catalog) -> bool:
@@ -255,14 +297,26 @@ class ActionMadoguchi(Action):
         kind = answer.get("kind")
         procedure = catalog.procedures.get(answer.get("procedure") or "")
         question = Question.from_slot(answer.get("question"))
+        source: AnswerSource = {"source": "procedure", "id": procedure.id} if procedure else {}
         if kind == "procedure" and procedure:
-            return builder.procedure_summary(procedure, pin_topic, question)
+            return tagged(builder.procedure_summary(procedure, pin_topic, question), source)
         if kind == "aspect":
             if procedure and procedure.human_only:
-                return builder.procedure_summary(procedure, pin_topic)
-            return builder.aspect(procedure, answer.get("aspect") or "documents", question)
+                return tagged(builder.procedure_summary(procedure, pin_topic), source)
+            return tagged(builder.aspect(procedure, answer.get("aspect") or "documents", question), source)
         if kind == "checklist" and answer.get("event") in catalog.life_events:
-            return builder.checklist(answer["event"])
+            return tagged(builder.checklist(answer["event"]), {"source": "procedure", "id": answer["event"]})
+        if kind == "faq" and answer.get("faq") in catalog.faq:
+            return [builder.faq_answer(catalog.faq[answer["faq"]])]
+        if kind == "faq_choice":
+            entries = [catalog.faq[i] for i in answer.get("faqs") or () if i in catalog.faq]
+            return [builder.faq_choice(entries)] if len(entries) > 1 else [builder.faq_answer(e) for e in entries]
+        if kind == "route" and answer.get("section") in catalog.counters:
+            return [builder.route(catalog.counters[answer["section"]], str(answer.get("topic") or ""))]
+        if kind == "confirm" and procedure:
+            return [builder.confirm_procedure(procedure)]
+        if kind == "unknown":
+            return [builder.not_known()]
         if kind == "human":
             return [builder.human_contact()]
         return [Reply([builder.phrase("nothing_to_repeat")])]

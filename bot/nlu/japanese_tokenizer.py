@@ -37,7 +37,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.speech_text import meaning_spans
-from bot.text import KANA_ONLY, new_tagger, to_katakana
+from bot.text import KANA_ONLY, new_tagger, romaji_words, to_katakana
 
 # Parts of speech that carry no meaning for intent classification.
 _SKIPPED_POS = {"補助記号", "空白"}
@@ -105,7 +105,22 @@ class FugashiJapaneseTokenizer(Tokenizer):
         return [(surface, start, lemma) for surface, start, lemma, _, _ in self.analyze(text)]
 
     def analyze(self, text: Text) -> List[tuple]:
-        """(surface, start offset, lemma, katakana reading, part of speech) for every meaningful word."""
+        """(surface, start offset, lemma, katakana reading, part of speech) for every meaningful word.
+
+        A message typed in romaji (「juuminhyou toritai」) is read as the kana it spells: each
+        romaji word's tokens keep the word's offset in the text."""
+        romaji = romaji_words(text)
+        if not romaji:
+            return self._analyze(text)
+        result: List[tuple] = []
+        done = 0
+        for start, end, kana in romaji:
+            result += [(s, done + o, lemma, r, p) for s, o, lemma, r, p in self._analyze(text[done:start])]
+            result += [(s, start, lemma, r, p) for s, _, lemma, r, p in self._analyze(kana)]
+            done = end
+        return result + [(s, done + o, lemma, r, p) for s, o, lemma, r, p in self._analyze(text[done:])]
+
+    def _analyze(self, text: Text) -> List[tuple]:
         result = []
         offset = 0
         for word in self._tagger(text):

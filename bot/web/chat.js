@@ -276,6 +276,13 @@
       bubble.append(el('img', { className: 'msg__image', src: message.image, width: 180, height: 180,
         alt: message.lang === 'en' ? 'QR code of your visit slip' : '来庁票のQRコード' }));
     }
+    if (message.link && /^https?:\/\//.test(message.link.url)) {
+      // The city's page an FAQ answer quotes: its source, opened in a new tab.
+      var link = el('a', { className: 'msg__link', href: message.link.url, target: '_blank', rel: 'noopener noreferrer',
+        lang: message.lang || null });
+      link.textContent = message.link.title;
+      bubble.append(el('p', { className: 'msg__source' }, [link]));
+    }
     node.append(meta, bubble);
     if (message.role !== 'user' && message.id) addSpeakButton(node, bubble);
     if (message.buttons && message.buttons.length) {

@@ -58,6 +58,13 @@ def shape_message(message: Mapping[str, Any]) -> Dict[str, Any]:
         shaped["buttons"] = buttons
     if staff:
         shaped["staff"] = {"name": str(staff.get("name") or "")} if isinstance(staff, dict) else {"name": ""}
+    custom: Mapping[str, Any] = message["custom"] if isinstance(message.get("custom"), dict) else {}
+    link = message.get("link") or custom.get("link")
+    if isinstance(link, dict) and str(link.get("url") or "").startswith(("https://", "http://")):
+        shaped["link"] = {"title": str(link.get("title") or link["url"]), "url": str(link["url"])}
+    source = message.get("source") or custom.get("source")
+    if isinstance(source, dict) and isinstance(source.get("source"), str):
+        shaped["source"] = source
     image = message.get("image")
     if isinstance(image, str) and image.startswith("data:image/png;base64,"):
         shaped["image"] = image  # e.g. a visit slip's QR code; only inline PNGs (the page's CSP allows data:)
