@@ -42,8 +42,12 @@ def key(text: str) -> str:
     return "".join(ch for ch in text if unicodedata.category(ch)[0] not in "PSZC")
 
 
+# libyaml's loader when PyYAML has it: the catalog is a few megabytes of YAML.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _load(path: Path) -> Any:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
 
 
 def _strings(node: Any) -> Iterator[str]:
