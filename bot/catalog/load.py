@@ -20,7 +20,6 @@ from bot.catalog.model import (
     CONVERSATION_INTENTS,
     EXAMPLE_LANGUAGES,
     PHONE_PROMPTS,
-    PROCEDURE_IDS,
     WAYS,
     Catalog,
     City,
@@ -412,9 +411,58 @@ def _load_city(reader: _Reader, doc: Any) -> Tuple[Optional[City], Dict[str, Cou
             # `ok` implies the rest; spelled out so that the type checker sees it too.
             if ok and isinstance(weekdays, list) and opening is not None and closing is not None:
                 rules.append(HoursRule(tuple(weekdays), opening, closing, tuple(nth), note))
-        if name and place and phone and len(rules) == len(hours):
-            counters[str(cid)] = Counter(str(cid), name, place, phone, tuple(rules))
+        directory = _counter_directory(reader, cnode, field)
+        if name and place and phone and len(rules) == len(hours) and directory is not None:
+            topics, outside, address = directory
+            counters[str(cid)] = Counter(str(cid), name, place, phone, tuple(rules),
+                                         topics=topics, outside=outside, address=address)
     return city, counters
+
+
+COUNTER_FIELDS = ("name", "place", "phone", "hours", "topics", "outside", "address")
+
+
+def _counter_directory(reader: _Reader, cnode: dict, field: str
+                       ) -> Optional[Tuple[Dict[str, Tuple[str, ...]], bool, Optional[Localized]]]:
+    """The section directory's fields of a counter (topics, outside, address); None on a problem."""
+    ok = True
+    for extra in sorted(set(cnode) - set(COUNTER_FIELDS), key=str):
+        reader.error(reader.line_of(cnode, extra), f"{field}.{extra}",
+                     f"unknown field (use {', '.join(COUNTER_FIELDS)})")
+        ok = False
+    topics: Dict[str, Tuple[str, ...]] = {}
+    if "topics" in cnode:
+        tnode = reader.mapping(cnode["topics"], f"{field}.topics", reader.line_of(cnode, "topics"))
+        if tnode is None:
+            ok = False
+        else:
+            for extra in sorted(set(tnode) - set(EXAMPLE_LANGUAGES), key=str):
+                reader.error(reader.line_of(tnode, extra), f"{field}.topics.{extra}", "unknown language (use ja, en)")
+                ok = False
+            for language in EXAMPLE_LANGUAGES:
+                if language not in tnode:
+                    continue
+                before = len(reader.problems)
+                items = reader.string_list(tnode, language, f"{field}.topics.{language}")
+                if items is None or len(reader.problems) != before:
+                    ok = False
+                else:
+                    topics[language] = tuple(item.strip() for item in items)
+    outside = cnode.get("outside", False)
+    if not isinstance(outside, bool):
+        reader.error(reader.line_of(cnode, "outside"), f"{field}.outside", "must be true or false")
+        outside, ok = False, False
+    # Required for an outside office; a city section in a building of its own (保健センター,
+    # 上下水道局) may give its address too.
+    address = None
+    if "address" in cnode:
+        address = reader.localized(cnode, "address", f"{field}.address")
+        ok = ok and address is not None
+    elif outside:
+        reader.error(reader.line_of(cnode, "outside"), f"{field}.address",
+                     "missing: an outside office needs its address (ja, en, easy)")
+        ok = False
+    return (topics, bool(outside), address) if ok else None
 
 
 def _load_conversation(reader: _Reader, doc: Any) -> Dict[str, ConversationIntent]:
@@ -528,10 +576,12 @@ def load_catalog(root: Path) -> Catalog:
         if procedure is not None:
             procedures[procedure.id] = procedure
 
-    # Cross-file checks.
-    for pid in PROCEDURE_IDS:
-        if pid not in readers:
-            problems.append(Problem(f"{root.name}/procedures/{pid}.yml", 1, "id", f"fixed procedure {pid} is missing"))
+    from bot.catalog.faq import load_faq  # faq.py builds on this module's reader
+
+    faq = load_faq(root, problems, declared_counters, set(readers))
+
+    # Cross-file checks. (The sample city's fixed procedure ids are its content contract, checked
+    # by its tests, not a rule of the loader: another city's catalog has its own procedures.)
     for name in CONVERSATION_INTENTS:
         if conv_doc is not None and name not in conversation:
             problems.append(Problem(conv_reader.name, 1, f"intents.{name}", "fixed conversation intent is missing"))
@@ -562,18 +612,28 @@ def load_catalog(root: Path) -> Catalog:
     for name in sorted(clashes):
         problems.append(Problem(f"{root.name}/procedures/{name}.yml", 1, "id", "also used as a conversation intent"))
 
-    _check_duplicate_examples(root, readers, conv_reader, conv_doc, life_reader, life_doc, problems)
+    _check_duplicate_examples(root, readers, conv_reader, conv_doc, life_reader, life_doc, problems,
+                              faq.documents)
 
     if problems:
         raise CatalogError(problems)
     if city is None:  # pragma: no cover - problems would have been recorded
         raise CatalogError([Problem("city.yml", 1, "city", "could not be loaded")])
     return Catalog(city=city, counters=counters, procedures=procedures,
-                   conversation=conversation, life_events=life_events, phrases=phrases)
+                   conversation=conversation, life_events=life_events, phrases=phrases,
+                   faq=faq.entries, faq_categories=faq.categories)
 
 
-def _check_duplicate_examples(root, readers, conv_reader, conv_doc, life_reader, life_doc, problems) -> None:
-    """The same sentence under two intents makes the classifier guess: reject it."""
+# FAQ variants may repeat an example of this intent: both say "not a procedure", and the FAQ
+# is what answers a question the classifier puts there.
+FAQ_MAY_SHARE_WITH = ("out_of_scope",)
+
+
+def _check_duplicate_examples(root, readers, conv_reader, conv_doc, life_reader, life_doc, problems,
+                              faq_documents=None) -> None:
+    """The same sentence under two intents makes the classifier guess: reject it. An FAQ entry's
+    variant that is an intent's example, or two FAQ entries asked the same way, make the
+    choice of answer a guess too."""
     seen: Dict[str, Tuple[str, str, int]] = {}
 
     def visit(reader: _Reader, intent: str, node: Any, field: str) -> None:
@@ -608,3 +668,30 @@ def _check_duplicate_examples(root, readers, conv_reader, conv_doc, life_reader,
     if isinstance(life_doc, dict) and isinstance(life_doc.get("life_events"), dict):
         for name, node in life_doc["life_events"].items():
             visit(life_reader, str(name), node, f"life_events.{name}")
+    if faq_documents:
+        _check_faq_duplicates(seen, faq_documents)
+
+
+def _check_faq_duplicates(seen: Dict[str, Tuple[str, str, int]], faq_documents: Dict[str, Any]) -> None:
+    from bot.catalog.faq import phrasings
+
+    asked: Dict[str, Tuple[str, str, int]] = {}  # key → (entry id, file, line)
+    for phrasing in phrasings(faq_documents):
+        key = example_key(phrasing.text)
+        if not key:
+            continue
+        reader, where = phrasing.reader, phrasing.field
+        if phrasing.is_variant and key in seen and seen[key][0] not in FAQ_MAY_SHARE_WITH:
+            intent, other_file, other_line = seen[key]
+            reader.error(phrasing.line, where, f"variant {phrasing.text!r} is also a training example of "
+                                               f"intent {intent} ({other_file}:{other_line})")
+        elif key in asked:
+            entry, other_file, other_line = asked[key]
+            if entry == phrasing.entry_id:
+                if phrasing.is_variant:
+                    reader.error(phrasing.line, where, f"duplicate variant {phrasing.text!r} (also line {other_line})")
+            else:
+                reader.error(phrasing.line, where, f"{phrasing.text!r} is also asked in FAQ entry {entry} "
+                                                   f"({other_file}:{other_line})")
+        else:
+            asked[key] = (phrasing.entry_id, reader.name, phrasing.line)
