@@ -338,7 +338,9 @@ class ReplyBuilder:
         ]
 
     def fallback_candidates(self, candidates: Sequence[str]) -> Reply:
-        candidates = list(candidates) or list(POPULAR[:3])
+        # Another city's catalog may have none of the sample's popular ids: then its first procedures.
+        popular = [pid for pid in POPULAR if pid in self.catalog.procedures] or sorted(self.catalog.procedures)
+        candidates = list(candidates) or popular[:3]
         buttons = []
         for name in candidates:
             if name in self.catalog.procedures:

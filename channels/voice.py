@@ -311,7 +311,8 @@ class VoiceInput(Channel):
                                        on_new_message)
             return await self.gather(request, call, [self.submenu(catalog, call, call.stage[len("menu:"):])], catalog)
         if key:
-            if key in MENU_GROUPS:
+            # A group whose procedures this city's catalog does not have is not a menu (another city).
+            if key in MENU_GROUPS and menu_items(catalog, MENU_GROUPS[key][1], call.language):
                 items = menu_items(catalog, MENU_GROUPS[key][1], call.language)
                 if len(items) == 1:
                     intent, title = items[0]

@@ -125,3 +125,21 @@ def test_another_citys_catalog_loads_and_compiles(other_city, tmp_path):
     nlu = files["nlu"].read_text(encoding="utf-8")
     assert "- intent: town_garbage_bags" in nlu and "- intent: town_bus_pass" in nlu
     assert "mynumber_lost" not in nlu and "mynumber_lost" not in files["domain"].read_text(encoding="utf-8")
+
+
+def test_sample_ids_in_the_code_are_left_out_when_missing(other_city):
+    from bot.replies import ReplyBuilder
+    from channels import voice
+
+    catalog = load_catalog(other_city)
+    # The phone's keypad groups name the sample's procedures: another city has none of them.
+    assert all(voice.menu_items(catalog, intents) == [] for _, intents in voice.MENU_GROUPS.values()
+               if not set(intents) & {"life_event_moving"})
+    assert voice.menu_items(catalog, voice.MENU_GROUPS["3"][1]) == [("life_event_moving", "引っ越し")]
+    assert "指定ごみ袋" in voice.hints(catalog)
+    # "Did you mean…" with no candidates offers the city's own procedures, not an empty list.
+    reply = ReplyBuilder(catalog, "ja").fallback_candidates([])
+    assert [button.payload for button in reply.buttons][:2] == ["/town_bus_pass", "/town_garbage_bags"]
+    sample = ReplyBuilder(load_catalog(SOURCE), "ja").fallback_candidates([])
+    assert [button.payload for button in sample.buttons][:3] == ["/residence_certificate", "/moving_in",
+                                                                  "/mynumber_apply"]
