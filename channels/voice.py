@@ -127,6 +127,8 @@ class Turn:
     language: str = "ja"
     offers_callback: bool = False
     dial: Optional[str] = None  # the counter's phone number, when the call is transferred
+    link: Optional[Dict[str, str]] = None  # the FAQ page an answer quoted (read, then offered by SMS)
+    section: Optional[str] = None  # the section an answer routed to (then offered as a transfer)
 
 
 class VoiceInput(Channel):
@@ -293,6 +295,8 @@ class VoiceInput(Channel):
         language = named_language(speech) if not key else ("ja" if call.language == "en" else "en")
         if language and (speech or (key == "7" and not call.stage.startswith("menu:"))):
             return await self.switch_language(request, call, catalog, language, on_new_message)
+        if key == "0" and call.stage == "answer" and call.section_phone:
+            return await self.transfer(request, call, catalog, [], call.section_phone)
         if key == "0":
             return await self.turn(request, call, catalog, STAFF_PAYLOAD, {"title": TITLES["staff"]}, on_new_message)
         if call.stage == "answer" and key == "1" and call.rest:
@@ -415,8 +419,14 @@ class VoiceInput(Channel):
         call.stage = "answer"
         first, call.rest = (parts[0] if parts else ""), parts[1:]
         after = prompts(catalog, call, "more" if call.rest else "next")
+        call.link = (result.link or {}).get("url", "")
+        call.link_title = (result.link or {}).get("title", "")
+        routed = catalog.counters.get(result.section or "")
+        call.section_phone = e164(routed.phone) if routed is not None else ""
+        if routed is not None:  # 総合案内: the caller can be put through to that section
+            after = [prompt(catalog, call, "route_transfer_offer", section=routed.name.get(call.language))] + after
         if self.sms_enabled and caller_known(call.caller):
-            sms = prompts(catalog, call, "sms_offer")
+            sms = prompts(catalog, call, "faq_sms_offer" if call.link else "sms_offer")
             after = after + sms if call.rest else sms + after
         call.last = [p for p in [first] if p] + after
         return await self.gather(request, call, call.last, catalog)
@@ -428,12 +438,16 @@ class VoiceInput(Channel):
         await on_new_message(UserMessage(inbound.text, collector, call.sender, input_channel=self.name(),
                                          metadata=inbound.metadata))
         messages = collector.messages
-        texts = [str(m.get("text")) for m in messages if m.get("text")]
+        texts = [for_the_phone(m) for m in messages if m.get("text")]
         language = next((str(m["lang"]) for m in messages if m.get("lang")), call.language)
         # English only with a voice that speaks it; otherwise the phone keeps to Japanese.
         call.language = "en" if language == "en" and request.app.ctx.speech.speaks_well("en") else "ja"
         payloads = {str(b.get("payload")) for m in messages for b in (m.get("buttons") or []) if isinstance(b, dict)}
         turn = Turn(texts, call.language, offers_callback=CALLBACK_OFFER_PAYLOAD in payloads)
+        sources = [(m.get("custom") or {}) for m in messages]
+        turn.link = next((c["link"] for c in sources if isinstance(c.get("link"), dict)), None)
+        turn.section = next((c["source"].get("section") for c in sources if isinstance(c.get("source"), dict)
+                             and c["source"].get("source") == "route"), None)
         staff = getattr(request.app.ctx, "staff", None)
         if staff is not None:
             entry = await asyncio.to_thread(staff.handoffs.get, call.sender)
@@ -463,11 +477,16 @@ class VoiceInput(Channel):
                              on_new_message: OnNewMessage) -> HTTPResponse:
         if not (self.sms_enabled and caller_known(call.caller)):
             return await self.gather(request, call, prompts(catalog, call, "sms_unavailable", "next"), catalog)
-        # The offer said: what to bring, and messages from staff (after the call too).
+        # The offer said: what to bring (or the page of the FAQ answer), and messages from staff
+        # (after the call too).
         call.sms_consent = True
         try:
-            result = await self.ask(request, call, DOCUMENTS_PAYLOAD, {"title": TITLES["sms"]}, on_new_message)
-            await self.send_sms(call.caller, "\n".join(result.texts))
+            if call.link:
+                await self.send_sms(call.caller, prompt(catalog, call, "faq_sms_text", title=call.link_title,
+                                                        url=call.link))
+            else:
+                result = await self.ask(request, call, DOCUMENTS_PAYLOAD, {"title": TITLES["sms"]}, on_new_message)
+                await self.send_sms(call.caller, "\n".join(result.texts))
             notice = "sms_sent"
         except Exception:
             logger.exception("voice channel: sending the checklist by SMS failed")
@@ -627,6 +646,16 @@ class TwilioFields(Dict[str, List[str]]):
 
 def twiml_response(twiml: VoiceResponse) -> HTTPResponse:
     return response.text(str(twiml), content_type="text/xml; charset=utf-8")
+
+
+def for_the_phone(message: Dict[str, Any]) -> str:
+    """A message's text as the phone says it: an FAQ answer without its source line (a web
+    address read aloud helps nobody; the caller is offered it by SMS instead)."""
+    text = str(message.get("text"))
+    link = (message.get("custom") or {}).get("link")
+    if isinstance(link, dict) and link.get("url"):
+        text = "\n".join(line for line in text.split("\n") if str(link["url"]) not in line)
+    return text
 
 
 def prompt(catalog: Catalog, call: Call, key: str, **values: str) -> str:

@@ -59,6 +59,9 @@ class Call:
     misses: int = 0  # silences and unclear answers in a row
     sms_consent: bool = False  # the caller asked for a text message in this call
     pending: List[Dict[str, Any]] = field(default_factory=list)  # staff messages not played yet
+    link: str = ""  # the city's page the last answer quoted (an FAQ entry): 2 sends it by SMS
+    link_title: str = ""
+    section_phone: str = ""  # the section the last answer routed to (総合案内): 0 transfers there
     seen: float = 0.0  # monotonic time of the call's last webhook request
 
     def take_pending(self) -> List[Dict[str, Any]]:

@@ -37,6 +37,7 @@ PHONE_PROMPTS: Tuple[str, ...] = (
     "phone_no_callback_number", "phone_callback_declined", "phone_goodbye", "phone_counter_number",
     "phone_slip_ask", "phone_slip_continue", "phone_slip_continue_general", "phone_slip_not_found",
     "phone_slip_limit", "phone_staff_notice", "phone_language_offer", "phone_error",
+    "phone_faq_sms_offer", "phone_faq_sms_text", "phone_route_transfer_offer",
 )
 
 

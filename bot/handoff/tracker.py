@@ -60,8 +60,12 @@ async def transcript(agent: Any, conversation_id: str) -> List[Dict[str, Any]]:
             lines.append(line)
         elif event.type_name == "bot":
             staff = (event.metadata or {}).get("staff")
-            lines.append({"from": "staff" if staff else "bot", "text": event.text, "at": event.timestamp,
-                          "staff": staff, "lang": (event.metadata or {}).get("lang")})
+            line = {"from": "staff" if staff else "bot", "text": event.text, "at": event.timestamp,
+                    "staff": staff, "lang": (event.metadata or {}).get("lang")}
+            source = (event.metadata or {}).get("source")
+            if isinstance(source, dict):  # which procedure, FAQ entry or section answered (bot/answering)
+                line["source"] = source
+            lines.append(line)
         elif event.type_name in ("pause", "resume"):
             lines.append({"from": "system", "text": event.type_name, "at": event.timestamp})
     return lines

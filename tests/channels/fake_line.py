@@ -156,4 +156,10 @@ class FakeLineApi:
                     return f"messages[{index}].quickReply.items[].action.label: too long"
                 if action.get("type") == "postback" and not 1 <= len(action.get("data") or "") <= MAX_DATA:
                     return f"messages[{index}].quickReply.items[].action.data: too long"
+                if action.get("type") == "uri" and not str(action.get("uri") or "").startswith(
+                        ("https://", "http://", "tel:", "line://")):
+                    return f"messages[{index}].quickReply.items[].action.uri: invalid uri scheme"
+                if action.get("type") not in ("postback", "message", "uri", "datetimepicker", "camera",
+                                              "cameraRoll", "location"):
+                    return f"messages[{index}].quickReply.items[].action.type: invalid"
         return None

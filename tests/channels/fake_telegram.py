@@ -116,9 +116,29 @@ class FakeBotApi:
                 else:
                     params[name] = str(value)
         call = Call(method, params, files)
+        problem = self._bad_keyboard(call)
+        if problem:  # the Bot API refuses the whole call, as Telegram does
+            return web.json_response({"ok": False, "error_code": 400, "description": f"Bad Request: {problem}"},
+                                     status=400)
         with self._lock:
             self.calls.append(call)
         return web.json_response({"ok": True, "result": self._result(call)})
+
+    @staticmethod
+    def _bad_keyboard(call: Call) -> str:
+        """What the Bot API says of an inline keyboard it refuses: every button has a text and
+        exactly one action (callback_data of 1–64 bytes, or an http(s)/tg URL)."""
+        for button in call.keyboard:
+            actions = [key for key in ("url", "callback_data", "web_app", "login_url", "switch_inline_query",
+                                       "switch_inline_query_current_chat", "callback_game", "pay")
+                       if key in button]
+            if not button.get("text") or len(actions) != 1:
+                return "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard"
+            if "callback_data" in button and not 1 <= len(button["callback_data"].encode()) <= 64:
+                return "BUTTON_DATA_INVALID"
+            if "url" in button and not str(button["url"]).startswith(("https://", "http://", "tg://")):
+                return "inline keyboard button URL is invalid"
+        return ""
 
     def _result(self, call: Call) -> Any:
         if call.method == "getMe":

@@ -199,6 +199,15 @@ def test_question_gets_the_answer_with_quick_reply_buttons(resident: Resident):
     assert all(not a["label"].startswith("/") for a in actions)  # labels, not payloads
 
 
+def test_an_faq_answer_offers_its_page_as_a_link_first(resident: Resident):
+    entry = CATALOG.faq["garbage_bulky"]
+    calls = resident.say(entry.question["ja"])
+    assert entry.answer["ja"] in texts(calls)
+    actions = quick_replies(calls)
+    assert actions[0]["type"] == "uri" and actions[0]["uri"] == entry.url and 1 <= len(actions[0]["label"]) <= 20
+    assert "/request_human" in [a.get("data") for a in actions[1:]]
+
+
 def test_a_postback_gets_the_follow_up(resident: Resident):
     shown = resident.say("マイナンバーカードをなくしました")
     action = next(a for a in quick_replies(shown) if a["data"].startswith("/ask_documents"))

@@ -101,7 +101,7 @@ class Resident:
 
     def press(self, shown: Call, payload_prefix: str, query_id: str = "") -> List[Call]:
         """Press the first button of a shown message whose callback_data starts with the prefix."""
-        button = next(b for b in shown.keyboard if b["callback_data"].startswith(payload_prefix))
+        button = next(b for b in shown.keyboard if b.get("callback_data", "").startswith(payload_prefix))
         query = CallbackQuery(id=query_id or str(uuid.uuid4()), from_user=self.user, chat_instance="ci-1",
                               data=button["callback_data"], message=self.shown_message(shown))
         return self.send(Update(update_id=next(_ids), callback_query=query))
@@ -156,6 +156,15 @@ def test_pressing_a_button_answers_the_query_and_follows_up(resident: Resident, 
     last = resident.user_events()[-1]
     assert last["text"] == pressed["callback_data"]
     assert last["metadata"]["title"] == pressed["text"]  # the transcript shows the label
+
+
+def test_an_faq_answer_carries_its_page_as_a_link_button_first(resident: Resident):
+    entry = CATALOG.faq["garbage_bulky"]
+    calls = resident.say(entry.question["ja"])
+    assert entry.answer["ja"] in texts(calls)
+    shown = next(c for c in calls if c.keyboard)
+    assert shown.keyboard[0] == {"text": entry.question["ja"], "url": entry.url}
+    assert any(b.get("callback_data") == "/request_human" for b in shown.keyboard[1:])
 
 
 def test_start_command_greets(resident: Resident):

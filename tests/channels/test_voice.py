@@ -399,6 +399,24 @@ def test_press_2_sends_the_documents_by_sms(voice_server, twilio_api: FakeTwilio
     assert all(item in messages[0]["Body"] for item in CATALOG.procedures["mynumber_lost"].documents.ja)
 
 
+def test_an_faq_answer_is_read_without_its_web_address_and_the_page_offered_by_sms(voice_server, twilio_api, speech):
+    entry = CATALOG.faq["garbage_bulky"]
+    caller = Caller(voice_server)
+    caller.start()
+    answer = caller.say(entry.question["ja"])
+    stored = caller.bot_texts()
+    assert stored[0].startswith(entry.answer["ja"]) and entry.url in stored[0]  # the transcript keeps the source
+    spoken = split_parts([voice.for_the_phone({"text": t, "custom": {"link": {"url": entry.url}}}) for t in stored])
+    assert not any("http" in part for part in spoken)  # no web address read aloud
+    assert answer.plays[0] == url_of(speech, spoken[0])  # the city's own text, first
+    assert url_of(speech, prompt("faq_sms_offer")) in answer.plays
+    before = len(twilio_api.messages)
+    sent = caller.press("2")
+    assert sent.plays[0] == url_of(speech, prompt("sms_sent"))
+    (message,) = twilio_api.messages[before:]
+    assert entry.url in message["Body"] and message["To"] == caller.number
+
+
 def test_a_caller_who_calls_again_continues_the_conversation(voice_server):
     caller = Caller(voice_server)
     caller.start()

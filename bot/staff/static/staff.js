@@ -9,6 +9,14 @@
   const REASON_LABEL = { request: "本人の希望", fallback: "自動案内で解決せず", sensitive: "要配慮の相談", staff_pull: "職員が引き継ぎ", callback: "折り返し電話" };
   let csrf = null, me = null, current = null, events = null, sectionNames = {};
 
+  // Where an automatic answer came from: the clerk sees which procedure, FAQ entry or section was given.
+  const SOURCE_LABEL = { procedure: "手続き", faq: "よくある質問", faq_choice: "よくある質問（選択）", route: "担当課の案内",
+    clarify: "確認", fallback: "回答できず", conversation: "会話", handoff: "引き継ぎ" };
+  function sourceLabel(source) {
+    if (!source || !source.source || source.source === "conversation") return "";
+    const detail = source.id || (source.ids || []).join("・") || (sectionNames[source.section] || source.section) || "";
+    return "［" + (SOURCE_LABEL[source.source] || source.source) + (detail ? "：" + detail : "") + "］";
+  }
   function showAlert(text) { const a = $("alert"); a.textContent = text; a.hidden = !text; }
 
   async function api(path, options = {}) {
@@ -117,7 +125,10 @@
         who.textContent += "（音声認識" + sure + "）";
       }
       const text = document.createElement("span"); text.textContent = line.text || "";
-      item.append(who, text); log.append(item);
+      item.append(who, text);
+      const source = sourceLabel(line.source);
+      if (source) { const tag = document.createElement("span"); tag.className = "source-label"; tag.textContent = source; item.append(tag); }
+      log.append(item);
     }
     $("transcript-log").scrollTop = $("transcript-log").scrollHeight;
     await loadQueue();
