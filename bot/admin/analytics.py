@@ -1,6 +1,7 @@
 """Analytics for the admin console: counts only, never resident text.
 
-Sources: Rasa's events (conversations, procedures asked, fallbacks), `conversation_stats`
+Sources: Rasa's events (conversations, procedures asked, fallbacks, and what answered each typed
+question: procedure, FAQ, section, person — the `source` of the bot events), `conversation_stats`
 (conversations deleted since, counted when they were deleted), `handoffs` (who reached a
 person, waiting times, call-backs) and `satisfaction`. A conversation belongs to the day
 (in the city's time zone) of its first event; a handoff to the day it was queued.
@@ -69,6 +70,7 @@ def compute(db: Database, period: Period, procedure_ids: Sequence[str]) -> Dict[
     first_utc, after_utc = period.bounds_naive_utc()
     per_day: Dict[str, Counter] = defaultdict(Counter)
     procedures: Counter = Counter()
+    sources: Counter = Counter()
     messages = fallbacks = 0
     with db.session() as session:
         events = events_table(session.connection())
@@ -93,6 +95,7 @@ def compute(db: Database, period: Period, procedure_ids: Sequence[str]) -> Dict[
                 messages += 1
                 fallbacks += intent == FALLBACK_INTENT
             procedures.update(intent for _, intent in asked)
+            sources = answer_sources(session, events, first_epoch, after_epoch)
         deleted = session.scalars(select(ConversationStats).where(ConversationStats.day >= period.start,
                                                                   ConversationStats.day <= period.end)).all()
         deleted_handoffs = 0
@@ -132,7 +135,39 @@ def compute(db: Database, period: Period, procedure_ids: Sequence[str]) -> Dict[
         "satisfaction": {"count": len(scores), "mean": round(statistics.mean(scores), 2) if scores else None,
                          "distribution": {str(score): scores.count(score) for score in range(1, 6)}},
         "callbacks": sum(1 for reason, _, _ in handoffs if reason == "callback"),
+        "answer_sources": {kind: sources[kind] for kind in SOURCE_ORDER if sources[kind]},
     }
+
+
+# What answered a resident's question (bot/answering), in the order the page lists them.
+SOURCE_ORDER = ("procedure", "faq", "faq_choice", "route", "clarify", "handoff", "fallback", "conversation")
+SOURCE_LABEL = {"procedure": "手続きの案内", "faq": "よくある質問", "faq_choice": "よくある質問（選択肢）",
+                "route": "担当課の案内", "clarify": "聞き返し", "handoff": "職員へ引き継ぎ",
+                "fallback": "答えられなかった", "conversation": "あいさつ・その他"}
+
+
+def answer_sources(session: Any, events: sa.Table, first_epoch: float, after_epoch: float) -> Counter:
+    """Per typed question (not a button), the source of the first answer that names one."""
+    rows = session.execute(select(events.c.sender_id, events.c.type_name, events.c.data)
+                           .where(events.c.type_name.in_(("user", "bot")), events.c.timestamp >= first_epoch,
+                                  events.c.timestamp < after_epoch)
+                           .order_by(events.c.sender_id, events.c.timestamp, events.c.id)).all()
+    counts: Counter = Counter()
+    waiting: Dict[str, bool] = {}  # sender → a typed question still waits for its sourced answer
+    for sender, kind, data in rows:
+        event = json.loads(data) if data else {}
+        if kind == "user":
+            waiting[sender] = not str(event.get("text") or "").startswith("/")
+            continue
+        source = (event.get("metadata") or {}).get("source")
+        if not waiting.get(sender) or not isinstance(source, dict) or not source.get("source"):
+            continue
+        name = str(source["source"])
+        if name == "conversation" and source.get("intent") in ("request_human", "complaint"):
+            name = "handoff"
+        counts[name if name in SOURCE_ORDER else "conversation"] += 1
+        waiting[sender] = False
+    return counts
 
 
 def _ratio(part: int, whole: int) -> Any:
@@ -163,6 +198,7 @@ def charts(numbers: Dict[str, Any], titles: Dict[str, str]) -> List[Dict[str, An
     top = [[titles.get(p["procedure"], p["procedure"]), p["conversations"]] for p in numbers["top_procedures"]]
     waits = [[label, count] for label, count in numbers["waiting"]["buckets"].items()]
     satisfaction = [[f"{score}", count] for score, count in numbers["satisfaction"]["distribution"].items()]
+    sources = [[SOURCE_LABEL.get(kind, kind), count] for kind, count in (numbers.get("answer_sources") or {}).items()]
     return [
         {"id": "per-day", "title": "日別の会話数（チャネル別）", "headers": ["日付"] + channels + ["合計"],
          "rows": per_day_rows, "svg": stacked_bars(
@@ -175,6 +211,8 @@ def charts(numbers: Dict[str, Any], titles: Dict[str, str]) -> List[Dict[str, An
                                 percent=True)},
         {"id": "top", "title": "よく聞かれた手続き（会話数）", "headers": ["手続き", "会話数"], "rows": top,
          "svg": horizontal_bars("top", "よく聞かれた手続き（会話数）", [(r[0], r[1]) for r in top])},
+        {"id": "sources", "title": "質問への答えの出どころ", "headers": ["出どころ", "件数"], "rows": sources,
+         "svg": horizontal_bars("sources", "質問への答えの出どころ", [(r[0], r[1]) for r in sources])},
         {"id": "waiting", "title": "職員につながるまでの待ち時間", "headers": ["待ち時間", "件数"], "rows": waits,
          "svg": horizontal_bars("waiting", "職員につながるまでの待ち時間", [(r[0], r[1]) for r in waits])},
         {"id": "satisfaction", "title": "満足度（5が最高）", "headers": ["評価", "件数"], "rows": satisfaction,
@@ -266,6 +304,8 @@ def to_csv(numbers: Dict[str, Any]) -> str:
             writer.writerow([f"waiting_{key}", "", "" if value is None else value])
     for item in numbers["top_procedures"]:
         writer.writerow(["procedure_conversations", item["procedure"], item["conversations"]])
+    for kind, count in (numbers.get("answer_sources") or {}).items():
+        writer.writerow(["answer_source", kind, count])
     satisfaction = numbers["satisfaction"]
     writer.writerow(["satisfaction_count", "", satisfaction["count"]])
     writer.writerow(["satisfaction_mean", "", "" if satisfaction["mean"] is None else satisfaction["mean"]])

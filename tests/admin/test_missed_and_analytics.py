@@ -6,8 +6,12 @@ import csv
 import io
 import uuid
 
+from bot.catalog import load_catalog
+from bot.settings import PROJECT_ROOT
 from tests.conftest import rest_id
 from tests.handoff.conftest import login
+
+CATALOG = load_catalog(PROJECT_ROOT / "intents")
 
 
 def new_sender(prefix: str) -> str:
@@ -91,17 +95,25 @@ def test_analytics_count_exactly_the_seeded_conversations(admin_server, admin, a
     admin_server.say(called, "/callback_consent")
     admin_server.say(called, "080-9876-5432 です")
 
+    faq = new_sender("stats")  # the city's FAQ answers it (verbatim, with its source)
+    admin_server.say(faq, CATALOG.faq["garbage_bulky"].question["ja"])
+
     after = numbers(admin)
     counted = ("conversations", "handoffs", "callbacks", "messages", "fallbacks")
     delta = {key: after[key] - before[key] for key in counted}
-    # Questions typed: answered 2, missed 1, helped 1 ("人と話したい"), called 3 (the phone number too).
-    assert delta == {"conversations": 4, "handoffs": 2, "callbacks": 1, "messages": 7, "fallbacks": 1}, delta
+    # Questions typed: answered 2, missed 1, helped 1 ("人と話したい"), called 3 (the phone number too), faq 1.
+    assert delta == {"conversations": 5, "handoffs": 2, "callbacks": 1, "messages": 8, "fallbacks": 1}, delta
+    # What answered each typed question: 住民票 and its fee (procedure), ぴよぴよ (fallback), 人と話したい twice
+    # (handoff), 児童手当 (procedure), the phone number (the call-back's own reply), the FAQ question (faq).
+    sources = {kind: after["answer_sources"].get(kind, 0) - before["answer_sources"].get(kind, 0)
+               for kind in ("procedure", "faq", "handoff", "fallback")}
+    assert sources == {"procedure": 3, "faq": 1, "handoff": 2, "fallback": 1}, after["answer_sources"]
     assert "rest" in after["channels"]
 
     def rest_total(n):
         return sum(day.get("rest", 0) for day in n["per_day"])
 
-    assert rest_total(after) - rest_total(before) == 4
+    assert rest_total(after) - rest_total(before) == 5
     top = lambda n: {p["procedure"]: p["conversations"] for p in n["top_procedures"]}  # noqa: E731
     assert top(after).get("residence_certificate", 0) - top(before).get("residence_certificate", 0) == 2
     assert top(after).get("child_allowance", 0) - top(before).get("child_allowance", 0) == 1
@@ -115,7 +127,7 @@ def test_analytics_count_exactly_the_seeded_conversations(admin_server, admin, a
 
     # Each plot is an SVG with its numbers as a table; the CSV has the same numbers.
     charts = {c["id"]: c for c in after["charts"]}
-    assert set(charts) == {"per-day", "rates", "top", "waiting", "satisfaction"}
+    assert set(charts) == {"per-day", "rates", "top", "sources", "waiting", "satisfaction"}
     assert all(c["svg"].startswith("<svg") and 'role="img"' in c["svg"] and c["rows"] for c in charts.values())
     exported = admin.get("/analytics.csv")
     assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
@@ -123,6 +135,7 @@ def test_analytics_count_exactly_the_seeded_conversations(admin_server, admin, a
     assert int(rows[("conversations", "")]) == after["conversations"]
     assert int(rows[("callbacks", "")]) == after["callbacks"]
     assert int(rows[("procedure_conversations", "residence_certificate")]) == top(after)["residence_certificate"]
+    assert int(rows[("answer_source", "faq")]) == after["answer_sources"]["faq"]
 
     # A range before any conversation counts nothing; a bad range is refused.
     empty = admin.get("/analytics", params={"from": "2020-01-01", "to": "2020-01-31"}).json()
