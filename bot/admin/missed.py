@@ -2,8 +2,10 @@
 
 Source: the tracker store's own events (no second copy of resident text, so deleting or
 purging a conversation removes its questions from the inbox too). A message is "missed"
-when NLU fell back (`nlu_fallback`) or its best intent was below `LOW_CONFIDENCE`; button
-payloads (`/intent`) and messages sent while a person handled the conversation are not.
+when NLU fell back (`nlu_fallback`) or its best intent was below `LOW_CONFIDENCE`, or when the
+answer was a referral to a section, a question back or "no information" (the `source` of the bot
+message, bot/answering): those are candidate FAQ entries. Button payloads (`/intent`) and messages
+sent while a person handled the conversation are not.
 The text is shown redacted as staff see it (My Numbers, phone numbers masked).
 
 Grouping is deliberately simple and explainable: two messages are alike when their sets of
@@ -64,6 +66,8 @@ class Missed:
     text: str
     count: int = 0
     guesses: Counter = field(default_factory=Counter)
+    outcomes: Counter = field(default_factory=Counter)  # what the resident got: fallback, route, clarify
+    sections: Counter = field(default_factory=Counter)  # where a routed question was sent
 
 
 @dataclass
@@ -74,13 +78,20 @@ class Group:
     def as_json(self) -> Dict[str, Any]:
         shared = set.intersection(*self.grams) if self.grams else set()
         guesses: Counter = Counter()
+        outcomes: Counter = Counter()
+        sections: Counter = Counter()
         for member in self.members:
             guesses.update(member.guesses)
+            outcomes.update(member.outcomes)
+            sections.update(member.sections)
         key = text_hash(self.members[0].text)[:12]
         return {"id": key, "count": sum(m.count for m in self.members),
                 "texts": [{"text": m.text, "count": m.count} for m in self.members],
                 "shared": sorted(shared)[:8],
-                "suggested_intent": guesses.most_common(1)[0][0] if guesses else None}
+                "suggested_intent": guesses.most_common(1)[0][0] if guesses else None,
+                # A question routed to a section or not answered at all is a candidate FAQ entry.
+                "outcomes": dict(outcomes),
+                "suggested_section": sections.most_common(1)[0][0] if sections else None}
 
 
 def missed_messages(db: Database, catalog: Catalog) -> List[Missed]:
@@ -95,24 +106,34 @@ def missed_messages(db: Database, catalog: Catalog) -> List[Missed]:
             return []
         rows = session.execute(
             select(events.c.sender_id, events.c.type_name, events.c.data, events.c.id)
-            .where(events.c.type_name.in_(("user", "pause", "resume")))
+            .where(events.c.type_name.in_(("user", "bot", "pause", "resume")))
             .order_by(events.c.id.desc()).limit(MAX_EVENTS)).all()
     rows = sorted(rows, key=lambda row: (row[0], row[3]))  # each conversation in order
     found: Dict[str, Missed] = {}
-    for text, guess in _missed_in(rows):
+    for text, guess, outcome, section in _missed_in(rows):
         key = example_key(text)
         if key in known or text_hash(text) in dismissed:
             continue
         entry = found.setdefault(key, Missed(text))
         entry.count += 1
+        entry.outcomes[outcome] += 1
         if guess:
             entry.guesses[guess] += 1
+        if section:
+            entry.sections[section] += 1
     return sorted(found.values(), key=lambda m: (-m.count, m.text))
 
 
-def _missed_in(rows: Iterable[Tuple[str, str, str, int]]) -> Iterable[Tuple[str, Optional[str]]]:
-    """(redacted text, best non-fallback intent) of each missed message, skipping paused spans."""
+# Answers that mean the assistant did not know (bot/answering): the question belongs in the inbox.
+NOT_ANSWERED = ("fallback", "route", "clarify")
+
+
+def _missed_in(rows: Iterable[Tuple[str, str, str, int]]) -> Iterable[Tuple[str, Optional[str], str, Optional[str]]]:
+    """(redacted text, best non-fallback intent, outcome, routed section) of each missed message,
+    skipping paused spans. Missed: the NLU fell back or guessed (below LOW_CONFIDENCE), or the
+    answer was a referral to a section, a question back, or an honest "no information"."""
     paused: Dict[str, bool] = {}
+    waiting: Dict[str, Tuple[str, Optional[str], bool]] = {}  # sender → its question awaiting an answer
     for sender_id, type_name, data, _ in rows:
         if type_name in ("pause", "resume"):
             paused[sender_id] = type_name == "pause"
@@ -120,6 +141,17 @@ def _missed_in(rows: Iterable[Tuple[str, str, str, int]]) -> Iterable[Tuple[str,
         if paused.get(sender_id):
             continue
         event = json.loads(data)
+        if type_name == "bot":
+            source = (event.get("metadata") or {}).get("source")
+            if sender_id in waiting and isinstance(source, dict) and source.get("source"):
+                text, guess, unsure = waiting.pop(sender_id)
+                outcome = str(source["source"])
+                if outcome in NOT_ANSWERED or unsure:
+                    yield text, guess, outcome if outcome in NOT_ANSWERED else "fallback", source.get("section")
+            continue
+        unanswered = waiting.pop(sender_id, None)
+        if unanswered is not None and unanswered[2]:  # no sourced answer came (older events): a miss
+            yield unanswered[0], unanswered[1], "fallback", None
         text = (event.get("text") or "").strip()
         if not text or text.startswith("/"):
             continue
@@ -127,11 +159,13 @@ def _missed_in(rows: Iterable[Tuple[str, str, str, int]]) -> Iterable[Tuple[str,
         intent = parse.get("intent") or {}
         confidence = intent.get("confidence")
         fell_back = intent.get("name") == FALLBACK_INTENT
-        if not fell_back and not (isinstance(confidence, (int, float)) and confidence < LOW_CONFIDENCE):
-            continue
+        unsure = fell_back or (isinstance(confidence, (int, float)) and confidence < LOW_CONFIDENCE)
         ranking = [r.get("name") for r in parse.get("intent_ranking") or [] if r.get("name") != FALLBACK_INTENT]
         guess = ranking[0] if ranking else (None if fell_back else intent.get("name"))
-        yield mask_phone_numbers(scrub(text)), guess
+        waiting[sender_id] = (mask_phone_numbers(scrub(text)), guess, unsure)
+    for text, guess, unsure in waiting.values():
+        if unsure:
+            yield text, guess, "fallback", None
 
 
 def group(messages: List[Missed], threshold: float = SIMILARITY) -> List[Group]:

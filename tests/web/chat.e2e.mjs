@@ -97,6 +97,29 @@ const scenarios = {
       problems: page.problems };
   },
 
+  // An answer from the city's FAQ: its text, and its source page as a link (question in FAQ_QUESTION).
+  async faq(browser, base) {
+    const { context, page } = await newPage(browser);
+    await openChat(page, base);
+    await say(page, process.env.FAQ_QUESTION);
+    const answer = await page.evaluate(() => {  // the text as read, without the furigana readings
+      const body = Array.from(document.querySelectorAll('#transcript .msg--bot .msg__body')).pop().cloneNode(true);
+      body.querySelectorAll('rt, rp').forEach((n) => n.remove());
+      return { text: body.textContent, lang: body.getAttribute('lang') };
+    });
+    const link = await page.evaluate(() => {
+      const a = Array.from(document.querySelectorAll('#transcript .msg--bot .msg__link')).pop();
+      if (!a) return null;
+      const box = a.getBoundingClientRect();
+      return { href: a.href, target: a.target, rel: a.rel, text: a.textContent, lang: a.getAttribute('lang'),
+        height: box.height };
+    });
+    const axeFaq = await axe(page);
+    await shot(page, '20-faq-answer');
+    await context.close();
+    return { answer, link, axe: axeFaq, problems: page.problems };
+  },
+
   async conversation(browser, base) {
     const { context, page } = await newPage(browser);
     await openChat(page, base);

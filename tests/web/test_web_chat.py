@@ -17,6 +17,7 @@ from typing import Any, Dict, List
 
 import pytest
 
+from bot.catalog import load_catalog
 from bot.settings import PROJECT_ROOT
 
 SCRIPT = Path(__file__).with_name("chat.e2e.mjs")
@@ -38,8 +39,9 @@ def browser_ready() -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
 
-def scenario(server, name: str) -> Dict[str, Any]:
-    env = dict(os.environ, MADOGUCHI_API_TOKEN=server.token, WEB_ARTIFACTS=str(ARTIFACTS), CHROMIUM_PATH=CHROMIUM)
+def scenario(server, name: str, **extra: str) -> Dict[str, Any]:
+    env = dict(os.environ, MADOGUCHI_API_TOKEN=server.token, WEB_ARTIFACTS=str(ARTIFACTS), CHROMIUM_PATH=CHROMIUM,
+               **extra)
     done = subprocess.run(["node", str(SCRIPT), server.base_url, name], cwd=PROJECT_ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-4000:]
@@ -91,6 +93,18 @@ def test_send_receive_click_a_button_and_three_exchanges_stay_accessible(server)
     assert "17:15" in r["hours"]["text"] and "0120-000-111" in r["hours"]["text"]
     assert r["readAloud"] == r["botMessages"] >= 4
     assert r["buttonGroups"] == 1                                   # only the newest turn keeps its buttons
+    assert no_violations(r["axe"])
+    assert r["problems"] == []
+
+
+def test_an_faq_answer_shows_the_citys_text_and_its_source_page(server):
+    entry = load_catalog(PROJECT_ROOT / "intents").faq["garbage_bulky"]
+    r = scenario(server, "faq", FAQ_QUESTION=entry.question["ja"])
+    assert r["answer"]["text"].startswith(entry.answer["ja"])  # verbatim, first
+    assert entry.url in r["answer"]["text"] and entry.updated.isoformat() in r["answer"]["text"]
+    assert r["link"] == {"href": entry.url, "target": "_blank", "rel": "noopener noreferrer",
+                         "text": entry.question["ja"], "lang": "ja", "height": r["link"]["height"]}
+    assert r["link"]["height"] >= 24  # a target large enough to tap
     assert no_violations(r["axe"])
     assert r["problems"] == []
 
