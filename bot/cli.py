@@ -1,6 +1,6 @@
 """The `madoguchi` command: catalog (validate, train, evaluate, publish, rollback, history,
-stale, import, export), db (upgrade, current, history, revision), check, compile, train, serve,
-staff, purge."""
+stale, import, export), db (upgrade, current, history, revision), faq (import), check, compile,
+train, serve, staff, purge."""
 from __future__ import annotations
 
 import argparse
@@ -31,7 +31,8 @@ def cmd_check(settings: Settings, args) -> int:
         return 1
     examples = sum(len(v) for ex in catalog.intent_examples().values() for v in ex.values())
     print(f"catalog OK: {len(catalog.procedures)} procedures, {len(catalog.conversation)} conversation intents, "
-          f"{len(catalog.life_events)} life events, {examples} examples")
+          f"{len(catalog.life_events)} life events, {examples} examples, "
+          f"{len(catalog.faq)} FAQ entries in {len(catalog.faq_categories)} categories")
     return 0
 
 
@@ -362,6 +363,55 @@ def add_catalog_commands(sub) -> None:
     imported.add_argument("--yes", action="store_true", help="merge: write the changed procedures into intents/")
 
 
+def cmd_faq_import(settings: Settings, args) -> int:
+    """`madoguchi faq import FILE`: what a city's FAQ export (CSV/JSON) changes in intents/faq/,
+    every problem it would bring; written with --apply only when the merged catalog validates."""
+    from bot.catalog import faq_import
+
+    path = Path(args.file)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        print(f"error: cannot read {path}: {error.strerror}", file=sys.stderr)
+        return 1
+    try:
+        plan = faq_import.plan_faq_import(data, path.name, settings.catalog_dir,
+                                          faq_import.parse_mapping(args.mapping), args.category, args.section)
+    except faq_import.FaqImportError as reason:
+        print(f"error: {reason}", file=sys.stderr)
+        print("nothing written", file=sys.stderr)
+        return 1
+    for line in plan.describe():
+        print(line)
+    if plan.problems:
+        print("nothing written: fix the file (or the mapping) and import again", file=sys.stderr)
+        return 1
+    if not plan.files:
+        print("nothing to change")
+        return 0
+    if not args.apply:
+        print(f"nothing written: run again with --apply to write {len(plan.files)} file(s) into {settings.catalog_dir}")
+        return 0
+    written = faq_import.apply_faq_import(plan, settings.catalog_dir)
+    audit(settings, "faq.import", {"file": path.name, **plan.counts(),
+                                   "files": sorted(plan.files)})
+    print(f"wrote {len(written)} file(s); the catalog validates. Train and publish so that the answers use them.")
+    return 0
+
+
+def add_faq_commands(sub) -> None:
+    faq = sub.add_parser("faq", help="the city's FAQ (intents/faq/): import a CSV/JSON export")
+    commands = faq.add_subparsers(dest="faq_command", required=True)
+    imported = commands.add_parser(
+        "import", help="show what a city's FAQ export (CSV in UTF-8 or Shift_JIS, or JSON) changes; write with --apply")
+    imported.add_argument("file", help="the export: CSV (a header row) or JSON (a list of objects or {\"faq\": [...]})")
+    imported.add_argument("--mapping", help="field=column pairs, e.g. question=質問,answer=回答,category=分類,"
+                                            "section=担当課,url=URL,updated=更新日 (default: those common names)")
+    imported.add_argument("--category", help="category id for rows without a category (a new file if unknown)")
+    imported.add_argument("--section", help="counter id for rows without a section (担当課)")
+    imported.add_argument("--apply", action="store_true", help="write the changes into intents/faq/")
+
+
 def cmd_db_upgrade(settings: Settings, args) -> int:
     """Bring our tables to the newest migration (the server and every tool also do it on start);
     with --sql, print the SQL it would run instead, for a DBA to review or run."""
@@ -503,6 +553,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     add_catalog_commands(sub)
     add_db_commands(sub)
+    add_faq_commands(sub)
     check = sub.add_parser("check", help="validate the catalog in intents/ (= catalog validate)")
     check.add_argument("directory", nargs="?", help="catalog folder (default: MADOGUCHI_CATALOG or intents/)")
     sub.add_parser("compile", help="compile the catalog to Rasa files in build/rasa/")
@@ -527,6 +578,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return cmd_catalog(settings, args)
     if args.command == "db":
         return cmd_db(settings, args)
+    if args.command == "faq":
+        return cmd_faq_import(settings, args)
     handler = {"check": cmd_check, "compile": cmd_compile, "train": cmd_train, "serve": cmd_serve,
                "purge": cmd_purge}[args.command]
     return handler(settings, args)
