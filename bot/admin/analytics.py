@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy import select
 
 from bot.admin.missed import FALLBACK_INTENT, events_table
+from bot.admin.spreadsheet import SafeCsvWriter
 from bot.store import Database
 from bot.store.models import ConversationStats, Handoff, SatisfactionAnswer
 
@@ -286,9 +287,10 @@ def _svg_open(chart_id: str, title: str, width: int, height: int) -> str:
 
 
 def to_csv(numbers: Dict[str, Any]) -> str:
-    """Long format: metric, key, value (one number per row)."""
+    """Long format: metric, key, value (one number per row); cells a spreadsheet would run as
+    formulas (an intent or channel name is not ours to trust) get a leading `'`."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SafeCsvWriter(csv.writer(out))
     writer.writerow(["metric", "key", "value"])
     for row in numbers["per_day"]:
         for channel in numbers["channels"]:

@@ -23,6 +23,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+from bot.admin.spreadsheet import SafeCsvWriter, is_formula
 from bot.catalog import CatalogError, load_catalog
 from bot.clock import real_utcnow
 from bot.settings import Settings
@@ -120,6 +121,67 @@ def export_document(catalog_dir: Path, publication: Publication) -> Dict[str, An
     }
 
 
+FAQ_FORMAT = "madoguchi-faq"
+
+
+def _publisher(catalog: Any, publication: Publication) -> Dict[str, Any]:
+    city = catalog.city
+    return {"name": {language: city.name.get(language) for language in LANGUAGES},
+            "attribution": publication.attribution or f"{city.name.ja} ({city.name.en})",
+            "phone": city.phone,
+            "address": {language: city.address.get(language) for language in LANGUAGES}}
+
+
+def faq_document(catalog_dir: Path, publication: Publication) -> Dict[str, Any]:
+    """faq.json: the city's FAQ as the validated catalog has it (categories, then entries in
+    file order), each entry with its section's name and phone. Blocking: a worker thread."""
+    catalog = load_catalog(catalog_dir)
+    categories = [{"id": cid, "title": {language: category.title.get(language) for language in LANGUAGES}}
+                  for cid, category in catalog.faq_categories.items()]
+    entries = []
+    for entry in catalog.faq.values():
+        counter = catalog.counters.get(entry.section)
+        entries.append({
+            "id": entry.id, "category": entry.category, "section": entry.section,
+            "section_name": {language: counter.name.get(language) for language in LANGUAGES} if counter else None,
+            "section_phone": counter.phone if counter else None,
+            "question": dict(entry.question), "answer": dict(entry.answer),
+            "variants": {language: list(items) for language, items in entry.variants.items()},
+            "url": entry.url, "updated": entry.updated.isoformat(), "procedure": entry.procedure,
+        })
+    return {
+        "format": FAQ_FORMAT, "version": VERSION,
+        "license": {"id": publication.license_id, "name": publication.license_name, "url": publication.license_url},
+        "publisher": _publisher(catalog, publication),
+        "generated_at": real_utcnow().isoformat(timespec="seconds") + "Z",
+        "categories": categories, "entries": entries,
+    }
+
+
+FAQ_CSV_COLUMNS = ("id", "category", "category_title", "question", "answer", "question_en", "answer_en",
+                   "question_easy", "answer_easy", "variants", "section", "section_name", "section_phone",
+                   "url", "updated", "procedure", "license", "attribution")
+
+
+def faq_to_csv(document: Dict[str, Any]) -> str:
+    """One row per FAQ entry (Japanese first, en/easy beside it); UTF-8 with a BOM; formula-like
+    cells neutralised as in `to_csv`."""
+    titles = {category["id"]: category["title"]["ja"] for category in document["categories"]}
+    out = io.StringIO()
+    writer = SafeCsvWriter(csv.writer(out, lineterminator="\r\n"))
+    writer.writerow(FAQ_CSV_COLUMNS)
+    for entry in document["entries"]:
+        question, answer = entry["question"], entry["answer"]
+        writer.writerow([
+            entry["id"], entry["category"], titles.get(entry["category"], ""), question["ja"], answer["ja"],
+            question.get("en", ""), answer.get("en", ""), question.get("easy", ""), answer.get("easy", ""),
+            "\n".join(entry["variants"].get("ja", [])), entry["section"],
+            (entry["section_name"] or {}).get("ja", ""), entry["section_phone"] or "", entry["url"],
+            entry["updated"], entry["procedure"] or "", document["license"]["id"],
+            document["publisher"]["attribution"]])
+    return "\ufeff" + out.getvalue()
+
+
 CSV_COLUMNS = ("id", "language", "title", "summary", "audience", "deadline", "documents", "fee_yen", "fee",
                *(f"how_{way}" for way in WAYS), "counter", "place", "phone", "section", "owner", "review_by",
                "related", "license", "attribution")
@@ -127,9 +189,10 @@ CSV_COLUMNS = ("id", "language", "title", "summary", "audience", "deadline", "do
 
 def to_csv(document: Dict[str, Any]) -> str:
     """One row per procedure and language (ja, en, easy); lists joined by newlines.
-    UTF-8 with a BOM, so spreadsheet programs read the Japanese correctly."""
+    UTF-8 with a BOM, so spreadsheet programs read the Japanese correctly; a cell that a
+    spreadsheet would run as a formula gets a leading `'` (bot/admin/spreadsheet.py)."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = SafeCsvWriter(csv.writer(out, lineterminator="\r\n"))
     writer.writerow(CSV_COLUMNS)
     for procedure in document["procedures"]:
         for language in LANGUAGES:
@@ -215,6 +278,11 @@ def plan_import(file: Path, catalog_dir: Path) -> ImportPlan:
     if errors:
         raise ImportRefused("not a valid procedures.json export:\n" + "\n".join(
             f"  {'/'.join(str(p) for p in e.absolute_path) or '(top)'}: {e.message}" for e in errors[:20]))
+    formulas = list(_formula_cells(document.get("procedures"), "procedures"))
+    if formulas:
+        raise ImportRefused("cells that a spreadsheet would run as formulas (starting with = + - @, a tab or "
+                            "a carriage return) are refused:\n" + "\n".join(f"  {path}: {value[:60]!r}"
+                                                                           for path, value in formulas[:20]))
     ours = procedure_documents(catalog_dir)
     changes: Dict[str, Change] = {}
     unchanged: List[str] = []
@@ -231,6 +299,19 @@ def plan_import(file: Path, catalog_dir: Path) -> ImportPlan:
         else:
             unchanged.append(pid)
     return ImportPlan(str(file), document["publisher"]["attribution"], document["license"]["id"], changes, unchanged)
+
+
+def _formula_cells(value: Any, path: str) -> Any:
+    """(field path, text) of every string in `value` that starts like a spreadsheet formula."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _formula_cells(item, f"{path}/{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            name = item.get("id") if isinstance(item, dict) and isinstance(item.get("id"), str) else index
+            yield from _formula_cells(item, f"{path}/{name}")
+    elif is_formula(value):
+        yield path, value
 
 
 def _yaml_value(key: str, value: Any, like: Any = None) -> Any:
@@ -311,7 +392,8 @@ def apply_import(plan: ImportPlan, catalog_dir: Path) -> List[Path]:
 # --- public routes ---------------------------------------------------------------------
 
 def opendata_blueprint() -> Any:
-    """GET /opendata/procedures.json, /opendata/procedures.csv, /opendata/schema.json: public,
+    """GET /opendata/procedures.json, /opendata/procedures.csv, /opendata/faq.json,
+    /opendata/faq.csv, /opendata/schema.json: public,
     no login. Made in a worker thread and kept until a catalog file changes; while an edit
     does not validate, the last good export stays published (503 if there never was one)."""
     import asyncio
@@ -321,7 +403,7 @@ def opendata_blueprint() -> Any:
     from bot.catalog.provider import files_signature
 
     bp = Blueprint("madoguchi_opendata", url_prefix="/opendata")
-    cache: Dict[str, Any] = {"signature": None, "json": None, "csv": None}
+    cache: Dict[str, Any] = {"signature": None, "json": None, "csv": None, "faq_json": None, "faq_csv": None}
     public = {"Cache-Control": "public, max-age=300"}
     schema_text = SCHEMA_PATH.read_text(encoding="utf-8")
 
@@ -329,11 +411,14 @@ def opendata_blueprint() -> Any:
         signature = files_signature(settings.catalog_dir)
         if cache["signature"] != signature:
             try:
-                document = export_document(settings.catalog_dir, Publication.from_settings(settings))
+                publication = Publication.from_settings(settings)
+                document = export_document(settings.catalog_dir, publication)
+                faq = faq_document(settings.catalog_dir, publication)
             except CatalogError:
                 return cache  # the last good export (or none yet)
             cache.update(signature=signature, json=json.dumps(document, ensure_ascii=False, indent=1),
-                         csv=to_csv(document))
+                         csv=to_csv(document), faq_json=json.dumps(faq, ensure_ascii=False, indent=1),
+                         faq_csv=faq_to_csv(faq))
         return cache
 
     async def current(request: Any, kind: str) -> Optional[str]:
@@ -357,6 +442,21 @@ def opendata_blueprint() -> Any:
             return unavailable()
         return response.text(text, content_type="text/csv; charset=utf-8",
                              headers={**public, "Content-Disposition": 'attachment; filename="procedures.csv"'})
+
+    @bp.get("/faq.json")
+    async def faq_json(request: Any) -> Any:
+        text = await current(request, "faq_json")
+        if text is None:
+            return unavailable()
+        return response.text(text, headers=public, content_type="application/json; charset=utf-8")
+
+    @bp.get("/faq.csv")
+    async def faq_csv(request: Any) -> Any:
+        text = await current(request, "faq_csv")
+        if text is None:
+            return unavailable()
+        return response.text(text, content_type="text/csv; charset=utf-8",
+                             headers={**public, "Content-Disposition": 'attachment; filename="faq.csv"'})
 
     @bp.get("/schema.json")
     async def schema_json(request: Any) -> Any:
