@@ -1,4 +1,4 @@
-"""Runtime settings, from environment variables (see the README's configuration table)."""
+"""Runtime settings, from environment variables (docs/configuration.md is generated from this file)."""
 from __future__ import annotations
 
 import os
@@ -13,52 +13,147 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 @dataclass(frozen=True)
 class Settings:
+    """Every setting, its default and what it means: the `#:` comment above a field is its line in
+    docs/configuration.md (`scripts/settings_doc.py` writes that file; a test keeps them equal)."""
+
+    #: the catalog folder
     catalog_dir: Path = PROJECT_ROOT / "intents"
+    #: generated Rasa files (never edited by hand)
     build_dir: Path = PROJECT_ROOT / "build" / "rasa"
+    #: trained models and the model registry's files
     models_dir: Path = PROJECT_ROOT / "models"
+    #: data: the SQLite database, the speech cache, cluster files
     var_dir: Path = PROJECT_ROOT / "var"
+    #: where `madoguchi serve` listens
     host: str = "127.0.0.1"
+    #: where `madoguchi serve` listens
     port: int = 5005
-    api_token: str = ""  # empty: Rasa's HTTP API is not mounted at all
-    rest_token: str = ""  # empty: the REST channel needs no token
-    allowed_origins: Tuple[str, ...] = ()  # origins that get CORS headers (never on /staff)
-    max_body_bytes: int = 65536  # larger request bodies get 413
-    trusted_proxies: int = 0  # reverse proxies in front (nginx: 1) whose X-Forwarded-For names the client
+    #: default: unset (Rasa's API not mounted)
+    #: token for Rasa's HTTP API (`?token=…`), as `rasa run --auth-token`; without it `/status`,
+    #: `/conversations/…`, `/model…` do not exist (404), and `madoguchi serve` refuses to listen on
+    #: anything but a loopback address
+    api_token: str = ""
+    #: default: unset (REST channel open)
+    #: token the REST channel requires (`Authorization: Bearer …` or `?token=…`; 401 without)
+    rest_token: str = ""
+    #: default: unset (no CORS headers)
+    #: comma-separated origins (e.g. `https://www.city.example.lg.jp`) that may call the channels from
+    #: a browser; never with credentials, never for `/staff`. The widget needs none (it opens the
+    #: chat in an iframe)
+    allowed_origins: Tuple[str, ...] = ()
+    #: larger request bodies get `413 body_too_large` on every route
+    max_body_bytes: int = 65536
+    #: reverse proxies in front of the server (nginx: `1`); only then is `X-Forwarded-For` believed,
+    #: e.g. for the per-address login throttle and rate limit
+    trusted_proxies: int = 0
+    #: default: `sqlite:///var/madoguchi.db`
+    #: SQLAlchemy URL of the tracker store and madoguchi's tables, e.g.
+    #: `postgresql://user@127.0.0.1:5432/madoguchi`
     database_url: str = ""
+    #: default: unset (in-process locks and events)
+    #: Redis, e.g. `redis://127.0.0.1:6379/0`, for the conversation locks (madoguchi's own atomic
+    #: ticket lock, `bot/store/lock_store.py`: each step one Lua script on Redis's clock; Rasa's
+    #: `RedisLockStore` issues tickets read-modify-write and two replicas can both take the same
+    #: one), live events across replicas, rate-limit counters and phone-call state
     redis_url: str = ""
+    #: the city's time zone (counter hours, daily purge, analytics days)
     timezone: str = "Asia/Tokyo"
+    #: longer messages get a clear "too long" error
     max_message_chars: int = DEFAULT_MAX_CHARS
-    telegram_token: str = ""  # empty: the Telegram channel is off
-    telegram_secret: str = ""  # setWebhook secret_token; required when the token is set
+    #: default: unset (Telegram off)
+    #: bot token from @BotFather
+    telegram_token: str = ""
+    #: the `secret_token` given to `setWebhook`; required with a token (without it every webhook
+    #: call gets 403)
+    telegram_secret: str = ""
+    #: Bot API base URL
     telegram_api_url: str = "https://api.telegram.org"
-    line_channel_secret: str = ""  # the LINE channel is on only when secret and access token are set
-    line_access_token: str = ""  # long-lived channel access token (Messaging API)
+    #: default: unset (LINE off)
+    #: channel secret of the Messaging API channel; verifies `X-Line-Signature` (bad or missing → 403)
+    line_channel_secret: str = ""
+    #: default: unset (LINE off)
+    #: long-lived channel access token; LINE is on only when secret and token are both set
+    line_access_token: str = ""
+    #: Messaging API base URL
     line_api_url: str = "https://api.line.me"
-    twilio_auth_token: str = ""  # empty: the phone channel is off; signs every Twilio webhook call
-    twilio_account_sid: str = ""  # with twilio_from: the checklist by SMS (Messages API)
-    twilio_from: str = ""  # the Twilio number SMS are sent from (E.164)
-    twilio_api_url: str = ""  # the Twilio REST API (a local fake in tests); empty: api.twilio.com
-    public_url: str = ""  # the address residents and staff use; https → Secure cookies (__Host- prefix)
-    callback_ttl_seconds: int = 7 * 24 * 3600  # a call-back phone number is deleted after this at most
-    kiosk: bool = False  # every page is a lobby kiosk: idle countdown, then a fresh conversation
-    kiosk_idle_seconds: int = 120  # idle time before the kiosk's "続けますか？" countdown
-    kiosk_countdown_seconds: int = 30  # the countdown itself (WCAG 2.2.1: at least 20 s to extend)
-    max_sse_streams: int = 500  # open live streams in this process (resident pages + staff consoles)
-    retention_days: int = 90  # conversations whose last event is older are deleted daily
-    tts: str = "auto"  # speech engine: auto (gTTS, else Open JTalk at once) | openjtalk | gtts
-    tts_rate: float = 0.58  # Open JTalk speed; 0.58 ≈ 5 morae/s with the pauses, the elderly pace
-    gtts_url: str = ""  # empty: Google's endpoint; tests point gTTS at a local fake (base URL)
-    gtts_timeout: float = 2.0  # seconds gTTS may take before `auto` falls back to Open JTalk
-    tts_presynthesis: bool = True  # speak every catalog answer in the background at start-up
-    tts_cache_days: int = 30  # audio no catalog answer uses and untouched this long is deleted (0: never)
-    opendata_license: str = "CC-BY-4.0"  # licence of /opendata/* (SPDX id; bot/admin/opendata.py knows a few)
-    opendata_license_url: str = ""  # needed for a licence that table does not know
-    opendata_attribution: str = ""  # credit line users must give; empty: the city's name (intents/city.yml)
-    graceful_shutdown_seconds: float = 15.0  # after SIGTERM, in-flight turns get this long to finish
-    rate_limit_conversation: int = 30  # messages per window per conversation, every channel (0: off)
-    rate_limit_address: int = 120  # POSTs per window per client address on REST/web (0: off; loopback exempt)
-    rate_limit_window_seconds: int = 60  # the window of both limits
-    publish_busy_share: float = 0.05  # of a core, for loading a model to publish while residents talk
+    #: default: unset (phone off)
+    #: the Twilio account's auth token: turns the phone channel on, verifies `X-Twilio-Signature`
+    #: against `MADOGUCHI_PUBLIC_URL` + path (bad or missing → 403) and keys the hash that makes a
+    #: caller's conversation id (changing it starts new conversations for every caller)
+    twilio_auth_token: str = ""
+    #: default: unset (no SMS)
+    #: with `MADOGUCHI_TWILIO_FROM`: a caller can press 2 after an answer for the checklist of
+    #: documents by SMS (Messages API)
+    twilio_account_sid: str = ""
+    #: default: unset (no SMS)
+    #: the SMS-capable Twilio number SMS are sent from (E.164, e.g. `+8150…`)
+    twilio_from: str = ""
+    #: default: `https://api.twilio.com`
+    #: Twilio REST API base URL (tests point it at a local fake)
+    twilio_api_url: str = ""
+    #: the address people use, e.g. `https://madoguchi.city.example.jp`; with `https://` cookies are
+    #: `Secure` with the `__Host-` prefix (`__Host-madoguchi_staff`, `__Host-madoguchi_web`),
+    #: otherwise `madoguchi_staff` on `/staff` and `madoguchi_web`. Twilio signs exactly this address
+    public_url: str = ""
+    #: default: `7d`
+    #: longest time a call-back phone number is kept (`7d`, `36h`, `90m`, or seconds); it is also
+    #: deleted as soon as the call-back ends
+    callback_ttl_seconds: int = 7 * 24 * 3600
+    #: every chat page is a lobby kiosk (else only `/?kiosk=1`): after the idle time a countdown
+    #: 「続けますか？」, then a fresh conversation
+    kiosk: bool = False
+    #: kiosk idle time before the countdown
+    kiosk_idle_seconds: int = 120
+    #: the kiosk's countdown itself (WCAG 2.2.1: at least 20 s to extend)
+    kiosk_countdown_seconds: int = 30
+    #: open live streams per process (resident pages + staff consoles); past it a new stream gets
+    #: `503` + `Retry-After` (a conversation's 9th tab gets `429`)
+    max_sse_streams: int = 500
+    #: conversations whose last message is older are deleted daily by `serve` (and by
+    #: `madoguchi purge`); `0` turns the daily run off
+    retention_days: int = 90
+    #: speech engine: `auto` (gTTS when Google answers within the timeout, else Open JTalk at once;
+    #: after a gTTS failure Open JTalk alone for 60 s), `openjtalk` (offline only), `gtts` (online only)
+    tts: str = "auto"
+    #: Open JTalk speed; the default is the elderly pace (≤ 5.5 morae/s, pauses at 、 and 。); `1.0`
+    #: is Open JTalk's own pace (≈ 9 morae/s). Below `1.0` gTTS speaks with `slow=True`
+    tts_rate: float = 0.58
+    #: default: unset (Google)
+    #: base URL gTTS posts to instead of `https://translate.google.com` (tests: a local server
+    #: speaking the batchexecute format)
+    gtts_url: str = ""
+    #: seconds gTTS may take before `auto` falls back to Open JTalk
+    gtts_timeout: float = 2.0
+    #: speak every catalog answer (ja + やさしい日本語, phone + web) in the background at start-up and
+    #: after a catalog edit; `off` speaks on demand only
+    tts_presynthesis: bool = True
+    #: audio files in `var/speech/` that no answer of the current catalog uses and that nobody played
+    #: for this many days are deleted by the background task (at start-up, after a catalog edit,
+    #: daily); a cache hit renews its file's time (at most once a day); `0` keeps everything
+    tts_cache_days: int = 30
+    #: SPDX id of the open-data licence (`CC0-1.0`, `CC-BY-SA-4.0`, `PDL-1.0` known)
+    opendata_license: str = "CC-BY-4.0"
+    #: the licence's URL, for a licence not in that list
+    opendata_license_url: str = ""
+    #: default: the city's name (intents/city.yml)
+    #: the credit line users of the open data must give
+    opendata_attribution: str = ""
+    #: after SIGTERM, how long turns in flight may take to finish (behind a balancer:
+    #: `/health/ready` says 503 meanwhile)
+    graceful_shutdown_seconds: float = 15.0
+    #: messages per window per conversation, every channel (0: off). Over it the resident gets the
+    #: polite `rate_limited` phrase (intents/phrases.yml) and the message never reaches Rasa
+    rate_limit_conversation: int = 30
+    #: POSTs per window per client address on `/webhooks/rest/webhook` and `/webhooks/web/message`
+    #: (0: off): over it, `429 {"error": "rate_limited"}` with `Retry-After`. Loopback addresses are
+    #: not limited; behind nginx set `MADOGUCHI_TRUSTED_PROXIES=1` so the real address counts
+    rate_limit_address: int = 120
+    #: default: `60s`
+    #: the window of both rate limits (`30s`, `2m`, …)
+    rate_limit_window_seconds: int = 60
+    #: the share of a core the loading of a model being published may take while residents are
+    #: talking (full speed when nobody is); more publishes faster and slows turns more
+    publish_busy_share: float = 0.05
 
     @property
     def tracker_database_url(self) -> str:
@@ -135,6 +230,18 @@ class Settings:
     def behind_https(self) -> bool:
         """Served behind HTTPS (MADOGUCHI_PUBLIC_URL is https://…): cookies get `Secure` and `__Host-`."""
         return self.public_url.lower().startswith("https://")
+
+
+# Variables read outside `Settings`, documented with it in docs/configuration.md.
+OTHER_VARIABLES = {
+    "MADOGUCHI_HOME": ("the project folder", "the folder that `intents/`, `build/rasa/`, `models/` and `var/` "
+                                             "default to"),
+    "MADOGUCHI_LOG_LEVEL": ("`INFO` (serve), `WARNING` (other commands)", "log level (`DEBUG` shows Rasa's traces)"),
+    "MADOGUCHI_FAKE_NOW": ("unset", "tests only: the clock starts at this ISO time and runs from there"),
+    "TICKET_LOCK_LIFETIME": ("`60`", "Rasa's: seconds a conversation lock lives; if a replica dies mid-turn, "
+                                     "that one conversation waits at most this long before another replica "
+                                     "may answer it"),
+}
 
 
 DURATION_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
