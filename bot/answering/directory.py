@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
 from bot.catalog.model import Catalog, Counter
+from bot.text import KANA_ONLY
 
 # A topic shorter than this (「本」) would be found inside unrelated words (「日本」「本庁舎」).
 MIN_TOPIC_CHARS = 2
@@ -42,7 +43,10 @@ class SectionDirectory:
                     if len(key) < MIN_TOPIC_CHARS:
                         continue
                     reading = self.reading(key) if language == "ja" else ""
-                    self._topics.append((word, key, reading if len(reading) >= MIN_READING_CHARS else "", counter))
+                    # A short reading matches by accident inside longer ones (本 ホン), unless the
+                    # topic is written in kana itself (ごみ ゴミ: 「moeru gomi」 read as kana).
+                    short = len(reading) < MIN_READING_CHARS and not KANA_ONLY.match(key)
+                    self._topics.append((word, key, "" if short or len(reading) < 2 else reading, counter))
         self._topics.sort(key=lambda topic: -len(topic[1]))
 
     def reading(self, text: str) -> str:
