@@ -38,6 +38,9 @@ def test_ask_for_a_person_claim_reply_hand_back(server, clerk):
     assert clerk.post(f"/conversations/{sender}/claim").status_code == 200
     transcript = clerk.get(f"/conversations/{sender}").json()["transcript"]
     assert any(line["from"] == "resident" and line["text"] == "まだですか" for line in transcript)
+    # The clerk sees what answered the resident: the procedure the first answer came from.
+    assert next(line for line in transcript if line["from"] == "bot")["source"] == {
+        "source": "procedure", "id": "residence_certificate"}
 
     reply = {"text": "市民課の山田です。ご用件を伺います。"}
     assert clerk.post(f"/conversations/{sender}/messages", reply).status_code == 200
