@@ -10,8 +10,10 @@ groups (ー, ‐, –, −, dots, slashes, underscores, brackets, stars, line br
 3-3-3-3 or 2-2-… groups), so digits are read as *runs*: maximal groups of digits joined by
 separators only, and a separator is any character that is neither a letter nor a digit (plus
 ー, which Unicode counts as a letter but an IME gives for "-"): no list to fall behind.
-One written form is read otherwise: digits grouped by thousands with commas (1,234,567) are
-an amount, an individual number only when My Number words are near.
+Two written forms are read otherwise unless My Number words are near: digits grouped by
+thousands with commas (1,234,567) are an amount, and twelve digits that hold a phone number (or part
+of one) and digits beside it, joined by a separator outside the usual list (ー, -, ., /, spaces),
+are a phone number and something else ("090-1234-5678、9時以降"), so a call-back number stays whole.
 A run of exactly 12 digits, or 12 digits at group boundaries inside a longer run, is an
 individual number when its check digit is valid, or whatever its check digit when My Number
 words are near. Spoken digits (いち, に, さん, 一, 二, "one", …), as a speech recognizer writes
@@ -218,9 +220,21 @@ def my_number_spans(text: str, context: str = "") -> List[Span]:
             if _international(text, run):
                 run = run[1:]
             for first, last, digits in _windows(run, MY_NUMBER_DIGITS):
-                if named or is_valid_my_number(digits):
-                    spans.append((run[first].start, run[last].end))
+                span = (run[first].start, run[last].end)
+                if named or (is_valid_my_number(digits) and not _beside_a_phone_number(text, run[first:last + 1])):
+                    spans.append(span)
     return spans
+
+
+def _beside_a_phone_number(text: str, window: Sequence[_Piece]) -> bool:
+    """Twelve digits that hold a phone number, or part of one, and digits beside it, joined by a
+    separator outside the usual list ("090-1234-5678、9時以降", "03-1234-5678（10:00〜）"): a
+    call-back number and a time, not an individual number. Digits joined by the usual
+    separators alone (ー, -, ., /, spaces) are read as before."""
+    if all(_LISTED_GAP(text[a.end:b.start]) for a, b in zip(window, window[1:], strict=False)):
+        return False
+    start, end = window[0].start, window[-1].end
+    return any(phone_start < end and start < phone_end for (phone_start, phone_end), _ in phone_number_spans(text))
 
 
 def _pin_spans(text: str) -> List[Span]:
