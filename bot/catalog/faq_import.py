@@ -31,7 +31,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from bot.catalog.faq import FAQ_FOLDER
-from bot.catalog.load import ID_PATTERN, CatalogError, load_catalog
+from bot.catalog.load import ID_PATTERN, CatalogError, Problem, load_catalog
 from bot.catalog.model import Catalog
 from bot.clock import real_utcnow
 
@@ -86,7 +86,7 @@ class FaqImportPlan:
     changes: List[EntryChange]
     new_categories: Dict[str, str]  # id → title written (from the category cell)
     files: Dict[str, str]  # path under the catalog folder → new text (only files that change)
-    problems: List[str]  # the merged catalog's problems (file:line: field: message)
+    problems: List[Problem]  # the merged catalog's problems (file, line, field, message)
 
     def counts(self) -> Dict[str, int]:
         result = {"new": 0, "changed": 0, "unchanged": 0}
@@ -602,7 +602,7 @@ def _render(changes: List[EntryChange], documents: Dict[str, Any], originals: Di
     return files
 
 
-def _trial(catalog_dir: Path, files: Dict[str, str]) -> List[str]:
+def _trial(catalog_dir: Path, files: Dict[str, str]) -> List[Problem]:
     """The catalog checker's problems with `files` written (on a copy)."""
     if not files:
         return []
@@ -615,7 +615,7 @@ def _trial(catalog_dir: Path, files: Dict[str, str]) -> List[str]:
         try:
             load_catalog(trial)
         except CatalogError as error:
-            return [str(problem) for problem in error.problems]
+            return list(error.problems)
     return []
 
 

@@ -207,3 +207,14 @@ def test_dates_cities_write():
     assert parse_date("令和元年5月1日") == dt.date(2019, 5, 1)
     assert parse_date("平成31年4月30日") == dt.date(2019, 4, 30)
     assert parse_date("2025-02-30") is None and parse_date("昨日") is None
+
+
+def test_our_own_open_data_export_imports_unchanged(home):
+    from bot.admin import opendata
+
+    publication = opendata.Publication("CC-BY-4.0", "CC BY", "https://creativecommons.org/licenses/by/4.0/", "")
+    text = opendata.faq_to_csv(opendata.faq_document(home / "intents", publication))
+    mapping = {name: name for name in ("id", "question", "answer", "category", "section", "url", "updated",
+                                       "variants", "question_en", "answer_en")}
+    plan = plan_faq_import(text.encode("utf-8"), "faq.csv", home / "intents", mapping)
+    assert plan.counts() == {"new": 0, "changed": 0, "unchanged": 2} and plan.files == {} and not plan.problems
