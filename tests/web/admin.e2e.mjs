@@ -3,7 +3,7 @@
 // Prints {"console": {...}, "forbidden": {...}}; tests/admin/test_console_browser.py asserts on them.
 import { axe, main, newPage, shot } from './browser.mjs';
 
-const VIEWS = ['procedures', 'freshness', 'missed', 'analytics', 'models'];
+const VIEWS = ['procedures', 'freshness', 'faq', 'missed', 'analytics', 'models'];
 
 async function login(page, base, user, password) {
   await page.goto(base + '/admin', { waitUntil: 'load' });
@@ -109,6 +109,13 @@ const scenarios = {
         }
       }
       if (view === 'models') await page.waitForSelector('#models tbody tr');
+      if (view === 'faq') {
+        // The list, then one entry's editor open beside it (both checked by axe below).
+        await page.waitForSelector('#faq-list table tbody tr');
+        await page.locator('#faq-list button', { hasText: '編集する' }).first().click();
+        await page.waitForSelector('#faq-editor:not([hidden]) textarea');
+        facts.faqEditorFocused = await page.evaluate(() => document.activeElement && document.activeElement.id);
+      }
       await page.waitForTimeout(200);
       facts.axe[view] = await axe(page);
       await shot(page, `admin-${view}`);

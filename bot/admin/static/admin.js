@@ -76,6 +76,9 @@
     if (focus) { const heading = $("view-" + name).querySelector("h2"); heading.tabIndex = -1; heading.focus(); }
   }
 
+  // Other views in their own files (faq.js) use the same helpers and register in `views`.
+  window.madoguchiAdmin = { $, el, api, send, act, say, showAlert, explain, views, openView };
+
   // --- procedure editor ---------------------------------------------------------------------
   views.procedures = async () => {
     const data = await api("/procedures");
