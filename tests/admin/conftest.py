@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from bot.devserver import running_server
-from bot.settings import PROJECT_ROOT
+from bot.settings import Settings
 from tests.conftest import API_TOKEN, FAKE_NOW, Server
 from tests.handoff.conftest import PASSWORD, add_account
 
@@ -26,10 +26,12 @@ class AdminServer(Server):
 
 
 @pytest.fixture(scope="session")
-def admin_server(trained_model: Path, tmp_path_factory) -> AdminServer:
+def admin_server(trained_model: Path, settings: Settings, tmp_path_factory) -> AdminServer:
     home = tmp_path_factory.mktemp("admin-home")
     catalog = home / "intents"
-    shutil.copytree(PROJECT_ROOT / "intents", catalog)
+    # The catalog the model was trained on (MADOGUCHI_CATALOG, default intents/): the server then
+    # loads that model instead of training its own when intents/ changed during the session.
+    shutil.copytree(settings.catalog_dir, catalog)
     extra = {"MADOGUCHI_FAKE_NOW": FAKE_NOW, "MADOGUCHI_CATALOG": str(catalog), "MADOGUCHI_BUILD": str(home / "build"),
              "MADOGUCHI_TTS": "openjtalk", "MADOGUCHI_TTS_PRESYNTHESIS": "off"}
     with running_server(home / "var", API_TOKEN, extra) as running:
