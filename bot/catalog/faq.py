@@ -252,6 +252,7 @@ class Phrasing:
     text: str
     line: int
     is_variant: bool
+    trained: bool  # compiled as a training example (variants; questions of entries not tied to a procedure)
 
 
 def phrasings(documents: Dict[str, Tuple[_Reader, Any]]) -> Iterator[Phrasing]:
@@ -265,12 +266,14 @@ def phrasings(documents: Dict[str, Tuple[_Reader, Any]]) -> Iterator[Phrasing]:
                 continue
             entry_id = str(node["id"])
             field = f"entries[{index}]({entry_id})"
+            question_trained = node.get("procedure") is None
             question = node.get("question")
             if isinstance(question, dict):
                 for language in EXAMPLE_LANGUAGES:
                     if isinstance(question.get(language), str):
                         yield Phrasing(reader, entry_id, f"{field}.question.{language}", language,
-                                       str(question[language]), reader.line_of(question, language), False)
+                                       str(question[language]), reader.line_of(question, language), False,
+                                       question_trained)
             variants = node.get("variants")
             if isinstance(variants, dict):
                 for language in EXAMPLE_LANGUAGES:
@@ -280,4 +283,4 @@ def phrasings(documents: Dict[str, Tuple[_Reader, Any]]) -> Iterator[Phrasing]:
                     for position, text in enumerate(items):
                         if isinstance(text, str):
                             yield Phrasing(reader, entry_id, f"{field}.variants.{language}[{position}]", language,
-                                           text, reader.line_of(items, position), True)
+                                           text, reader.line_of(items, position), True, True)

@@ -624,8 +624,8 @@ def load_catalog(root: Path) -> Catalog:
                    faq=faq.entries, faq_categories=faq.categories)
 
 
-# FAQ variants may repeat an example of this intent: both say "not a procedure", and the FAQ
-# is what answers a question the classifier puts there.
+# FAQ questions and variants are trained as examples of this intent (bot/catalog/compile.py):
+# repeating one of its examples is harmless, repeating another intent's makes the classifier guess.
 FAQ_MAY_SHARE_WITH = ("out_of_scope",)
 
 
@@ -681,9 +681,10 @@ def _check_faq_duplicates(seen: Dict[str, Tuple[str, str, int]], faq_documents: 
         if not key:
             continue
         reader, where = phrasing.reader, phrasing.field
-        if phrasing.is_variant and key in seen and seen[key][0] not in FAQ_MAY_SHARE_WITH:
+        if phrasing.trained and key in seen and seen[key][0] not in FAQ_MAY_SHARE_WITH:
             intent, other_file, other_line = seen[key]
-            reader.error(phrasing.line, where, f"variant {phrasing.text!r} is also a training example of "
+            what = "variant" if phrasing.is_variant else "question"
+            reader.error(phrasing.line, where, f"{what} {phrasing.text!r} is also a training example of "
                                                f"intent {intent} ({other_file}:{other_line})")
         elif key in asked:
             entry, other_file, other_line = asked[key]

@@ -260,3 +260,16 @@ def test_section_directory_problems(catalog_dir, old, new, field, message):
     problem = only(catalog_dir)
     assert problem.file == "intents/city.yml" and problem.field == field and message in problem.message, str(problem)
     assert problem.line > 1 and problem.line <= line_of(path, "pension claim") + 2
+
+
+def test_a_question_trained_as_out_of_scope_may_not_be_an_intent_example(catalog_dir):
+    # Questions of entries not tied to a procedure are trained as out_of_scope (bot/catalog/compile.py).
+    example = load_catalog(catalog_dir).procedures["moving_in"].examples["ja"][0]
+    path = catalog_dir / "faq" / "garbage.yml"
+    edit(path, "question: {ja: 粗大ごみの出し方を教えてください。}", f"question: {{ja: {example}}}")
+    edit(path, "procedure: moving_out", "procedure: null")
+    problem = only(catalog_dir)
+    assert problem.field == "entries[1](garbage_large).question.ja"
+    assert "question" in problem.message and "training example of intent moving_in" in problem.message
+    edit(path, "procedure: null", "procedure: moving_in")  # about that procedure: not trained
+    load_catalog(catalog_dir)
