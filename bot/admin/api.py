@@ -12,14 +12,15 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from asyncio import to_thread
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, NamedTuple, Optional
 
+from pydantic import ValidationError
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import clock
-from bot.admin import analytics, missed
+from bot.admin import analytics, edit_body, missed
 from bot.admin.editor import (
     CatalogEditor,
     EditConflict,
@@ -27,7 +28,6 @@ from bot.admin.editor import (
     UnknownEntry,
     procedure_path,
 )
-from bot.admin.faq_api import register_faq_routes
 from bot.admin.history import CatalogHistory
 from bot.catalog.freshness import stale_procedures
 from bot.catalog.model import WAYS, Catalog
@@ -41,6 +41,16 @@ from bot.text import LANGUAGES
 
 MAX_EXAMPLES_PER_REQUEST = 50
 MAX_RANGE_DAYS = 366
+
+
+class Edit(NamedTuple):
+    """A procedure edit as the body states it: the form, moved examples, the version it started
+    from, and the form's values of the wrong type (problems in the checker's shape)."""
+
+    data: Optional[Dict[str, Any]]
+    moves: List[Dict[str, str]]
+    version: str
+    wrong_types: List[Dict[str, Any]]
 
 
 class AdminContext:
@@ -151,22 +161,26 @@ def admin_blueprint() -> Blueprint:
         await audit(request, "catalog.read", {"procedure": pid})
         return response.json(form)
 
-    def edit_of(request: Request, pid: str):
-        body = body_of(request)
-        data = body.get("data")
-        moves = body.get("moves") or []
-        if not isinstance(data, dict) or not isinstance(moves, list):
-            return None, None, None
-        return data, [m for m in moves if isinstance(m, dict)], str(body.get("version") or "")
+    def edit_of(request: Request, pid: str) -> Edit:
+        """The edit in the body, its shape checked by the declared body (bot/admin/edit_body.py):
+        no form → data None (400); a value of the wrong type in the form → `problems` (422)."""
+        try:
+            body = edit_body.parse_edit(body_of(request))
+        except ValidationError:
+            return Edit(None, [], "", [])
+        moves = [move.dict() for move in body.moves or []]
+        return Edit(body.data, moves, body.version or "", edit_body.form_problems(body.data, f"procedures/{pid}.yml"))
 
     @bp.post("/procedures/<pid>/check")
     @authenticated(role="admin")
     async def check(request: Request, pid: str) -> HTTPResponse:
         """Validate without saving: the problems next to their fields and the diff to review."""
         editor = admin_of(request).editor
-        data, moves, _ = edit_of(request, pid)
+        data, moves, _, wrong_types = edit_of(request, pid)
         if data is None:
             return error(400, "bad_request", "data (the form) is required.")
+        if wrong_types:
+            return response.json({"problems": wrong_types, "diff": ""})
         try:
             changes = await to_thread(editor.plan_procedure, pid, data, moves)
             problems, _ = await to_thread(editor.check, changes)
@@ -180,9 +194,11 @@ def admin_blueprint() -> Blueprint:
     async def preview(request: Request, pid: str) -> HTTPResponse:
         """The answer the edited (unsaved) procedure would give, in each language mode."""
         editor = admin_of(request).editor
-        data, _, _ = edit_of(request, pid)
+        data, _, _, wrong_types = edit_of(request, pid)
         if data is None:
             return error(400, "bad_request", "data (the form) is required.")
+        if wrong_types:
+            return response.json({"problems": wrong_types, "answers": None})
         try:
             changes = await to_thread(editor.plan_procedure, pid, data)
             problems, catalog = await to_thread(editor.check, changes)
@@ -198,10 +214,12 @@ def admin_blueprint() -> Blueprint:
     async def speech(request: Request, pid: str) -> HTTPResponse:
         """The preview's answer as speech (the same engine and cache as the phone and the web)."""
         editor = admin_of(request).editor
-        data, _, _ = edit_of(request, pid)
+        data, _, _, wrong_types = edit_of(request, pid)
         language = body_of(request).get("language") or "ja"
         if data is None or language not in SPOKEN_LANGUAGES:
             return error(400, "bad_request", f"data and a language of {', '.join(SPOKEN_LANGUAGES)} are required.")
+        if wrong_types:
+            return invalid(wrong_types)
         try:
             changes = await to_thread(editor.plan_procedure, pid, data)
             problems, catalog = await to_thread(editor.check, changes)
@@ -221,9 +239,11 @@ def admin_blueprint() -> Blueprint:
     @authenticated(role="admin")
     async def save(request: Request, pid: str) -> HTTPResponse:
         editor = admin_of(request).editor
-        data, moves, version = edit_of(request, pid)
+        data, moves, version, wrong_types = edit_of(request, pid)
         if data is None or not version:
             return error(400, "bad_request", "data (the form) and version (from GET) are required.")
+        if wrong_types:
+            return invalid(wrong_types)
         author = request.ctx.principal.username
         try:
             result = await to_thread(editor.save, author, "save", lambda: editor.plan_procedure(pid, data, moves),
@@ -377,7 +397,6 @@ def admin_blueprint() -> Blueprint:
     async def unknown(_: Request, missing: UnknownEntry) -> HTTPResponse:
         return error(404, "not_found", f"Unknown procedure, intent or version: {missing}")
 
-    register_faq_routes(bp)  # /faq…: the city's FAQ (bot/admin/faq_api.py)
     return bp
 
 

@@ -232,13 +232,59 @@ def test_malformed_requests_get_clear_errors_and_change_nothing(admin_server, ad
     not_a_form = admin.put("/procedures/death_procedures", {"data": "not a form", "version": data["version"]})
     assert not_a_form.status_code == 400
     assert admin.put("/procedures/death_procedures", {"data": data["data"]}).status_code == 400  # no version
-    # Wrong shapes inside the form (a string where a list belongs) leave those values as they are.
+    # Wrong shapes inside the form (a string where a list belongs) are refused at their fields.
     mangled = dict(data["data"], examples={"ja": "一つの文字列", "en": None}, documents={"ja": 5},
                    related="moving_in", title=["x"])
     reply = admin.put("/procedures/death_procedures", {"data": mangled, "version": data["version"]})
-    assert reply.status_code == 200, reply.text
-    assert path.read_bytes() == before  # nothing changed, so nothing written
+    assert reply.status_code == 422, reply.text
+    assert {p["field"] for p in reply.json()["problems"]} == {"examples.ja", "examples.en", "documents.ja",
+                                                              "related", "title"}
+    assert path.read_bytes() == before  # nothing written
     moved_nowhere = admin.put("/procedures/death_procedures", {"data": data["data"], "version": data["version"],
                                                                "moves": [{"text": "x", "to": "no_such_intent"}]})
     assert moved_nowhere.status_code == 404 and path.read_bytes() == before
     assert admin.get("/history/999999").status_code == 404
+
+
+def test_values_of_the_wrong_type_get_422_at_their_field_and_nothing_is_written(admin_server, admin):
+    """"false" is not false, a list is not a text, a text is not a list: each refused, none coerced or dropped."""
+    path = admin_server.procedure_file("family_register")
+    before = path.read_bytes()
+    data = form(admin, "family_register")
+    for field, value, named in (
+            ("human_only", "false", "human_only"),
+            ("title", dict(data["data"]["title"], ja=["印鑑", "登録"]), "title.ja"),
+            ("related", "moving_in", "related"),
+            ("documents", dict(data["data"]["documents"], ja="戸籍謄本"), "documents.ja"),
+            ("examples", dict(data["data"]["examples"], en=["Family register", 7]), "examples.en[1]"),
+            ("fee", dict(data["data"]["fee"], yen=True), "fee.yen")):
+        edited = dict(data["data"], **{field: value})
+        saved = admin.put("/procedures/family_register", {"data": edited, "version": data["version"]})
+        assert saved.status_code == 422, (field, saved.text)
+        assert saved.json()["error"] == "invalid"
+        assert [p["field"] for p in saved.json()["problems"]] == [named], saved.json()
+        assert path.read_bytes() == before, field
+        checked = admin.post("/procedures/family_register/check", {"data": edited}).json()
+        assert [p["field"] for p in checked["problems"]] == [named]
+    assert admin.get("/procedures/family_register/history").json()["versions"] == []
+    # The types the console sends still save (the fee's amount comes from a text input).
+    edited = dict(data["data"], human_only=False, fee=dict(data["data"]["fee"], yen=str(data["data"]["fee"]["yen"])))
+    assert admin.put("/procedures/family_register", {"data": edited, "version": data["version"]}).status_code == 200
+
+
+def test_a_text_over_its_field_cap_gets_422_naming_the_field(admin_server, admin):
+    path = admin_server.procedure_file("marriage_registration")
+    before = path.read_bytes()
+    data = form(admin, "marriage_registration")
+    # 20,000 characters (ASCII, so the body stays under the server's 64 KB cap as JSON).
+    edited = dict(data["data"], summary=dict(data["data"]["summary"], ja="長い説明。" + "x" * 19995))
+    saved = admin.put("/procedures/marriage_registration", {"data": edited, "version": data["version"]})
+    assert saved.status_code == 422, saved.text
+    problems = saved.json()["problems"]
+    assert [p["field"] for p in problems] == ["summary.ja"] and "too long" in problems[0]["message"]
+    assert path.read_bytes() == before
+    too_many = dict(data["data"], documents={language: [f"書類{n}" if language != "easy" else f"しょるい{n}"
+                                                         for n in range(40)] for language in ("ja", "en", "easy")})
+    saved = admin.put("/procedures/marriage_registration", {"data": too_many, "version": data["version"]})
+    assert saved.status_code == 422 and "documents.ja" in {p["field"] for p in saved.json()["problems"]}
+    assert path.read_bytes() == before

@@ -1,0 +1,151 @@
+"""The body of a procedure edit (PUT, check, preview, speech), declared once with strict types.
+
+The form is written into the YAML as it comes (bot/admin/editor_form.py), so a value of the
+wrong type must be refused before that: `"human_only": "false"` would be saved as true, a
+list where a text belongs as its Python text, and a text where a list belongs would be
+dropped without a word. Strict pydantic types refuse them instead, with the field named in
+the checker's own terms (`title.ja`, `documents.easy[1]`), so the console shows the error
+next to the field. What the types cannot say (a date that does not exist, kanji without
+furigana, a text too long) is the catalog checker's (bot/catalog/load.py), which runs next.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+from pydantic import BaseModel, Extra, StrictBool, StrictInt, StrictStr, ValidationError, validator
+
+
+class _Strict(BaseModel):
+    """Unknown keys refused; a key may be left out, but null is never a value."""
+
+    class Config:
+        extra = Extra.forbid
+
+    @validator("*", pre=True)
+    def _not_null(cls, value: Any) -> Any:  # noqa: N805 (pydantic passes the class)
+        if value is None:
+            raise ValueError("must not be null")
+        return value
+
+
+class LocalizedText(_Strict):
+    ja: Optional[StrictStr]
+    en: Optional[StrictStr]
+    easy: Optional[StrictStr]
+
+
+class LocalizedTexts(_Strict):
+    ja: Optional[List[StrictStr]]
+    en: Optional[List[StrictStr]]
+    easy: Optional[List[StrictStr]]
+
+
+class FeeForm(_Strict):
+    yen: Optional[Union[StrictInt, StrictStr]]  # the console's input sends text: the checker reads it
+    ja: Optional[StrictStr]
+    en: Optional[StrictStr]
+    easy: Optional[StrictStr]
+
+
+class WaysForm(_Strict):
+    online: Optional[LocalizedText]
+    convenience_store: Optional[LocalizedText]
+    counter: Optional[LocalizedText]
+    post: Optional[LocalizedText]
+    other: Optional[LocalizedText]
+
+
+class ExamplesForm(_Strict):
+    ja: Optional[List[StrictStr]]
+    en: Optional[List[StrictStr]]
+
+
+class ProcedureForm(_Strict):
+    """Every field a procedure file may have (bot.catalog.load.PROCEDURE_FIELDS, a test keeps them equal)."""
+
+    id: Optional[StrictStr]
+    section: Optional[StrictStr]
+    owner: Optional[StrictStr]
+    review_by: Optional[StrictStr]
+    human_only: Optional[StrictBool]
+    title: Optional[LocalizedText]
+    lead: Optional[LocalizedText]
+    summary: Optional[LocalizedText]
+    audience: Optional[LocalizedText]
+    deadline: Optional[LocalizedText]
+    documents: Optional[LocalizedTexts]
+    fee: Optional[FeeForm]
+    how: Optional[WaysForm]
+    related: Optional[List[StrictStr]]
+    examples: Optional[ExamplesForm]
+
+
+class Move(_Strict):
+    """An example moved to another intent when the edit is saved."""
+
+    text: StrictStr
+    to: StrictStr
+
+
+class ProcedureEdit(_Strict):
+    """The envelope: a wrong shape here is a bad request (400); other keys are ignored."""
+
+    class Config:
+        extra = Extra.ignore
+
+    data: Dict[str, Any]  # checked as a ProcedureForm on its own: its errors are the form's (422)
+    version: Optional[StrictStr]
+    moves: Optional[List[Move]]
+    language: Optional[StrictStr]  # the speech preview's
+
+
+_MESSAGES = {
+    "type_error.str": "must be a text",
+    "type_error.bool": "must be true or false",
+    "value_error.strictbool": "must be true or false",
+    "type_error.list": "must be a list of texts",
+    "type_error.dict": "must be a mapping",
+    "type_error.integer": "must be a whole number",
+    "value_error.extra": "unknown field",
+    "value_error.missing": "missing",
+}
+
+
+def field_name(location: Tuple[Union[int, str], ...]) -> str:
+    """("documents", "easy", 1) → "documents.easy[1]", as the catalog checker names fields."""
+    name = ""
+    for part in location:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    return name
+
+
+def problems_of(error: ValidationError, file: str) -> List[Dict[str, Any]]:
+    """The checker's problem shape ({file, line, field, message}), one per wrong value."""
+    problems, seen = [], set()
+    for item in error.errors():
+        location = tuple(part for part in item["loc"] if part != "__root__")
+        # A union (fee.yen) reports once per member type: one problem is enough.
+        location = location[:-1] if location and location[-1] in ("StrictInt", "StrictStr") else location
+        field = field_name(location)
+        if field in seen:
+            continue
+        seen.add(field)
+        message = _MESSAGES.get(item["type"], item["msg"])
+        if field.startswith("fee.yen"):
+            message = "must be a whole number of yen"
+        problems.append({"file": file, "line": 0, "field": field, "message": message})
+    return problems
+
+
+def parse_edit(body: Dict[str, Any]) -> ProcedureEdit:
+    """The body's outer shape (raises ValidationError: a bad request, 400)."""
+    return ProcedureEdit.parse_obj(body)
+
+
+def form_problems(data: Dict[str, Any], file: str) -> List[Dict[str, Any]]:
+    """Wrong types in the form, in the checker's shape (empty when every value has its type)."""
+    try:
+        ProcedureForm.parse_obj(data)
+    except ValidationError as error:
+        return problems_of(error, file)
+    return []
