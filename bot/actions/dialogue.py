@@ -167,6 +167,8 @@ class ActionMadoguchi(Action):
         handoff_reason: Optional[str] = None
         # Where the answer comes from: the procedure understood, the FAQ, the section, or nobody.
         choice = await self.sources.choose(catalog, message)
+        if choice.kind == "procedure" and choice.procedure:  # a procedure the classifier missed
+            intent, choice = choice.procedure, Choice("nlu")
         if intent == "affirm" and isinstance(last, dict) and last.get("kind") == "confirm" \
                 and last.get("procedure") in catalog.procedures:
             intent = last["procedure"]  # 「はい」 to 「転入届のことでしょうか。」

@@ -8,11 +8,11 @@ katakana reading contains the word's reading. The longest topic named wins (「�
 from __future__ import annotations
 
 import re
-import threading
 import unicodedata
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import List, Optional, Pattern, Tuple
 
+from bot.answering.retrieval import Reader
 from bot.catalog.model import Catalog, Counter
 from bot.text import KANA_ONLY
 
@@ -29,37 +29,32 @@ class RouteMatch:
 
 
 class SectionDirectory:
-    def __init__(self, catalog: Catalog) -> None:
-        from bot.nlu.japanese_tokenizer import FugashiJapaneseTokenizer
-
-        self._tokenizer = FugashiJapaneseTokenizer(FugashiJapaneseTokenizer.get_default_config())
-        self._lock = threading.Lock()
-        # (topic as written, lower-cased NFKC form, katakana reading or "", counter), longest first
-        self._topics: List[Tuple[str, str, str, Counter]] = []
+    def __init__(self, catalog: Catalog, reader: Reader) -> None:
+        self.reader = reader
+        # (topic as written, lower-cased NFKC form, katakana reading or "", English word pattern, counter),
+        # longest first
+        self._topics: List[Tuple[str, str, str, Optional[Pattern[str]], Counter]] = []
         for counter in catalog.counters.values():
             for language, words in counter.topics.items():
                 for word in words:
                     key = unicodedata.normalize("NFKC", word).lower().strip()
                     if len(key) < MIN_TOPIC_CHARS:
                         continue
-                    reading = self.reading(key) if language == "ja" else ""
+                    reading = reader.reading(key) if language == "ja" else ""
                     # A short reading matches by accident inside longer ones (本 ホン), unless the
                     # topic is written in kana itself (ごみ ゴミ: 「moeru gomi」 read as kana).
                     short = len(reading) < MIN_READING_CHARS and not KANA_ONLY.match(key)
-                    self._topics.append((word, key, "" if short or len(reading) < 2 else reading, counter))
+                    pattern = re.compile(rf"\b{re.escape(key)}") if key.isascii() else None
+                    self._topics.append((word, key, "" if short or len(reading) < 2 else reading, pattern, counter))
         self._topics.sort(key=lambda topic: -len(topic[1]))
-
-    def reading(self, text: str) -> str:
-        with self._lock:
-            return "".join(reading for _, _, _, reading, _ in self._tokenizer.analyze(text))
 
     def route(self, text: str) -> Optional[RouteMatch]:
         """The section whose longest topic `text` names; None when it names none."""
         key = unicodedata.normalize("NFKC", text).lower()
-        reading = self.reading(key)
-        for word, topic, topic_reading, counter in self._topics:
-            if topic.isascii():
-                if re.search(rf"\b{re.escape(topic)}", key):
+        reading = self.reader.reading(text)
+        for word, topic, topic_reading, pattern, counter in self._topics:
+            if pattern is not None:
+                if pattern.search(key):
                     return RouteMatch(counter, word)
             elif topic in key or (topic_reading and topic_reading in reading):
                 return RouteMatch(counter, word)

@@ -81,6 +81,8 @@ class Figures:
     faq_offered: int = 0  # the right entry among two offered
     routed_labelled: int = 0
     routed_right: int = 0
+    not_city: int = 0  # outside the catalog and no section's matter (weather, chit-chat, injection)
+    not_city_referred: int = 0  # …yet answered from the FAQ or sent to a section
     kinds: Counter = field(default_factory=Counter)
     misses: List[str] = field(default_factory=list)
 
@@ -103,6 +105,10 @@ class Figures:
     def routing_accuracy(self) -> float:
         return self.share(self.routed_right, self.routed_labelled)
 
+    @property
+    def not_city_referred_share(self) -> float:
+        return self.share(self.not_city_referred, self.not_city)
+
     def lines(self) -> List[str]:
         return [
             f"in-catalog accuracy      {self.in_catalog_accuracy:.3f} ({self.in_catalog_right}/{self.in_catalog}; "
@@ -112,6 +118,8 @@ class Figures:
             f"FAQ top-1 accuracy       {self.faq_accuracy:.3f} ({self.faq_top1}/{self.faq_labelled}; "
             f"right entry offered of two: {self.faq_offered})",
             f"routing accuracy         {self.routing_accuracy:.3f} ({self.routed_right}/{self.routed_labelled})",
+            f"not a city matter, yet referred {self.not_city_referred_share:.3f} "
+            f"({self.not_city_referred}/{self.not_city})",
             "answers outside the catalog by source: " + ", ".join(f"{k} {v}" for k, v in self.kinds.most_common()),
         ]
 
@@ -142,6 +150,11 @@ def score(outcomes: Sequence[Outcome]) -> Figures:
                 figures.faq_offered += 1
             else:
                 figures.misses.append(f"faq {question.text!r} → {outcome.source} (meant {question.faq})")
+        if not question.section and not question.faq:
+            figures.not_city += 1
+            if outcome.kind in ("faq", "faq_choice", "route"):
+                figures.not_city_referred += 1
+                figures.misses.append(f"nc  {question.text!r} → {outcome.source}")
         if question.section:
             figures.routed_labelled += 1
             if outcome.section() == question.section:

@@ -8,9 +8,7 @@ from typing import Dict, Tuple
 
 import pytest
 
-from bot.answering.directory import SectionDirectory
-from bot.answering.retrieval import FaqIndex
-from bot.answering.source import FAQ_ANSWER, PROCEDURE_CONFIDENT, choose
+from bot.answering.source import FAQ_ANSWER, PROCEDURE_CONFIDENT, Knowledge, choose
 from bot.catalog import load_catalog
 from bot.catalog.model import Catalog, Counter, FaqEntry
 from bot.settings import PROJECT_ROOT
@@ -48,13 +46,8 @@ def catalog() -> Catalog:
 
 
 @pytest.fixture(scope="module")
-def index(catalog: Catalog) -> FaqIndex:
-    return FaqIndex(list(catalog.faq.values()))
-
-
-@pytest.fixture(scope="module")
-def directory(catalog: Catalog) -> SectionDirectory:
-    return SectionDirectory(catalog)
+def knowledge(catalog: Catalog) -> Knowledge:
+    return Knowledge.of(catalog)
 
 
 def parse(text: str, intent: str, confidence: float) -> dict:
@@ -71,17 +64,23 @@ def parse(text: str, intent: str, confidence: float) -> dict:
     ("国民年金 保険料 免除申請", "pension_exemption"),
     ("お正月はごみ出せる？", "garbage_holiday"),
 ])
-def test_the_index_finds_the_entry_asked_for(index: FaqIndex, text: str, expected: str):
-    matches = index.search(text)
-    assert matches and matches[0].entry.id == expected, [(m.entry.id, round(m.score, 2)) for m in matches]
+def test_the_index_finds_the_entry_asked_for(knowledge: Knowledge, text: str, expected: str):
+    matches = knowledge.faq.search(text)
+    assert matches and matches[0].item.id == expected, [(m.item.id, round(m.score, 2)) for m in matches]
 
 
-def test_unrelated_words_find_nothing_above_the_answer_score(index: FaqIndex):
+def test_unrelated_words_find_nothing_above_the_answer_score(knowledge: Knowledge):
     for text in ("今日の天気は", "ラーメン屋を教えて", "xyzzy", "", "？？？"):
-        assert all(match.score < FAQ_ANSWER for match in index.search(text)), text
+        assert all(match.score < FAQ_ANSWER for match in knowledge.faq.search(text)), text
 
 
-def test_the_directory_routes_by_the_longest_topic_named(directory: SectionDirectory):
+def test_the_procedures_phrasings_are_a_second_opinion(knowledge: Knowledge):
+    assert knowledge.procedures.search("印鑑証明がほしい")[0].item == "seal_registration"
+    assert knowledge.procedures.search("juuminhyou toritai")[0].item == "residence_certificate"
+
+
+def test_the_directory_routes_by_the_longest_topic_named(knowledge: Knowledge):
+    directory = knowledge.directory
     assert directory.route("粗大ごみの手数料").counter.id == "kankyo"
     assert directory.route("そだいごみ").counter.id == "kankyo"  # by the reading
     assert directory.route("Where do I put my garbage?").counter.id == "kankyo"
@@ -89,39 +88,39 @@ def test_the_directory_routes_by_the_longest_topic_named(directory: SectionDirec
     assert directory.route("今日の天気") is None
 
 
-def test_a_confident_procedure_is_answered_as_understood(catalog, index, directory):
-    choice = choose(catalog, index, directory, parse("住民票がほしい", "residence_certificate", 0.97))
+def test_a_confident_procedure_is_answered_as_understood(catalog, knowledge):
+    choice = choose(catalog, knowledge, parse("住民票がほしい", "residence_certificate", 0.97))
     assert choice.kind == "nlu"
 
 
-def test_a_procedure_intent_on_an_faq_question_gives_the_faq(catalog, index, directory):
+def test_a_procedure_intent_on_an_faq_question_gives_the_faq(catalog, knowledge):
     # The example: 「固定資産税の納付書 なくした 再発行」 was answered as a lost My Number card.
-    choice = choose(catalog, index, directory, parse("固定資産税の納付書 なくした 再発行", "mynumber_lost", 0.81))
+    choice = choose(catalog, knowledge, parse("固定資産税の納付書 なくした 再発行", "mynumber_lost", 0.81))
     assert choice.kind == "faq" and choice.faq[0].id == "tax_slip_lost"
 
 
-def test_the_middle_band_asks_instead_of_assuming(catalog, index, directory):
-    choice = choose(catalog, index, directory, parse("引っ越してきた", "moving_in", PROCEDURE_CONFIDENT - 0.1))
+def test_the_middle_band_asks_instead_of_assuming(catalog, knowledge):
+    choice = choose(catalog, knowledge, parse("引っ越してきた", "moving_in", PROCEDURE_CONFIDENT - 0.1))
     assert choice.kind == "confirm" and choice.procedure == "moving_in"
 
 
-def test_counter_hours_about_garbage_is_not_the_city_halls_hours(catalog, index, directory):
-    choice = choose(catalog, index, directory, parse("祝日、お盆、年末年始は、ごみの収集はあるのですか?",
+def test_counter_hours_about_garbage_is_not_the_city_halls_hours(catalog, knowledge):
+    choice = choose(catalog, knowledge, parse("祝日、お盆、年末年始は、ごみの収集はあるのですか?",
                                                      "counter_hours", 0.91))
     assert choice.kind == "faq" and choice.faq[0].id == "garbage_holiday"
-    assert choose(catalog, index, directory, parse("窓口は何時まで", "counter_hours", 0.9)).kind == "nlu"
+    assert choose(catalog, knowledge, parse("窓口は何時まで", "counter_hours", 0.9)).kind == "nlu"
 
 
-def test_out_of_scope_goes_faq_then_section_then_honest_unknown(catalog, index, directory):
-    assert choose(catalog, index, directory, parse("犬の登録", "out_of_scope", 0.9)).kind == "faq"
-    routed = choose(catalog, index, directory, parse("免許の更新 講習 場所", "out_of_scope", 0.9))
+def test_out_of_scope_goes_faq_then_section_then_honest_unknown(catalog, knowledge):
+    assert choose(catalog, knowledge, parse("犬の登録", "out_of_scope", 0.9)).kind == "faq"
+    routed = choose(catalog, knowledge, parse("免許 返納したい", "out_of_scope", 0.9))
     assert routed.kind == "route" and routed.route.counter.id == "menkyo"
-    assert choose(catalog, index, directory, parse("おいしいラーメン屋", "out_of_scope", 0.9)).kind == "unknown"
+    assert choose(catalog, knowledge, parse("おいしいラーメン屋", "out_of_scope", 0.9)).kind == "unknown"
     # A plain misunderstanding keeps the dialogue's own fallback (candidates, then a person).
-    assert choose(catalog, index, directory, parse("ほげほげ", "nlu_fallback", 0.25)).kind == "nlu"
+    assert choose(catalog, knowledge, parse("ほげほげ", "nlu_fallback", 0.25)).kind == "nlu"
 
 
-def test_buttons_and_conversation_intents_are_not_second_guessed(catalog, index, directory):
-    assert choose(catalog, index, directory, parse("/mynumber_lost", "mynumber_lost", 1.0)).kind == "nlu"
-    assert choose(catalog, index, directory, parse("ありがとう", "thank", 0.99)).kind == "nlu"
-    assert choose(catalog, index, directory, parse("人と話したい ごみ", "request_human", 0.9)).kind == "nlu"
+def test_buttons_and_conversation_intents_are_not_second_guessed(catalog, knowledge):
+    assert choose(catalog, knowledge, parse("/mynumber_lost", "mynumber_lost", 1.0)).kind == "nlu"
+    assert choose(catalog, knowledge, parse("ありがとう", "thank", 0.99)).kind == "nlu"
+    assert choose(catalog, knowledge, parse("人と話したい ごみ", "request_human", 0.9)).kind == "nlu"
