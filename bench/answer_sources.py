@@ -114,9 +114,14 @@ def quiet() -> None:
 
 
 def main() -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, help="a trained model (.tar.gz) instead of the served one")
+    args = parser.parse_args()
     quiet()
     settings = Settings.from_env()
-    model = ensure_model(settings, print_fn=lambda line: print(line, file=sys.stderr))
+    model = args.model or ensure_model(settings, print_fn=lambda line: print(line, file=sys.stderr))
     from rasa.core.agent import Agent
 
     catalog = load_catalog(settings.catalog_dir)
