@@ -64,7 +64,11 @@ def test_admin_console_in_a_browser(admin_server, admin_accounts):
     assert len(facts["history"]) == 2 and "保存" in facts["history"][0] and "元のファイル" in facts["history"][1]
     assert facts["audio"].startswith("/audio/")
 
-    assert facts["faqEditorFocused"] == "faq-editor"  # the FAQ view and its editor passed axe above
+    assert facts["faqEditorFocused"] == "faq-editor"  # the FAQ view, its editor and import passed axe above
+    faq_import = facts["faqImport"]
+    assert "faq/madobrowser.yml (new category file): 1 new, 0 changed, 0 unchanged" in faq_import["summary"]
+    assert faq_import["applyShown"] and faq_import["focused"] == "faq-import-review"
+    assert not (admin_server.catalog_dir / "faq" / "madobrowser.yml").exists()  # a preview writes nothing
     assert facts["missedShown"] == 1 and facts["missedGone"] and facts["focusAfterMissed"] == "missed-title"
     assert missed in (admin_server.catalog_dir / "conversation.yml").read_text(encoding="utf-8")
     assert facts["charts"] and all(c["svg"] and c["rows"] > 0 for c in facts["charts"])

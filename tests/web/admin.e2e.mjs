@@ -115,6 +115,21 @@ const scenarios = {
         await page.locator('#faq-list button', { hasText: '編集する' }).first().click();
         await page.waitForSelector('#faq-editor:not([hidden]) textarea');
         facts.faqEditorFocused = await page.evaluate(() => document.activeElement && document.activeElement.id);
+        // A Shift_JIS-free UTF-8 CSV with unfamiliar column names, mapped by hand: the preview only.
+        await page.setInputFiles('#faq-file', { name: 'city-faq.csv', mimeType: 'text/csv', buffer: Buffer.from(
+          '\ufeff問い,答え,掲載,日付\r\nブラウザで取り込む質問ですか。,ブラウザで取り込む回答です。（サンプル）,'
+          + 'https://www.city.sample.example/faq/browser.html,2026/10/01\r\n', 'utf-8') });
+        for (const [field, column] of [['question', '問い'], ['answer', '答え'], ['url', '掲載'], ['updated', '日付']]) {
+          await page.fill(`#faq-map-${field}`, column);
+        }
+        await page.fill('#faq-import-category', 'madobrowser');
+        await page.selectOption('#faq-import-section', 'shimin');
+        await page.click('#faq-import-form button[type=submit]');
+        await page.waitForSelector('#faq-import-review:not([hidden])');
+        facts.faqImport = await page.evaluate(() => ({
+          summary: document.getElementById('faq-import-summary').textContent,
+          applyShown: !document.getElementById('faq-import-apply').hidden,
+          focused: document.activeElement && document.activeElement.id }));
       }
       await page.waitForTimeout(200);
       facts.axe[view] = await axe(page);
