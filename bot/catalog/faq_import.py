@@ -1,12 +1,12 @@
 """Import a city's FAQ export (CSV or JSON) into `intents/faq/`, after showing what changes.
 
-Japanese municipalities publish their よくある質問 as CSV (UTF-8, with or without a BOM, or
-CP932/Shift_JIS) or JSON, each with its own column names: a mapping names the column of each
-field (`question=質問,answer=回答,...`); without one, the common Japanese column names below are
-recognised. The Digital Agency's 自治体標準オープンデータセット could not be consulted when this
-was written (its FAQ item definitions were not reachable from here), so the defaults are our
-own documented list, not a claim about that standard; a city whose columns differ passes a
-mapping.
+Japanese municipalities publish their よくある質問 as CSV (UTF-8, with or without a BOM,
+or CP932/Shift_JIS; Excel's UTF-16 「Unicode テキスト」 too) or JSON, each with its own
+column names: a mapping names the column of each field (`question=質問,answer=回答,...`);
+without one, the common Japanese column names below are recognised. The Digital Agency's
+自治体標準オープンデータセット could not be consulted when this was written (its FAQ
+item definitions were not reachable from here), so the defaults are our own documented
+list, not a claim about that standard; a city whose columns differ passes a mapping.
 
 Nothing is written until the merged catalog passes the catalog checker (on a copy). The
 YAML is written with ruamel's round-trip mode: comments, order and quoting of the files stay
@@ -146,6 +146,11 @@ def parse_mapping(text: Optional[str]) -> Dict[str, str]:
 def _decode(data: bytes) -> str:
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's 「Unicode テキスト」: UTF-16, tab-separated
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as error:
+            raise FaqImportError(f"not valid UTF-16 text at offset {error.start}") from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -163,9 +168,11 @@ def read_rows(data: bytes, name: str) -> Tuple[List[str], List[Row]]:
         raise FaqImportError(f"file too large: {len(data)} bytes (at most {MAX_BYTES})")
     if not data.strip():
         raise FaqImportError("the file is empty")
-    if b"\x00" in data[:4096]:
-        raise FaqImportError("not a CSV or JSON file (binary content)")
-    text = _decode(data)
+    text = _decode(data) if data.startswith((b"\xff\xfe", b"\xfe\xff")) else None
+    if text is None:
+        if b"\x00" in data[:4096]:
+            raise FaqImportError("not a CSV or JSON file (binary content)")
+        text = _decode(data)
     stripped = text.lstrip("\ufeff \t\r\n")
     if name.lower().endswith(".json") or stripped[:1] in ("[", "{"):
         return _json_rows(stripped)

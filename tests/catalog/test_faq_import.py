@@ -218,3 +218,11 @@ def test_our_own_open_data_export_imports_unchanged(home):
                                        "variants", "question_en", "answer_en")}
     plan = plan_faq_import(text.encode("utf-8"), "faq.csv", home / "intents", mapping)
     assert plan.counts() == {"new": 0, "changed": 0, "unchanged": 2} and plan.files == {} and not plan.problems
+
+
+def test_excels_unicode_text_utf16_tab_separated(home):
+    text = ("質問\t回答\t担当課\tURL\t更新日\r\n"
+            "転入したら犬の登録は必要ですか。\t登録の変更が必要です。（サンプル）\t市民課\t"
+            "https://www.city.sample.example/faq/dog.html\t2026/09/01\r\n")
+    plan = plan_faq_import(text.encode("utf-16"), "faq.txt", home / "intents", category="garbage")
+    assert [(c.entry_id, c.kind) for c in plan.changes] == [("dog", "new")] and not plan.problems
