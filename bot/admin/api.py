@@ -28,6 +28,7 @@ from bot.admin.editor import (
     UnknownEntry,
     procedure_path,
 )
+from bot.admin.faq_api import register_faq_routes
 from bot.admin.history import CatalogHistory
 from bot.catalog.freshness import stale_procedures
 from bot.catalog.model import WAYS, Catalog
@@ -397,6 +398,7 @@ def admin_blueprint() -> Blueprint:
     async def unknown(_: Request, missing: UnknownEntry) -> HTTPResponse:
         return error(404, "not_found", f"Unknown procedure, intent or version: {missing}")
 
+    register_faq_routes(bp)  # /faq…: the city's FAQ (bot/admin/faq_api.py)
     return bp
 
 
