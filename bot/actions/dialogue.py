@@ -166,7 +166,7 @@ class ActionMadoguchi(Action):
         answer: Optional[Dict[str, Any]] = None  # what 「もう一度」 repeats
         handoff_reason: Optional[str] = None
         # Where the answer comes from: the procedure understood, the FAQ, the section, or nobody.
-        choice = await self.sources.choose(catalog, message)
+        choice = await self.sources.choose(catalog, message, tracker.get_slot("procedure"))
         if choice.kind == "procedure" and choice.procedure:  # a procedure the classifier missed
             intent, choice = choice.procedure, Choice("nlu")
         if intent == "affirm" and isinstance(last, dict) and last.get("kind") == "confirm" \

@@ -83,8 +83,9 @@ def _top(matches: List[Match[Any]]) -> Tuple[Any, float]:
     return (matches[0].item, matches[0].score) if matches else (None, 0.0)
 
 
-def choose(catalog: Catalog, knowledge: Knowledge, parse: Dict[str, Any]) -> Choice:
-    """Where the answer to one parsed message (Rasa's parse: text, intent, ranking) comes from."""
+def choose(catalog: Catalog, knowledge: Knowledge, parse: Dict[str, Any], in_context: Optional[str] = None) -> Choice:
+    """Where the answer to one parsed message (Rasa's parse: text, intent, ranking) comes from;
+    `in_context`: the procedure the conversation is about (a follow-up 「手数料は？」 asks about it)."""
     text = parse.get("text") or ""
     intent = (parse.get("intent") or {}).get("name") or "nlu_fallback"
     confidence = float((parse.get("intent") or {}).get("confidence") or 0.0)
@@ -111,7 +112,8 @@ def choose(catalog: Catalog, knowledge: Knowledge, parse: Dict[str, Any]) -> Cho
         # that handles no procedure is answered from the FAQ or routed there.
         route = knowledge.directory.route(text)
         procedure_sections = {p.section for p in catalog.procedures.values()}
-        if best < FAQ_OVERRIDES and (route is None or route.counter.id in procedure_sections):
+        names_other_matter = route is not None and route.counter.id not in procedure_sections
+        if not names_other_matter and (best < FAQ_OVERRIDES or in_context in catalog.procedures):
             return Choice("nlu")
     elif nearest is not None and near - best >= PROCEDURE_MARGIN:
         # The classifier said "not a procedure"; the catalog's phrasings say a procedure.

@@ -19,5 +19,5 @@ class AnswerSources:
             built = self._built = (catalog, await asyncio.to_thread(Knowledge.of, catalog))
         return built[1]
 
-    async def choose(self, catalog: Catalog, parse: Dict[str, Any]) -> Choice:
-        return choose(catalog, await self.knowledge(catalog), parse)
+    async def choose(self, catalog: Catalog, parse: Dict[str, Any], in_context: Optional[str] = None) -> Choice:
+        return choose(catalog, await self.knowledge(catalog), parse, in_context)

@@ -109,6 +109,9 @@ def test_counter_hours_about_garbage_is_not_the_city_halls_hours(catalog, knowle
                                                      "counter_hours", 0.91))
     assert choice.kind == "faq" and choice.faq[0].id == "garbage_holiday"
     assert choose(catalog, knowledge, parse("窓口は何時まで", "counter_hours", 0.9)).kind == "nlu"
+    # A follow-up about the procedure in the conversation is about that procedure.
+    fee = parse("手数料はいくらですか", "ask_fee", 0.9)
+    assert choose(catalog, knowledge, fee, in_context="residence_certificate").kind == "nlu"
 
 
 def test_out_of_scope_goes_faq_then_section_then_honest_unknown(catalog, knowledge):
