@@ -45,6 +45,8 @@ class CatalogHistory:
                      "at": row.created_at.isoformat() + "Z"} for row in rows]
 
     def get(self, version_id: int) -> Optional[Dict[str, Any]]:
+        if not 0 < version_id < 2 ** 63:  # beyond a database integer: no such version (not an overflow)
+            return None
         with self.db.session() as session:
             row = session.get(CatalogVersion, version_id)
             if row is None:

@@ -244,6 +244,8 @@ def test_malformed_requests_get_clear_errors_and_change_nothing(admin_server, ad
                                                                "moves": [{"text": "x", "to": "no_such_intent"}]})
     assert moved_nowhere.status_code == 404 and path.read_bytes() == before
     assert admin.get("/history/999999").status_code == 404
+    assert admin.get(f"/history/{2 ** 64}").status_code == 404  # beyond a database integer (was a 500)
+    assert admin.post(f"/history/{2 ** 64}/restore", {"version": data["version"]}).status_code == 404
 
 
 def test_values_of_the_wrong_type_get_422_at_their_field_and_nothing_is_written(admin_server, admin):
