@@ -232,7 +232,10 @@ class ActionMadoguchi(Action):
             elif intent in INTENT_ASPECT:
                 if procedure_id and procedure_id != tracker.get_slot("procedure"):
                     events.append(SlotSet("procedure", procedure_id))
-                answer = {"kind": "aspect", "procedure": procedure_id, "aspect": INTENT_ASPECT[intent],
+                # The resident's own words outrank the classifier's pick among the aspects
+                # (「窓口は今開いていますか」 asks when, whichever of when/where DIET chose).
+                aspect = (asked_aspect(text) if not text.startswith("/") else None) or INTENT_ASPECT[intent]
+                answer = {"kind": "aspect", "procedure": procedure_id, "aspect": aspect,
                           "question": read_question(text).as_slot()}
             elif intent in catalog.life_events:
                 answer = {"kind": "checklist", "event": intent}

@@ -112,8 +112,11 @@ def choose(catalog: Catalog, knowledge: Knowledge, parse: Dict[str, Any], in_con
         # that handles no procedure is answered from the FAQ or routed there.
         route = knowledge.directory.route(text)
         procedure_sections = {p.section for p in catalog.procedures.values()}
-        names_other_matter = route is not None and route.counter.id not in procedure_sections
-        if not names_other_matter and (best < FAQ_OVERRIDES or in_context in catalog.procedures):
+        if route is None or route.counter.id in procedure_sections:
+            # 「介護保険の申請の窓口はどこ」: where, when, what to bring — for the procedure it names.
+            named = nearest is not None and near >= PROCEDURE_NEAR and near - best >= PROCEDURE_MARGIN
+            if in_context is None and named:
+                return Choice("procedure", procedure=nearest, score=near)
             return Choice("nlu")
     elif nearest is not None and near - best >= PROCEDURE_MARGIN:
         # The classifier said "not a procedure"; the catalog's phrasings say a procedure.

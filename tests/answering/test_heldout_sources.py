@@ -45,7 +45,12 @@ def test_questions_about_the_catalog_are_still_answered(figures: Figures):
 
 
 def test_faq_questions_get_the_citys_answer_and_the_rest_the_right_section(figures: Figures):
-    # The targets are 0.90 for both (docs/benchmarks.md has the measured figures); the
-    # test guards against a collapse, not the last point.
-    assert figures.faq_labelled >= 150 and figures.faq_accuracy >= 0.75
-    assert figures.routed_labelled >= 200 and figures.routing_accuracy >= 0.75
+    # The targets are 0.90 for both, not met yet (measured ≈ 0.76 and ≈ 0.77: docs/benchmarks.md);
+    # the test guards against a collapse, not the last point.
+    assert figures.faq_labelled >= 150 and figures.faq_accuracy >= 0.70
+    assert figures.routed_labelled >= 200 and figures.routing_accuracy >= 0.70
+
+
+def test_questions_that_are_no_city_matter_are_mostly_not_sent_anywhere(figures: Figures):
+    # Weather, chit-chat, prompt injection: an honest "no information", not a random section.
+    assert figures.not_city >= 40 and figures.not_city_referred_share <= 0.35
