@@ -115,7 +115,10 @@ def choose(catalog: Catalog, knowledge: Knowledge, parse: Dict[str, Any], in_con
         if route is None or route.counter.id in procedure_sections:
             # 「介護保険の申請の窓口はどこ」: where, when, what to bring — for the procedure it names.
             named = nearest is not None and near >= PROCEDURE_NEAR and near - best >= PROCEDURE_MARGIN
-            if in_context is None and named:
+            # …or the section it names handles the nearest procedure (介護保険 → 介護保険課 → 要介護認定).
+            nearest_section = catalog.procedures[nearest].section if nearest in catalog.procedures else None
+            agreed = route is not None and nearest_section == route.counter.id and near >= PROCEDURE_ASK
+            if in_context is None and (named or agreed):
                 return Choice("procedure", procedure=nearest, score=near)
             return Choice("nlu")
     elif nearest is not None and near - best >= PROCEDURE_MARGIN:
