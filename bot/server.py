@@ -114,8 +114,9 @@ def build_app(settings: Settings, model_path: Path):
     # gate, the staff console and the channels all read the same ones (app.ctx).
     catalogs = CatalogProvider(settings.catalog_dir)
     handoffs = service_for(settings.tracker_database_url, settings.callback_ttl_seconds)
+    dialogue = ActionMadoguchi(catalogs, handoffs)
     endpoints = AvailableEndpoints(
-        action=InProcessActionEndpoint([ActionMadoguchi(catalogs, handoffs)]),
+        action=InProcessActionEndpoint([dialogue]),
         tracker_store=tracker_store_endpoint(settings),
         lock_store=lock_store_endpoint(settings),
     )
@@ -147,6 +148,13 @@ def build_app(settings: Settings, model_path: Path):
         app.blueprint(blueprint)
     app.ctx.model_path = Path(model_path)  # registered at start (bot/admin/models_api.py); publish replaces the agent
     app.register_listener(partial(load_agent_on_start, str(model_path), endpoints, None), "before_server_start")
+
+    async def know_the_catalog(_app, _loop) -> None:
+        # The FAQ, the procedures' phrasings and the sections (≈5 s of tagging) are ready
+        # before the first resident's turn, not built during it.
+        await dialogue.sources.knowledge(await catalogs.current())
+
+    app.register_listener(know_the_catalog, "before_server_start")
     install_speech(app, settings)  # app.ctx.speech, GET /audio/<hash>.<ext>, catalog pre-synthesis
     install_retention(app, settings.retention_days)  # daily purge (MADOGUCHI_RETENTION_DAYS), after the agent loads
     install_draining(app)  # /health/ready says 503 while in-flight turns finish
