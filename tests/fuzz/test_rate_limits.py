@@ -1,6 +1,7 @@
 """Per-sender rate limits (bot/ratelimit.py): a flood from one sender is limited, others are not,
 and the limit resets with the window; across replicas through Redis, in-process without it."""
 import asyncio
+import functools
 import time
 import uuid
 
@@ -14,7 +15,9 @@ from tests.conftest import REDIS_URL
 from tests.fuzz.conftest import ADDRESS_LIMIT, CONVERSATION_LIMIT, WINDOW_SECONDS
 
 
+@functools.lru_cache(maxsize=None)
 def limited_phrase(language: str = "ja") -> str:
+    # Loaded once: loading the catalog (≈2 s with the FAQ) inside a flood would outlast its window.
     return load_catalog(Settings().catalog_dir).phrase("rate_limited", language)
 
 
