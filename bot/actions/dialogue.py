@@ -20,7 +20,7 @@ from bot.catalog import Catalog
 from bot.catalog.provider import CatalogProvider
 from bot.handoff.machine import HandoffService
 from bot.messages import AnswerSource
-from bot.replies import ASPECTS, INTENT_ASPECT, Question, Reply, ReplyBuilder, to_message
+from bot.replies import ASPECT_INTENT, ASPECTS, INTENT_ASPECT, Question, Reply, ReplyBuilder, to_message
 from bot.text import LANGUAGES
 
 PIN_WORDS = re.compile(r"暗証|あんしょう|\bpin\b|パスワード|password", re.I)
@@ -90,6 +90,16 @@ def requested_language(text: str, entities: List[Dict[str, Any]]) -> Optional[st
         if pattern.search(text):
             return language
     return None
+
+
+# The city hall's own counters, by the words residents use for them (a counter's name is added per catalog).
+COUNTER_WORDS = re.compile(r"窓口|まどぐち|市役所|しやくしょ|役所|やくしょ|city hall|counter", re.I)
+
+
+def names_a_counter(text: str, catalog: Catalog) -> bool:
+    """The message names the city hall or one of its counters (市民課, 介護保険課 …), not an outside office."""
+    return bool(COUNTER_WORDS.search(text)) or any(
+        counter.name.ja in text for counter in catalog.counters.values() if not counter.outside)
 
 
 def asked_aspect(text: str) -> Optional[str]:
@@ -165,6 +175,11 @@ class ActionMadoguchi(Action):
 
         answer: Optional[Dict[str, Any]] = None  # what 「もう一度」 repeats
         handoff_reason: Optional[str] = None
+        # 「市民課の窓口は今開いていますか」 is a question about a counter, whatever the classifier made of it.
+        counter_aspect = asked_aspect(text) if intent in ("out_of_scope", "nlu_fallback") else None
+        if counter_aspect in ("counter_hours", "counter_location") and names_a_counter(text, catalog):
+            intent = ASPECT_INTENT[counter_aspect]
+            message = {**message, "intent": {"name": intent, "confidence": 1.0}}
         # Where the answer comes from: the procedure understood, the FAQ, the section, or nobody.
         choice = await self.sources.choose(catalog, message, tracker.get_slot("procedure"))
         if choice.kind == "procedure" and choice.procedure:  # a procedure the classifier missed
