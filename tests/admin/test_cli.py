@@ -3,12 +3,9 @@ Every command runs as a real subprocess on a temporary catalog, models folder an
 from __future__ import annotations
 
 import fcntl
-import os
 import re
 import shutil
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +13,7 @@ import pytest
 from bot.admin.models import ModelRegistry
 from bot.settings import PROJECT_ROOT
 from bot.store import Database
+from tests.cli import madoguchi
 
 
 @pytest.fixture
@@ -23,14 +21,6 @@ def home(tmp_path: Path) -> Path:
     shutil.copytree(PROJECT_ROOT / "intents", tmp_path / "intents")
     (tmp_path / "models").mkdir()
     return tmp_path
-
-
-def madoguchi(home: Path, *arguments: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, MADOGUCHI_CATALOG=str(home / "intents"), MADOGUCHI_MODELS=str(home / "models"),
-               MADOGUCHI_VAR=str(home / "var"), MADOGUCHI_BUILD=str(home / "build"), RASA_TELEMETRY_ENABLED="false")
-    env.pop("MADOGUCHI_DATABASE_URL", None)
-    return subprocess.run([sys.executable, "-m", "bot.cli", *arguments], capture_output=True, text=True,
-                          cwd=PROJECT_ROOT, env=env, timeout=300)
 
 
 def test_validate_reports_file_line_field_message_and_fails(home):

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +14,7 @@ from bot.catalog import load_catalog
 from bot.catalog.faq_import import FaqImportError, apply_faq_import, parse_date, plan_faq_import
 from bot.settings import PROJECT_ROOT
 from tests.catalog.test_faq_loading import FAQ
+from tests.cli import madoguchi
 
 SOURCE = PROJECT_ROOT / "intents"
 
@@ -31,14 +29,6 @@ def home(tmp_path: Path) -> Path:
 
 def catalog_files(home: Path) -> dict:
     return {p: p.read_bytes() for p in sorted((home / "intents").rglob("*.yml"))}
-
-
-def madoguchi(home: Path, *arguments: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, MADOGUCHI_CATALOG=str(home / "intents"), MADOGUCHI_MODELS=str(home / "models"),
-               MADOGUCHI_VAR=str(home / "var"), MADOGUCHI_BUILD=str(home / "build"), RASA_TELEMETRY_ENABLED="false")
-    env.pop("MADOGUCHI_DATABASE_URL", None)
-    return subprocess.run([sys.executable, "-m", "bot.cli", *arguments], capture_output=True, text=True,
-                          cwd=PROJECT_ROOT, env=env, timeout=300)
 
 
 UNFAMILIAR = (

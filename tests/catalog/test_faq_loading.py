@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalog import CatalogError, load_catalog
+from bot.catalog import load_catalog
 from bot.catalog.faq import ANSWER_MAX_CHARS, QUESTION_MAX_CHARS, VARIANT_MAX_CHARS
 from bot.settings import PROJECT_ROOT
+from tests.catalog.editing import edit, line_of, problems
 
 SOURCE = PROJECT_ROOT / "intents"
 
@@ -45,25 +46,6 @@ def catalog_dir(tmp_path) -> Path:
     (target / "faq").mkdir()
     (target / "faq" / "garbage.yml").write_text(FAQ, encoding="utf-8")
     return target
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-
-
-def line_of(path: Path, needle: str) -> int:
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if needle in line:
-            return number
-    raise AssertionError(f"{needle!r} not found")
-
-
-def problems(catalog_dir: Path):
-    with pytest.raises(CatalogError) as info:
-        load_catalog(catalog_dir)
-    return info.value.problems
 
 
 def only(catalog_dir: Path):

@@ -4,9 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalog import CatalogError, load_catalog
+from bot.catalog import load_catalog
 from bot.catalog.model import CONVERSATION_INTENTS, PROCEDURE_IDS
 from bot.settings import PROJECT_ROOT
+from tests.catalog.editing import edit, line_of, problems
 
 SOURCE = PROJECT_ROOT / "intents"
 
@@ -16,25 +17,6 @@ def catalog_dir(tmp_path) -> Path:
     target = tmp_path / "intents"
     shutil.copytree(SOURCE, target)
     return target
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-
-
-def line_of(path: Path, needle: str) -> int:
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if needle in line:
-            return number
-    raise AssertionError(f"{needle!r} not found")
-
-
-def problems(catalog_dir: Path):
-    with pytest.raises(CatalogError) as info:
-        load_catalog(catalog_dir)
-    return info.value.problems
 
 
 def test_the_shipped_catalog_is_valid_and_complete():
