@@ -320,6 +320,7 @@ def admin_blueprint() -> Blueprint:
         await audit(request, "missed.read", {"groups": len(groups)})
         return response.json({"groups": groups, "intents": sorted(catalog.intent_examples()),
                               "titles": procedure_titles(catalog), "similarity": missed.SIMILARITY,
+                              "sections": {cid: counter.name.ja for cid, counter in catalog.counters.items()},
                               "low_confidence": missed.LOW_CONFIDENCE})
 
     def texts_of(request: Request) -> Optional[List[str]]:

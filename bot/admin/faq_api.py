@@ -18,7 +18,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import clock
-from bot.admin import faq_editor
+from bot.admin import faq_editor, missed
 from bot.admin.editor import EditConflict, EditInvalid, UnknownEntry, _problem_json
 from bot.catalog import faq_import
 from bot.staff.api import authenticated, body_of, error
@@ -68,7 +68,7 @@ def _plan_json(plan: faq_import.FaqImportPlan) -> Dict[str, Any]:
 
 
 def register_faq_routes(bp: Blueprint) -> None:
-    from bot.admin.api import admin_of, audit, console_catalog, invalid, stale_edit
+    from bot.admin.api import MAX_EXAMPLES_PER_REQUEST, admin_of, audit, console_catalog, invalid, stale_edit
 
     @bp.get("/faq")
     @authenticated(role="admin")
@@ -113,6 +113,36 @@ def register_faq_routes(bp: Blueprint) -> None:
             return invalid(problems.problems)
         await audit(request, "faq.save", {"entry": entry_id, "file": path, "versions": result.history_ids})
         return response.json({"version": result.versions[path], "saved": result.history_ids})
+
+    @bp.post("/faq")
+    @authenticated(role="admin")
+    async def faq_create(request: Request) -> HTTPResponse:
+        """A new entry in a category; `missed`: the inbox questions it answers, which leave the
+        inbox (a missed question becomes an FAQ entry in one step)."""
+        body = body_of(request)
+        missed_texts = body.get("missed", [])
+        if not isinstance(missed_texts, list) or len(missed_texts) > MAX_EXAMPLES_PER_REQUEST or not all(
+                isinstance(text, str) and text.strip() for text in missed_texts):
+            return invalid([{"file": "", "line": 0, "field": "missed",
+                             "message": f"must be a list of up to {MAX_EXAMPLES_PER_REQUEST} non-empty texts"}])
+        editor = admin_of(request).editor
+        try:
+            form = faq_editor.check_form(body.get("data"))
+            path, result = await to_thread(faq_editor.create_entry, editor, request.ctx.principal.username,
+                                           body.get("category"), body.get("id"), form)
+        except faq_editor.FormError as wrong:
+            return invalid([{"file": "", "line": 0, "field": wrong.field, "message": wrong.message}])
+        except EditInvalid as problems:
+            return invalid(problems.problems)
+        entry_id = body["id"]
+        dismissed = 0
+        if missed_texts:
+            dismissed = await to_thread(missed.dismiss, admin_of(request).db, [t.strip() for t in missed_texts],
+                                        request.ctx.principal.username)
+        await audit(request, "faq.create", {"entry": entry_id, "file": path, "versions": result.history_ids,
+                                            "from_missed": dismissed})
+        return response.json({"id": entry_id, "path": path, "version": result.versions[path],
+                              "saved": result.history_ids, "missed_resolved": dismissed}, status=201)
 
     @bp.post("/faq/import/preview")
     @authenticated(role="admin")

@@ -139,9 +139,8 @@ def _like(old: Any, new: str) -> Any:
     return new
 
 
-def plan_entry(editor: CatalogEditor, entry_id: str, form: Dict[str, Any]) -> Dict[str, str]:
-    """The entry's file with the form written into it (in place: comments and order stay)."""
-    path, document, node = entry_path(editor, entry_id)
+def _write_form(node: CommentedMap, form: Dict[str, Any]) -> None:
+    """The form written into an entry's node (in place: comments and order stay)."""
     for key in ("question", "answer"):
         if key not in form:
             continue
@@ -197,9 +196,83 @@ def plan_entry(editor: CatalogEditor, entry_id: str, form: Dict[str, Any]) -> Di
                 node["procedure"] = None
         elif node.get("procedure") != form["procedure"]:
             node["procedure"] = form["procedure"]
+
+
+def _dump(document: Any) -> str:
     out = io.StringIO()
     faq_import._yaml().dump(document, out)
-    return {path: out.getvalue()}
+    return out.getvalue()
+
+
+def plan_entry(editor: CatalogEditor, entry_id: str, form: Dict[str, Any]) -> Dict[str, str]:
+    """The entry's file with the form written into it (in place: comments and order stay)."""
+    path, document, node = entry_path(editor, entry_id)
+    _write_form(node, form)
+    return {path: _dump(document)}
+
+
+def category_path(editor: CatalogEditor, category: Any) -> str:
+    """The file (under the catalog) of an existing FAQ category; FormError naming `category`."""
+    if not isinstance(category, str):
+        raise FormError("category", "must be a string (the category id, e.g. garbage)")
+    if len(category) > 100 or not ID_PATTERN.match(category):
+        raise FormError("category", "must be a category id: lowercase letters, digits and _")
+    relative = f"{FAQ_FOLDER}/{category}.yml"
+    if not (editor.directory / relative).is_file():
+        raise FormError("category", f"no such category: {category}")
+    return relative
+
+
+def check_new_id(editor: CatalogEditor, entry_id: Any) -> str:
+    """A new entry's id: well formed and not taken (FormError naming `id`)."""
+    if not isinstance(entry_id, str):
+        raise FormError("id", "must be a string")
+    if len(entry_id) > 100 or not ID_PATTERN.match(entry_id):
+        raise FormError("id", "use lowercase letters, digits and _ (e.g. garbage_mattress)")
+    try:
+        entry_path(editor, entry_id)
+    except UnknownEntry:
+        return entry_id
+    raise FormError("id", f"an FAQ entry {entry_id} already exists")
+
+
+def plan_new_entry(editor: CatalogEditor, category: str, entry_id: str, form: Dict[str, Any]) -> Dict[str, str]:
+    """The category's file with a new entry at its end, the form written into it in the
+    catalog's own layout (keys in the usual order, texts double-quoted)."""
+    path = category_path(editor, category)
+    document = faq_import._yaml().load(editor.read(path))
+    entries = document.get("entries") if isinstance(document, dict) else None
+    if not isinstance(entries, list):
+        raise FormError("category", f"{path} has no list of entries to add to")
+    node = CommentedMap()
+    node["id"] = entry_id
+    node["section"] = ""
+    for key in ("question", "answer"):
+        node[key] = CommentedMap([("ja", DoubleQuotedScalarString(""))])
+    variants = {language: items for language, items in form.get("variants", {}).items() if items}
+    if variants:
+        node["variants"] = CommentedMap(
+            (language, CommentedSeq([DoubleQuotedScalarString(text) for text in items]))
+            for language, items in variants.items())
+    node["url"] = ""
+    node["updated"] = ""
+    _write_form(node, {key: value for key, value in form.items() if key != "variants"})
+    if isinstance(node.get("updated"), str) and not node["updated"]:
+        del node["updated"]  # the checker says it is missing
+    entries.append(node)
+    text = _dump(document)
+    if len(entries) > 1:  # a blank line before it, as between the other entries
+        marker = f"\n  - id: {entry_id}\n"
+        head, _, tail = text.rpartition(marker)
+        text = head.rstrip("\n") + "\n\n" + marker.lstrip("\n") + tail
+    return {path: text}
+
+
+def create_entry(editor: CatalogEditor, author: str, category: Any, entry_id: Any, form: Dict[str, Any]):
+    """A new entry written (checked with the whole catalog, versioned): (path, SaveResult)."""
+    path = category_path(editor, category)
+    entry_id = check_new_id(editor, entry_id)
+    return path, editor.save(author, "faq.create", lambda: plan_new_entry(editor, category, entry_id, form), {})
 
 
 def save_entry(editor: CatalogEditor, author: str, entry_id: str, form: Dict[str, Any], version: str):

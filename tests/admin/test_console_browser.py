@@ -32,7 +32,11 @@ def test_admin_console_in_a_browser(admin_server, admin_accounts):
     admin_server.say(f"browser-{uuid.uuid4().hex[:8]}", "住民票の写しがほしい")  # something to plot
     missed = f"ぽにょぽにょ ぱふぱふ {uuid.uuid4().hex[:4]}"
     admin_server.say(f"browser-{uuid.uuid4().hex[:8]}", missed)  # not understood: it reaches the inbox
-    facts = run(admin_server, admin_accounts, "console", PROCEDURE=PROCEDURE, MARKER=marker, MISSED=missed)["console"]
+    missed_faq = f"もけもけ ぴこぴこ {uuid.uuid4().hex[:4]}"
+    admin_server.say(f"browser-{uuid.uuid4().hex[:8]}", missed_faq)  # …and this one becomes an FAQ entry
+    new_faq = f"madobrowser_new_{uuid.uuid4().hex[:4]}"
+    facts = run(admin_server, admin_accounts, "console", PROCEDURE=PROCEDURE, MARKER=marker, MISSED=missed,
+                MISSED_FAQ=missed_faq, NEW_FAQ_ID=new_faq, NEW_FAQ_ANSWER="もけもけは市民課へ。（サンプル）")["console"]
     assert "error" not in facts, facts.get("error")
     assert facts["lang"] == "ja"
     for view, violations in facts["axe"].items():
@@ -71,6 +75,13 @@ def test_admin_console_in_a_browser(admin_server, admin_accounts):
     assert not (admin_server.catalog_dir / "faq" / "madobrowser.yml").exists()  # a preview writes nothing
     assert facts["missedShown"] == 1 and facts["missedGone"] and facts["focusAfterMissed"] == "missed-title"
     assert missed in (admin_server.catalog_dir / "conversation.yml").read_text(encoding="utf-8")
+    new = facts["newFaq"]
+    assert new["focused"] == "faq-editor" and new["question"] == missed_faq
+    assert "聞き取れなかった質問から" in new["title"]
+    assert "FAQを作りました（" + new_faq + "）" in new["status"] and new["editorTitle"] == "FAQを編集：" + new_faq
+    written = [path for path in (admin_server.catalog_dir / "faq").glob("*.yml")
+               if f"id: {new_faq}" in path.read_text(encoding="utf-8")]
+    assert len(written) == 1 and missed_faq in written[0].read_text(encoding="utf-8")
     assert facts["charts"] and all(c["svg"] and c["rows"] > 0 for c in facts["charts"])
     assert all(fits is True for fits in facts["narrow"].values()), facts["narrow"]
     assert facts["problems"] == []

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import time
 import uuid
 from pathlib import Path
 from typing import Iterator
@@ -216,3 +217,56 @@ def test_the_faq_is_open_data_and_csv_cells_cannot_run_as_formulas(admin_server,
         assert deadline_rows[0]["title"] == "'" + HYPERLINK
     finally:
         path.write_text(original, encoding="utf-8")
+
+
+def test_a_missed_question_becomes_an_faq_entry_in_one_step(admin_server, admin, admin_accounts, faq_file):
+    """The inbox's question, the administrator's answer, one POST: the entry is written (checked,
+    versioned, audited), the question leaves the inbox, and the next resident who asks gets the
+    city's answer with its source."""
+    asked = f"ぽにょぽにょ{TAG} もふもふ"
+    admin_server.say(f"faqnew-{uuid.uuid4().hex[:8]}", asked)
+    groups = admin.get("/missed").json()["groups"]
+    group = next((g for g in groups if any(t["text"] == asked for t in g["texts"])), None)
+    assert group is not None, groups
+    new_id = f"madotest_new_{TAG}"
+    answer = f"テスト{TAG}のもふもふは、市民課でお預かりしています。（サンプル）"
+    data = {"question": {"ja": asked, "en": "", "easy": ""}, "answer": {"ja": answer, "en": "", "easy": ""},
+            "variants": {"ja": [f"もふもふ{TAG} どこ"], "en": []}, "section": "shimin",
+            "url": f"https://www.city.sample.example/faq/{TAG}/new.html", "updated": "2026-11-14", "procedure": None}
+    before = faq_file.read_text(encoding="utf-8")
+
+    # Refused with the field named, nothing written: a taken id, an unknown category, wrong types.
+    for body, field in (({"category": CATEGORY, "id": FRESH, "data": data}, "id"),
+                        ({"category": "no_such_category", "id": new_id, "data": data}, "category"),
+                        ({"category": CATEGORY, "id": 7, "data": data}, "id"),
+                        ({"category": CATEGORY, "id": new_id, "data": data, "missed": asked}, "missed"),
+                        ({"category": CATEGORY, "id": new_id, "data": dict(data, variants={"ja": "x"})}, "variants.ja"),
+                        ({"category": CATEGORY, "id": new_id, "data": dict(data, url="")},
+                         f"entries[3]({new_id}).url")):
+        refused = admin.post("/faq", body)
+        assert refused.status_code == 422, (field, refused.text)
+        assert field in [p["field"] for p in refused.json()["problems"]], refused.json()
+        assert faq_file.read_text(encoding="utf-8") == before
+
+    made = admin.post("/faq", {"category": CATEGORY, "id": new_id, "data": data, "missed": [asked]})
+    assert made.status_code == 201, made.text
+    assert made.json()["missed_resolved"] == 1 and made.json()["path"] == f"faq/{CATEGORY}.yml"
+    text = faq_file.read_text(encoding="utf-8")
+    assert text.startswith(before.rstrip("\n")) and f"  - id: {new_id}\n    section: shimin\n" in text
+    assert f'      ja: "{answer}"' in text and f'        - "もふもふ{TAG} どこ"' in text
+    entry = admin.get(f"/faq/{new_id}").json()
+    assert entry["data"]["answer"]["ja"] == answer and entry["data"]["updated"] == "2026-11-14"
+    assert not any(t["text"] == asked for g in admin.get("/missed").json()["groups"] for t in g["texts"])
+    audit = login(admin_server, admin_accounts["admin"]).get("/audit").json()["entries"]
+    assert any(e["action"] == "faq.create" and e["detail"]["entry"] == new_id and e["detail"]["from_missed"] == 1
+               for e in audit)
+
+    source = {}
+    for _ in range(40):  # the server reads the edited catalog and rebuilds its FAQ index in the background
+        reply = admin_server.say(f"faqnew-{uuid.uuid4().hex[:8]}", asked)
+        source = next((m["custom"]["source"] for m in reply if (m.get("custom") or {}).get("source")), {})
+        if source.get("source") == "faq":
+            break
+        time.sleep(0.5)
+    assert source.get("source") == "faq" and source.get("id") == new_id, source
+    assert any(answer in (m.get("text") or "") for m in reply)

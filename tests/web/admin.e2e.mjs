@@ -134,6 +134,25 @@ const scenarios = {
       await page.waitForTimeout(200);
       facts.axe[view] = await axe(page);
       await shot(page, `admin-${view}`);
+      if (view === 'missed' && process.env.MISSED_FAQ) {
+        // Another unrecognised question → a new FAQ entry in one form (its question filled in).
+        const card = page.locator('#missed section.group', { hasText: process.env.MISSED_FAQ });
+        await card.locator('button', { hasText: 'FAQを作る' }).click();
+        await page.waitForSelector('#faq-editor:not([hidden]) #faq-field-id');
+        facts.newFaq = await page.evaluate(() => ({
+          focused: document.activeElement && document.activeElement.id,
+          title: document.getElementById('faq-editor-title').textContent,
+          question: document.getElementById('faq-field-question-ja').value }));
+        facts.axe['faq-new'] = await axe(page);
+        await page.fill('#faq-field-id', process.env.NEW_FAQ_ID);
+        await page.fill('#faq-field-answer-ja', process.env.NEW_FAQ_ANSWER);
+        await page.fill('#faq-field-url', 'https://www.city.sample.example/faq/browser-new.html');
+        await page.selectOption('#faq-field-section', 'shimin');
+        await page.click('#faq-form button[type=submit]');
+        await page.waitForFunction(() => document.getElementById('status').textContent.includes('FAQを作りました'));
+        facts.newFaq.status = await page.evaluate(() => document.getElementById('status').textContent);
+        facts.newFaq.editorTitle = await page.evaluate(() => document.getElementById('faq-editor-title').textContent);
+      }
     }
     facts.charts = await page.evaluate(() => [...document.querySelectorAll('#charts figure')].map((f) => ({
       svg: !!f.querySelector('svg[role="img"]'), rows: f.querySelectorAll('tbody tr').length })));

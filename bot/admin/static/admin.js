@@ -374,6 +374,7 @@
   };
 
   // --- missed questions ---------------------------------------------------------------------
+  const OUTCOMES = { fallback: "わからないと答えた", route: "担当課を案内した", clarify: "聞き返した" };
   views.missed = async () => {
     const data = await api("/missed");
     const root = $("missed"); root.replaceChildren();
@@ -388,6 +389,8 @@
         el("h3", { id: titleId, text: "質問のまとまり " + (index + 1) + "（" + group.count + "回）" }),
         el("ul", {}, ...group.texts.map((t) => el("li", { text: "「" + t.text + "」 " + t.count + "回" }))),
         el("p", { class: "muted", text: group.shared.length ? "共通する文字：" + group.shared.join("・") : "1件だけの質問です" }),
+        el("p", { class: "muted", text: "答え方：" + Object.entries(group.outcomes || {}).map(([k, n]) => (OUTCOMES[k] || k) + " " + n + "回").join("、")
+          + (group.suggested_section ? "。案内した担当課：" + (data.sections[group.suggested_section] || group.suggested_section) : "") }),
         el("div", { class: "example-actions" },
           el("div", {}, el("label", { for: select.id, text: "例文にする意図" }), select),
           el("button", { type: "button", class: "primary", text: "例文にする", onclick: () => act(async () => {
@@ -400,6 +403,8 @@
             await views.missed(); say(texts.length + "件を " + select.value + " の例文にしました。次の学習と公開で認識されます。");
             $("missed-title").focus();
           }) }),
+          el("button", { type: "button", text: "FAQを作る", "aria-label": "質問のまとまり " + (index + 1) + " からFAQを作る",
+            onclick: () => act(() => window.madoguchiAdmin.newEntryFromMissed(group)) }),
           el("button", { type: "button", text: "対象外にする", onclick: () => act(async () => {
             await send("POST", "/missed/dismiss", { texts }); await views.missed(); say("対象外にしました。"); $("missed-title").focus();
           }) })));

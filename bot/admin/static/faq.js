@@ -65,7 +65,39 @@
 
   async function openEntry(id) {
     entry = await api("/faq/" + encodeURIComponent(id));
-    const data = entry.data, root = $("faq-fields"); root.replaceChildren();
+    renderForm(entry.data, null);
+    $("faq-editor-title").textContent = "FAQを編集：" + entry.id;
+    $("faq-editor").hidden = false;
+    $("faq-editor").focus();
+  }
+
+  // A new entry from a group of the missed-questions inbox: its questions become the question and
+  // the variants, its routed section the section; saving creates the entry and empties the group.
+  async function newEntryFromMissed(group) {
+    await A.openView("faq", false);
+    const texts = group.texts.map((t) => t.text);
+    const today = listing.today;
+    entry = { id: null, missed: texts };
+    renderForm({ question: { ja: texts[0] }, answer: {}, variants: { ja: texts.slice(1), en: [] },
+      section: group.suggested_section || "", url: "", updated: today, procedure: null }, group);
+    $("faq-editor-title").textContent = "聞き取れなかった質問からFAQを作る";
+    $("faq-editor").hidden = false;
+    $("faq-editor").focus();
+  }
+  A.newEntryFromMissed = newEntryFromMissed;
+
+  function renderForm(data, fromMissed) {
+    const root = $("faq-fields"); root.replaceChildren();
+    if (fromMissed) {
+      const category = el("select");
+      for (const c of listing.categories) category.append(el("option", { value: c.id, text: c.title + "（" + c.id + "）" }));
+      const section = fromMissed.suggested_section;
+      const usual = listing.categories.find((c) => c.entries.some((e) => e.section === section));
+      if (usual) category.value = usual.id;
+      root.append(field("category", "カテゴリ", category));
+      const id = el("input", { autocomplete: "off", spellcheck: "false" });
+      root.append(field("id", "ID（半角英小文字・数字・_。例：garbage_mattress）", id));
+    }
     for (const [key, label] of [["question", "質問"], ["answer", "回答"]]) {
       const group = el("fieldset", {}, el("legend", { text: label }));
       for (const [language, name, lang] of LANGUAGES) {
@@ -82,6 +114,7 @@
     }
     root.append(variants);
     const section = el("select");
+    if (!data.section) section.append(el("option", { value: "", text: "（選んでください）" }));
     for (const [cid, name] of Object.entries(listing.sections)) section.append(el("option", { value: cid, text: name + "（" + cid + "）" }));
     section.value = data.section;
     root.append(field("section", "担当課", section));
@@ -93,13 +126,11 @@
     for (const [pid, title] of Object.entries(listing.procedures)) procedure.append(el("option", { value: pid, text: title + "（" + pid + "）" }));
     procedure.value = data.procedure || "";
     root.append(field("procedure", "関係する手続き（任意）", procedure));
-    $("faq-editor-title").textContent = "FAQを編集：" + entry.id;
-    $("faq-editor").hidden = false;
-    $("faq-editor").focus();
   }
 
+  const fieldValue = (key) => $("faq-field-" + key.replace(/[^a-z0-9]/gi, "-")).value;
   function collect() {
-    const value = (key) => $("faq-field-" + key.replace(/[^a-z0-9]/gi, "-")).value;
+    const value = fieldValue;
     const texts = (key) => Object.fromEntries(LANGUAGES.map(([language]) => [language, value(key + "." + language)]));
     const lines = (key) => value(key).split("\n").map((t) => t.trim()).filter(Boolean);
     return { question: texts("question"), answer: texts("answer"), variants: { ja: lines("variants.ja"), en: lines("variants.en") },
@@ -131,6 +162,14 @@
   async function save() {
     clearErrors();
     try {
+      if (entry.id === null) {
+        const id = fieldValue("id").trim();
+        const made = await send("POST", "/faq", { category: fieldValue("category"), id, data: collect(), missed: entry.missed });
+        say("FAQを作りました（" + made.id + "）。聞き取れなかった質問" + made.missed_resolved + "件を受付から外しました。");
+        listing = await api("/faq"); renderList();
+        await openEntry(made.id);
+        return;
+      }
       const saved = await send("PUT", "/faq/" + encodeURIComponent(entry.id), { version: entry.version, data: collect() });
       entry.version = saved.version;
       say("保存しました（" + entry.id + "）。次の学習と公開で答えに使われます。");
