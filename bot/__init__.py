@@ -3,10 +3,10 @@
 The packages form layers; a module imports only from its own layer or the layers below,
 and no two packages import each other (tests/test_import_layers.py checks both). Lowest first:
 
-1. `settings`, `clock`, `text`, `speech_text` (fillers, self-corrections), `redaction`,
-   `messages` (the bot message's shape) and the small HTTP helpers (`access`, `cors`, `sse`,
-   `delivery`, `logmask`, `pubsub` (live events between processes), `ratelimit`): no knowledge of procedures or
-   conversations.
+1. `settings`, `senders` (the one list of channels: namespaces, mounting, deletion), `clock`,
+   `text`, `speech_text` (fillers, self-corrections), `redaction`, `messages` (the bot message's
+   shape) and the small HTTP helpers (`access`, `cors`, `sse`, `delivery`, `logmask`, `pubsub`
+   (live events between processes), `ratelimit`): no knowledge of procedures or conversations.
 2. `catalog` (what intents/ means) and `opening_hours` (when a counter is open).
 3. `nlu` (the Rasa components), `replies` (what the assistant says, from the catalog),
    `speech` (how it sounds: reading for the ear, TTS engines, audio cache) and `answering`
@@ -23,9 +23,8 @@ __version__ = "0.1.0"
 
 # The layers above as data, lowest first: the import test reads this table.
 LAYERS = (
-    ("settings", "clock", "text", "speech_text", "redaction", "messages", "access", "cors", "sse", "delivery",
-     "pubsub",
-     "logmask", "ratelimit", "background"),
+    ("settings", "senders", "clock", "text", "speech_text", "redaction", "messages", "access", "cors", "sse",
+     "delivery", "pubsub", "logmask", "ratelimit", "background"),
     ("catalog", "opening_hours"),
     ("nlu", "replies", "speech", "answering"),
     ("store",),

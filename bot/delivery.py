@@ -7,7 +7,7 @@ The phone (channels/voice.py) pushes too: to a caller on the line at their next 
 the call by SMS when they agreed to it; False means "kept in the transcript only".
 
 With several replicas (bot/pubsub.py on Redis) a push that writes to an open connection (the
-web page's stream, `LIVE_CONNECTION_CHANNELS`) must happen on the replica holding it: the
+web page's stream: `live_connection` in bot/senders.py) must happen on the replica holding it: the
 delivery is published on the bus and every replica pushes to the tabs it holds. Pushes that
 are HTTP calls to a platform (Telegram, LINE, SMS) or shared state (the phone's calls) are made
 once, here, on the replica that got the request.
@@ -17,13 +17,12 @@ from __future__ import annotations
 import logging
 from typing import Any, Dict, Iterable, Optional, Protocol, runtime_checkable
 
+from bot import senders
 from bot.messages import BotMessage
 from bot.pubsub import Bus, LocalBus
 
 logger = logging.getLogger(__name__)
 
-# Channels whose push writes to a connection one process holds (the web page's SSE stream).
-LIVE_CONNECTION_CHANNELS = frozenset({"web"})
 TOPIC = "deliver"
 
 
@@ -60,7 +59,7 @@ class Delivery:
         if channel is None:
             logger.info("no push channel %r for %s: message kept in the transcript only", channel_name, recipient_id)
             return False
-        if self.bus.distributed and channel_name in LIVE_CONNECTION_CHANNELS:
+        if self.bus.distributed and channel_name in senders.live_connection_channels():
             self.bus.publish(TOPIC, {"channel": channel_name, "recipient": recipient_id, "message": dict(message)})
             return True
         return await self._push(channel, channel_name, recipient_id, message)

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy import delete, func, select
 
-from bot import clock
+from bot import clock, senders
 from bot.catalog import Catalog
 from bot.handoff.machine import HandoffState
 from bot.messages import BotMessage
@@ -40,7 +40,6 @@ from bot.text import LANGUAGES
 
 logger = logging.getLogger(__name__)
 
-CHANNELS = ("web", "telegram", "line", "voice", "rest")
 ACTION_DELETED = "conversation.deleted"
 ACTOR_RESIDENT = "resident"
 ACTOR_RETENTION = "retention"
@@ -83,11 +82,8 @@ class Deletion:
 
 
 def channel_of(conversation_id: str) -> str:
-    """The channel that owns a conversation id (its namespace prefix)."""
-    prefix = conversation_id.split(":", 1)[0] if ":" in conversation_id else ""
-    if prefix in CHANNELS:
-        return prefix
-    return "web" if conversation_id.startswith("web-") else "other"
+    """The channel that owns a conversation id (its namespace in bot/senders.py), or `other`."""
+    return senders.owner_of(conversation_id) or "other"
 
 
 def is_delete_request(text: Any) -> bool:

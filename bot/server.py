@@ -7,13 +7,11 @@ MADOGUCHI_ALLOWED_ORIGINS, request bodies capped at MADOGUCHI_MAX_BODY_BYTES.
 """
 from __future__ import annotations
 
-import importlib
 import logging
 import os
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, List, Optional, Tuple
+from typing import List, Optional
 
 from bot.settings import Settings
 
@@ -61,35 +59,11 @@ def lock_store_endpoint(settings: Settings):
     return EndpointConfig(type="bot.store.lock_store.AtomicRedisLockStore", url=settings.redis_url)
 
 
-@dataclass(frozen=True)
-class ChannelSpec:
-    """One channel the server can run: its name, its class (imported only when it is on,
-    as `module:Class`, built with `Class.from_settings`) and the settings that turn it on."""
-
-    name: str
-    factory: str
-    enabled: Callable[[Settings], bool]
-
-    def build(self, settings: Settings) -> Any:
-        module, _, class_name = self.factory.partition(":")
-        return getattr(importlib.import_module(module), class_name).from_settings(settings)
-
-
-# Every channel, in the order they are mounted at /webhooks/<name>/ (channels/__init__.py).
-CHANNELS: Tuple[ChannelSpec, ...] = (
-    ChannelSpec("rest", "channels.rest:MadoguchiRestInput", lambda settings: True),
-    ChannelSpec("web", "channels.web:WebInput", lambda settings: True),
-    ChannelSpec("telegram", "channels.telegram:TelegramInput",  # on when a bot token is configured
-                lambda settings: bool(settings.telegram_token)),
-    ChannelSpec("line", "channels.line:LineInput",  # LINE needs both the secret and the access token
-                lambda settings: bool(settings.line_channel_secret and settings.line_access_token)),
-    ChannelSpec("voice", "channels.voice:VoiceInput",  # the phone: on when Twilio's auth token is set
-                lambda settings: bool(settings.twilio_auth_token)),
-)
-
-
 def input_channels(settings: Settings) -> List:
-    return [spec.build(settings) for spec in CHANNELS if spec.enabled(settings)]
+    """The channels of bot/senders.py that the settings turn on, built, in the list's order."""
+    from bot import senders
+
+    return [spec.build(settings) for spec in senders.CHANNELS if spec.enabled(settings)]
 
 
 def build_app(settings: Settings, model_path: Path):

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
+from bot import senders
 from bot.redaction import clean_inbound, redact_metadata
 
 SENDER_PATTERN = re.compile(r"^[A-Za-z0-9_.:@\-]{1,128}$")
@@ -15,10 +16,8 @@ SENDER_PATTERN = re.compile(r"^[A-Za-z0-9_.:@\-]{1,128}$")
 RESERVED_METADATA = {"redacted", "staff", "channel_user", "callback", "handoff"}
 
 # Each channel owns a namespace of conversation ids (`telegram:<chat id>`, …) and only that
-# channel writes to it: a REST client must never act as a Telegram or LINE resident.
-CHANNEL_NAMESPACES = ("web", "telegram", "line", "voice", "rest")
-# Web conversation ids from before namespaces (`web-` + 32 hex digits) still belong to the web channel.
-LEGACY_PREFIXES = {"web-": "web"}
+# channel writes to it: a REST client must never act as a Telegram or LINE resident. The
+# namespaces are the channels of bot/senders.py (with their legacy prefixes, e.g. `web-<hex>`).
 
 # Client metadata is stored with every message: keep it small and shallow.
 MAX_METADATA_KEYS = 20  # per object
@@ -80,7 +79,7 @@ def check_sender(sender: Any) -> str:
 
 def sender_prefix(channel: str) -> str:
     """`telegram` → `telegram:`, the start of every conversation id the channel owns."""
-    if channel not in CHANNEL_NAMESPACES:
+    if channel not in senders.channel_names():
         raise ValueError(f"unknown channel namespace: {channel!r}")
     return f"{channel}:"
 
@@ -88,10 +87,7 @@ def sender_prefix(channel: str) -> str:
 def namespace_of(sender: str) -> Optional[str]:
     """The channel whose namespace a conversation id is in (None for a bare id)."""
     lowered = sender.lower()  # `Telegram:1` must not slip past a case-insensitive database
-    for channel in CHANNEL_NAMESPACES:
-        if lowered.startswith(f"{channel}:"):
-            return channel
-    return next((owner for prefix, owner in LEGACY_PREFIXES.items() if lowered.startswith(prefix)), None)
+    return senders.owner_of(lowered)
 
 
 def namespaced_sender(channel: str, raw: Any) -> str:

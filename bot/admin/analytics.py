@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy import select
 
+from bot import senders
 from bot.admin.missed import FALLBACK_INTENT, events_table
 from bot.admin.spreadsheet import SafeCsvWriter
 from bot.store import Database
@@ -31,7 +32,6 @@ from bot.store.models import ConversationStats, Handoff, SatisfactionAnswer
 
 TOP_PROCEDURES = 10
 WAIT_BUCKETS: Tuple[Tuple[str, int], ...] = (("1分未満", 60), ("1〜5分", 300), ("5〜15分", 900), ("15分以上", 10 ** 9))
-CHANNEL_ORDER = ("web", "line", "telegram", "voice", "rest")
 PALETTE = ("#0b4f8a", "#8a4b08", "#1d6b35", "#6b2a8a", "#4a5568", "#8a1c1c")  # ≥ 4.5:1 on white
 
 
@@ -115,8 +115,9 @@ def compute(db: Database, period: Period, procedure_ids: Sequence[str]) -> Dict[
     reached = len(handoffs) + deleted_handoffs
     waits = [(assigned - queued).total_seconds() for reason, queued, assigned in handoffs
              if assigned is not None and queued is not None and reason != "staff_pull"]
+    order = senders.channel_names()  # the channels in the list's order; any other prefix after them
     channels = sorted({ch for c in per_day.values() for ch in c},
-                      key=lambda ch: (CHANNEL_ORDER.index(ch) if ch in CHANNEL_ORDER else 99, ch))
+                      key=lambda ch: (order.index(ch) if ch in order else 99, ch))
     return {
         "from": period.start.isoformat(), "to": period.end.isoformat(),
         "conversations": conversations,
