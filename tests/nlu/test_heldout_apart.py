@@ -19,6 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 INTENTS = ROOT / "intents"
 DATA = ROOT / "tests" / "data"
 OUT_OF_CATALOG = DATA / "heldout_out_of_catalog.yml"
+# Written later by a session that read only the FAQ ids and questions and the section list: the
+# figures reported in docs/benchmarks.md come from it (the first set was looked at while tuning).
+FRESH_OUT_OF_CATALOG = DATA / "heldout_fresh_out_of_catalog.yml"
 IN_CATALOG = DATA / "heldout_in_catalog.yml"
 OLDER_HELDOUT = [DATA / "nlu_heldout.yml", DATA / "nlu_heldout_voice.yml"]
 
@@ -84,7 +87,7 @@ def _faq_entries() -> Dict[str, Dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def out_of_catalog() -> List[Dict[str, Any]]:
-    return _load(OUT_OF_CATALOG)["examples"]
+    return _load(OUT_OF_CATALOG)["examples"] + _load(FRESH_OUT_OF_CATALOG)["examples"]
 
 
 @pytest.fixture(scope="module")
