@@ -172,9 +172,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--swaps", type=int, default=0, help="roll back and publish again this many times")
     parser.add_argument("--home", type=Path, help="keep the trained models here for the next run")
     args = parser.parse_args(argv)
-    from bot.devserver import running_server
     from bot.settings import PROJECT_ROOT, Settings
     from bot.training import ensure_model
+    from tests.devserver import running_server
 
     model = ensure_model(Settings.from_env())
     with tempfile.TemporaryDirectory() as scratch:

@@ -75,9 +75,9 @@ def main() -> None:
     if args.url:
         asyncio.run(measure(args.url, args.conversations, args.logins, args.parallel))
         return
-    from bot.devserver import running_server
     from bot.settings import Settings
     from bot.training import ensure_model
+    from tests.devserver import running_server
 
     ensure_model(Settings.from_env())
     with tempfile.TemporaryDirectory() as var:

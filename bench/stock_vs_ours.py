@@ -34,8 +34,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.turns import SCRIPT, percentile  # noqa: E402
-from bot.devserver import free_port, running_server, stop_process  # noqa: E402
 from bot.settings import PROJECT_ROOT, Settings  # noqa: E402
+from tests.devserver import free_port, running_server, stop_process  # noqa: E402
 
 RASA = str(Path(sys.executable).with_name("rasa"))
 # The action package of the stock reference: rasa_sdk registers every Action subclass it imports.

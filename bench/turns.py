@@ -80,9 +80,9 @@ def main() -> None:
     if args.url:
         report(args.url, levels, args.rounds)
         return
-    from bot.devserver import running_server
     from bot.settings import Settings
     from bot.training import ensure_model
+    from tests.devserver import running_server
 
     started = time.perf_counter()
     ensure_model(Settings.from_env())

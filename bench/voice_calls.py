@@ -24,7 +24,7 @@ from twilio.request_validator import RequestValidator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.devserver import running_server  # noqa: E402
+from tests.devserver import running_server  # noqa: E402
 
 AUTH_TOKEN = "bench-twilio-auth-token-0123456789abcdef"
 PUBLIC_URL = "http://madoguchi.bench.example"

@@ -16,7 +16,7 @@ and no two packages import each other (tests/test_import_layers.py checks both).
 6. `actions` (the dialogue action), `staff` (the staff console), `admin` (the admin console: model
    registry and lifecycle, open data), `privacy` (deletion, retention).
 7. `channels` (one module per platform).
-8. `server`, `health` (probes), `cli`, `training`, `devserver`: they assemble everything.
+8. `server`, `health` (probes), `cli`, `training`: they assemble everything.
 """
 
 __version__ = "0.1.0"
@@ -31,5 +31,5 @@ LAYERS = (
     ("handoff",),
     ("actions", "staff", "admin", "privacy"),
     ("channels",),
-    ("server", "health", "cli", "training", "devserver"),
+    ("server", "health", "cli", "training"),
 )

@@ -162,7 +162,7 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> "Settings":
-        """The settings of this process. Only the entry points (bot/cli.py, bot/server.py) call
+        """The settings of this process. Only the entry points (bot/cli/, bot/server.py) call
         this; everything else is handed settings or reads `app.ctx.settings`. A variable that is
         not set keeps the field's default above (paths: under MADOGUCHI_HOME when that is set)."""
         env = os.environ

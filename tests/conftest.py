@@ -14,9 +14,9 @@ from typing import Any, Dict, List, Optional
 import httpx
 import pytest
 
-from bot.devserver import running_server
 from bot.settings import Settings
 from channels.inbound import namespace_of, namespaced_sender
+from tests.devserver import running_server
 
 API_TOKEN = "test-token-madoguchi"
 # The `closed_server` is configured as on a public address (see its docstring).
@@ -35,6 +35,21 @@ os.environ["MADOGUCHI_FAKE_NOW"] = FAKE_NOW
 # Test servers do not speak the whole catalog in the background (two cores, many servers):
 # a server that needs it (the phone's, tests/channels/test_voice.py) turns it back on.
 os.environ["MADOGUCHI_TTS_PRESYNTHESIS"] = "off"
+
+
+# What makes a test slow (`pytest -m "not slow"` leaves these out; docs/testing.md): a trained
+# model (every server fixture depends on `trained_model`), a server process, a browser, the
+# cluster or the fuzzers. Marked here, from the fixtures a test uses and where it lives, so a
+# new test that asks for a server is slow without anyone remembering to say so.
+SLOW_FIXTURES = {"trained_model", "browser_ready"}
+SLOW_FOLDERS = {"cluster", "fuzz"}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        folder = Path(str(item.fspath)).relative_to(Path(__file__).parent).parts[0]
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or folder in SLOW_FOLDERS:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

@@ -11,9 +11,9 @@ from typing import Any, Dict, Optional
 import httpx
 import pytest
 
-from bot.devserver import running_server
 from bot.settings import Settings
 from tests.conftest import API_TOKEN, FAKE_NOW, Server
+from tests.devserver import running_server
 from tests.handoff.conftest import PASSWORD, add_account
 
 

@@ -19,10 +19,10 @@ from typing import Any, Dict, List
 
 import pytest
 
-from bot.devserver import running_server
 from bot.settings import PROJECT_ROOT
 from tests.admin.models_support import ApiUser, Crowd, api_login
 from tests.conftest import API_TOKEN, FAKE_NOW, Server
+from tests.devserver import running_server
 from tests.handoff.conftest import add_account
 
 # A sentence no resident example resembles: the old model cannot know it, one example teaches it.

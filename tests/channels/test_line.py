@@ -28,12 +28,12 @@ import pytest
 from linebot import SignatureValidator
 
 from bot.catalog import load_catalog
-from bot.devserver import RunningServer, running_server
 from bot.redaction import my_number_check_digit
 from bot.settings import PROJECT_ROOT
 from channels.line import NOTICES, SIGNATURE_HEADER, LineInput, postback_payloads
 from tests.channels.fake_line import Call, FakeLineApi
 from tests.conftest import API_TOKEN, FAKE_NOW
+from tests.devserver import RunningServer, running_server
 
 SECRET = "5f3c0e8d9a7b41d2a6c4e1f0b9d8c7a6"  # LINE channel secrets are 32 hex digits
 ACCESS_TOKEN = "madoguchi-test-line-access-token/abc+def="

@@ -23,12 +23,12 @@ import pytest
 from telegram import CallbackQuery, Chat, InlineKeyboardMarkup, Message, PhotoSize, Sticker, Update, User, Voice
 
 from bot.catalog import load_catalog
-from bot.devserver import RunningServer, running_server
 from bot.redaction import my_number_check_digit
 from bot.settings import PROJECT_ROOT
 from channels.telegram import NOTICES, SECRET_HEADER, TelegramInput, callback_payloads
 from tests.channels.fake_telegram import Call, FakeBotApi
 from tests.conftest import API_TOKEN, FAKE_NOW
+from tests.devserver import RunningServer, running_server
 
 TOKEN = "123456789:TEST-madoguchi-telegram-token"
 SECRET = "madoguchi_test-secret_42"

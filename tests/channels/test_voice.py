@@ -28,7 +28,6 @@ from twilio.request_validator import RequestValidator
 
 from bot.catalog import CatalogError, load_catalog
 from bot.catalog.model import PHONE_PROMPTS
-from bot.devserver import RunningServer, running_server
 from bot.redaction import my_number_check_digit
 from bot.settings import PROJECT_ROOT, Settings
 from bot.speech import SpeechService, for_the_ear
@@ -38,6 +37,7 @@ from channels.voice import VoiceInput, split_parts
 from tests.channels.fake_twilio import FakeTwilioApi
 from tests.channels.twilio_requests import call_fields, gather_fields, signature_of, status_fields
 from tests.conftest import API_TOKEN, FAKE_NOW
+from tests.devserver import RunningServer, running_server
 from tests.handoff.conftest import add_account, login
 from tests.speech.fake_google import FakeGoogleTts
 

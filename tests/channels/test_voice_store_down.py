@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.devserver import RunningServer, running_server
 from tests.channels.test_voice import AUTH_TOKEN, PUBLIC_URL, Caller
 from tests.conftest import API_TOKEN, FAKE_NOW
+from tests.devserver import RunningServer, running_server
 
 DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 

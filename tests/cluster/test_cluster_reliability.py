@@ -25,10 +25,10 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from bot.devserver import free_port
 from bot.settings import PROJECT_ROOT
 from bot.store.lock_store import AtomicRedisLockStore
 from tests.conftest import API_TOKEN, FAKE_NOW, REDIS_URL
+from tests.devserver import free_port
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 # Questions a resident asks, none a fallback (two in a row would hand the conversation to staff).

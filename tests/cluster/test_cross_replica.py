@@ -25,7 +25,6 @@ import httpx
 import pytest
 
 from bot.catalog import load_catalog
-from bot.devserver import RunningServer, running_server
 from bot.handoff.hub import TOPIC as HUB_TOPIC
 from bot.handoff.hub import EventHub
 from bot.pubsub import RedisBus
@@ -34,6 +33,7 @@ from bot.speech import SpeechService
 from tests.channels.fake_twilio import FakeTwilioApi
 from tests.channels.test_voice import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, SMS_FROM, Caller, prompt, url_of, web_slip
 from tests.conftest import API_TOKEN, FAKE_NOW, REDIS_URL
+from tests.devserver import RunningServer, running_server
 from tests.handoff.conftest import PASSWORD, Clerk
 from tests.web.resident import WebResident
 

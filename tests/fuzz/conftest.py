@@ -12,9 +12,9 @@ from typing import Dict
 import httpx
 import pytest
 
-from bot.devserver import running_server
 from bot.settings import PROJECT_ROOT
 from tests.conftest import API_TOKEN, FAKE_NOW, REDIS_URL
+from tests.devserver import running_server
 from tests.handoff.conftest import PASSWORD, Clerk, add_account, login
 
 CONVERSATION_LIMIT = 3

@@ -28,13 +28,13 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.devserver import RunningServer, running_server
 from bot.settings import PROJECT_ROOT
 from tests.channels import test_line as line
 from tests.channels import test_telegram as telegram
 from tests.channels.fake_line import FakeLineApi
 from tests.channels.fake_telegram import FakeBotApi
 from tests.conftest import API_TOKEN, FAKE_NOW
+from tests.devserver import RunningServer, running_server
 from tests.handoff.conftest import add_account, login
 from tests.web.resident import Stream, WebResident
 

@@ -2,8 +2,8 @@
 call-back TTL, so cookie flags and the periodic purge can be seen without waiting days."""
 import pytest
 
-from bot.devserver import running_server
 from tests.conftest import API_TOKEN, FAKE_NOW
+from tests.devserver import running_server
 
 SHORT_CALLBACK_TTL_SECONDS = 10
 

@@ -13,9 +13,9 @@ import sys
 import httpx
 import pytest
 
-from bot.devserver import free_port
 from bot.settings import PROJECT_ROOT
 from tests.conftest import texts
+from tests.devserver import free_port
 
 # Reading trackers, writing events and replacing or unloading the model: what an attacker wants.
 API_CALLS = [

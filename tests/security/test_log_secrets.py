@@ -7,13 +7,13 @@ import uuid
 
 import httpx
 
-from bot.devserver import running_server
 from bot.redaction import my_number_check_digit
 from tests.channels import test_line as line
 from tests.channels import test_telegram as telegram
 from tests.channels.fake_line import FakeLineApi
 from tests.channels.fake_telegram import FakeBotApi
 from tests.conftest import FAKE_NOW
+from tests.devserver import running_server
 from tests.handoff.conftest import PASSWORD, add_account, login
 from tests.security.scan import hits
 
