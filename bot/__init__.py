@@ -13,10 +13,11 @@ and no two packages import each other (tests/test_import_layers.py checks both).
    (where an answer comes from: procedure, FAQ, section directory, a person).
 4. `store` (SQLAlchemy models and the tracker store).
 5. `handoff` (the state machine, the gate in front of Rasa, slips).
-6. `actions` (the dialogue action), `staff` (the staff console), `admin` (the admin console: model
+6. `services` (the one typed, frozen `Services` of a server process, built in `server`).
+7. `actions` (the dialogue action), `staff` (the staff console), `admin` (the admin console: model
    registry and lifecycle, open data), `privacy` (deletion, retention).
-7. `channels` (one module per platform).
-8. `server`, `health` (probes), `cli`, `training`: they assemble everything.
+8. `channels` (one module per platform).
+9. `server`, `health` (probes), `cli`, `training`: they assemble everything.
 """
 
 __version__ = "0.1.0"
@@ -29,6 +30,7 @@ LAYERS = (
     ("nlu", "replies", "speech", "answering"),
     ("store",),
     ("handoff",),
+    ("services",),
     ("actions", "staff", "admin", "privacy"),
     ("channels",),
     ("server", "health", "cli", "training"),

@@ -2,7 +2,7 @@
 
 Staff replies, queue-position updates and satisfaction questions must reach the
 resident on their own channel (web live, Telegram, LINE, …). Each channel that can
-push implements `PushChannel`; the server keeps one `Delivery` in `app.ctx.delivery`.
+push implements `PushChannel`; the server keeps one `Delivery` in its `Services`.
 The phone (channels/voice.py) pushes too: to a caller on the line at their next turn, after
 the call by SMS when they agreed to it; False means "kept in the transcript only".
 

@@ -14,11 +14,13 @@ from typing import Any, Dict, Optional
 
 from sqlalchemy import text
 
+from bot.services import Services, services_of
+
 CHECK_TIMEOUT_SECONDS = 2.0
 
 
-def model_loaded(app: Any) -> bool:
-    agent = getattr(app.ctx, "agent", None)
+def model_loaded(services: Services) -> bool:
+    agent = services.agent.current()
     return bool(agent is not None and agent.is_ready())
 
 
@@ -52,14 +54,14 @@ async def within_timeout(check, *args: Any) -> bool:
         return False
 
 
-async def readiness(app: Any) -> Dict[str, Optional[bool]]:
+async def readiness(services: Services) -> Dict[str, Optional[bool]]:
     """Each part: True (fine), False (failing) or None (not configured)."""
-    settings = app.ctx.settings
+    settings = services.settings
     checks: Dict[str, Optional[bool]] = {
-        "model": model_loaded(app),
-        "database": await within_timeout(database_reachable, app.ctx.staff.handoffs.db.engine),
+        "model": model_loaded(services),
+        "database": await within_timeout(database_reachable, services.database.engine),
         "redis": await within_timeout(redis_reachable, settings.redis_url) if settings.redis_url else None,
-        "accepting": not getattr(app.ctx, "draining", False),
+        "accepting": not services.lifecycle.draining,
     }
     return checks
 
@@ -71,7 +73,7 @@ def health_blueprint():
 
     @health.get("/health")
     async def status(request) -> response.HTTPResponse:
-        return response.json({"status": "ok", "model_loaded": model_loaded(request.app)})
+        return response.json({"status": "ok", "model_loaded": model_loaded(services_of(request.app))})
 
     @health.get("/health/live")
     async def live(_request) -> response.HTTPResponse:
@@ -79,18 +81,18 @@ def health_blueprint():
 
     @health.get("/health/ready")
     async def ready(request) -> response.HTTPResponse:
-        checks = await readiness(request.app)
+        checks = await readiness(services_of(request.app))
         is_ready = all(value is not False for value in checks.values())
         return response.json({"ready": is_ready, "checks": checks}, status=200 if is_ready else 503)
 
     return health
 
 
-def install_draining(app: Any) -> None:
+def install_draining(app: Any, services: Services) -> None:
     """On shutdown, say "not ready" first, so the balancer stops sending new turns while Sanic
     finishes the ones in flight (its graceful shutdown timeout)."""
 
-    async def drain(app_, _loop) -> None:
-        app_.ctx.draining = True
+    async def drain(_app, _loop) -> None:
+        services.lifecycle.draining = True
 
     app.register_listener(drain, "before_server_stop")

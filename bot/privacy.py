@@ -34,6 +34,7 @@ from bot.catalog import Catalog
 from bot.handoff.machine import HandoffState
 from bot.messages import BotMessage
 from bot.replies import Button, Reply, ReplyBuilder, to_message
+from bot.services import Services
 from bot.store import Database
 from bot.store.models import AuditEntry, CallbackRequest, ConversationStats, Handoff, SatisfactionAnswer, VisitSlip
 from bot.text import LANGUAGES
@@ -194,32 +195,22 @@ def stats(db: Database) -> List[Dict[str, Any]]:
 
 
 # --- in the server -------------------------------------------------------------------------
-def _database(app: Any) -> Database:
-    return app.ctx.staff.handoffs.db
-
-
-def _timezone(app: Any) -> str:
-    settings = getattr(app.ctx, "settings", None)
-    return getattr(settings, "timezone", "Asia/Tokyo")
-
-
-async def delete_conversation(app: Any, conversation_id: str, channel: Optional[str] = None,
+async def delete_conversation(services: Services, conversation_id: str, channel: Optional[str] = None,
                               actor: str = ACTOR_RESIDENT) -> Deletion:
     """Delete one conversation (see the module docstring); the staff consoles are told when it
     leaves the queue, and the residents behind it get their new place."""
-    agent = getattr(app.ctx, "agent", None)
+    agent = services.agent.current()
     lock_store = getattr(agent, "lock_store", None)
     lock = lock_store.lock(conversation_id) if lock_store is not None else contextlib.nullcontext()
     loop = asyncio.get_running_loop()
     async with _async(lock):
-        deletion = await loop.run_in_executor(None, partial(delete_rows, _database(app), conversation_id, channel,
-                                                            actor, _timezone(app)))
+        deletion = await loop.run_in_executor(None, partial(delete_rows, services.database, conversation_id,
+                                                            channel, actor, services.settings.timezone))
     if deletion.waiting_section is not None:
-        staff = app.ctx.staff
-        staff.hub.publish({"type": "queue_changed", "conversation_id": conversation_id, "state": "deleted",
-                           "section": deletion.waiting_section})
+        services.hub.publish({"type": "queue_changed", "conversation_id": conversation_id, "state": "deleted",
+                              "section": deletion.waiting_section})
         try:
-            await staff.gate.notify_positions(deletion.waiting_section)
+            await services.gate.notify_positions(deletion.waiting_section)
         except Exception:  # telling the others their place is a courtesy; the deletion is done
             logger.exception("privacy: could not update queue positions after a deletion")
     logger.info("conversation deleted by %s on %s (%d events)", actor, deletion.channel, deletion.events)
@@ -237,9 +228,9 @@ async def _async(manager: Any):
             yield
 
 
-async def conversation_language(app: Any, conversation_id: str) -> str:
+async def conversation_language(services: Services, conversation_id: str) -> str:
     """The language the resident chose (the tracker's `language` slot), `ja` by default."""
-    agent = getattr(app.ctx, "agent", None)
+    agent = services.agent.current()
     store = getattr(agent, "tracker_store", None)
     if store is None:
         return "ja"
@@ -252,39 +243,39 @@ async def conversation_language(app: Any, conversation_id: str) -> str:
     return language if language in LANGUAGES else "ja"
 
 
-async def purge_expired(app: Any, older_than: dt.timedelta) -> List[Deletion]:
+async def purge_expired(services: Services, older_than: dt.timedelta) -> List[Deletion]:
     """The server's retention run: each expired conversation through `delete_conversation`."""
     loop = asyncio.get_running_loop()
     cutoff = clock.now() - older_than
-    expired = await loop.run_in_executor(None, expired_conversations, _database(app), cutoff)
-    deletions = [await delete_conversation(app, cid, actor=ACTOR_RETENTION) for cid in expired]
+    expired = await loop.run_in_executor(None, expired_conversations, services.database, cutoff)
+    deletions = [await delete_conversation(services, cid, actor=ACTOR_RETENTION) for cid in expired]
     if deletions:
         logger.info("retention: deleted %d conversation(s) older than %s", len(deletions), older_than)
     return deletions
 
 
-def install_retention(app: Any, retention_days: int) -> None:
+def install_retention(app: Any, services: Services, retention_days: int) -> None:
     """Purge once shortly after start and then daily, inside `serve` (0 days: never)."""
     if retention_days <= 0:
         return
     older_than = dt.timedelta(days=retention_days)
+    tasks: List["asyncio.Future[None]"] = []
 
     async def run_daily() -> None:
         await asyncio.sleep(FIRST_PURGE_DELAY_SECONDS)
         while True:
             try:
-                await purge_expired(app, older_than)
+                await purge_expired(services, older_than)
             except Exception:  # a failed run is retried the next day; the server keeps serving
                 logger.exception("retention: the purge failed")
             await asyncio.sleep(PURGE_INTERVAL_SECONDS)
 
-    async def start(app_: Any, _loop: Any) -> None:
-        app_.ctx.retention_task = asyncio.ensure_future(run_daily())
+    async def start(_app: Any, _loop: Any) -> None:
+        tasks.append(asyncio.ensure_future(run_daily()))
 
-    async def stop(app_: Any, _loop: Any) -> None:
-        task = getattr(app_.ctx, "retention_task", None)
-        if task is not None:
-            task.cancel()
+    async def stop(_app: Any, _loop: Any) -> None:
+        while tasks:
+            tasks.pop().cancel()
 
     app.register_listener(start, "before_server_start")
     app.register_listener(stop, "before_server_stop")
@@ -328,19 +319,20 @@ def cancelled_message(catalog: Catalog, language: str) -> BotMessage:
     return to_message(Reply([ReplyBuilder(catalog, language).phrase("delete_cancelled")]), language)
 
 
-async def answer_delete_command(app: Any, conversation_id: str, channel: str, text: str) -> Optional[BotMessage]:
+async def answer_delete_command(services: Services, conversation_id: str, channel: str,
+                                text: str) -> Optional[BotMessage]:
     """For the messaging channels (Telegram `/delete`, LINE 「会話を消す」): the reply to a
     deletion request (a question with 「消す」/「やめる」 buttons), to its confirmation (the
     conversation is deleted; the reply says what went) or to its cancellation. None when
     the text is none of these, and the message goes on to Rasa as usual."""
     if text == CONFIRM_PAYLOAD:
-        language = await conversation_language(app, conversation_id)
-        deletion = await delete_conversation(app, conversation_id, channel)
-        return deleted_message(await app.ctx.catalogs.current(), deletion, language)
+        language = await conversation_language(services, conversation_id)
+        deletion = await delete_conversation(services, conversation_id, channel)
+        return deleted_message(await services.catalogs.current(), deletion, language)
     if text == CANCEL_PAYLOAD:
-        language = await conversation_language(app, conversation_id)
-        return cancelled_message(await app.ctx.catalogs.current(), language)
+        language = await conversation_language(services, conversation_id)
+        return cancelled_message(await services.catalogs.current(), language)
     if is_delete_request(text):
-        language = await conversation_language(app, conversation_id)
-        return confirmation_message(await app.ctx.catalogs.current(), language)
+        language = await conversation_language(services, conversation_id)
+        return confirmation_message(await services.catalogs.current(), language)
     return None

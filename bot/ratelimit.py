@@ -20,7 +20,7 @@ import hashlib
 import logging
 import math
 import time
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Protocol, Tuple
 
 from sanic import response
 from sanic.request import Request
@@ -101,7 +101,7 @@ class RateLimiter:
 
 
 class RateLimits:
-    """The limiters of one server process (app.ctx.rate_limits)."""
+    """The limiters of one server process (`Services.rate_limits`, bot/services.py)."""
 
     def __init__(self, settings: Any) -> None:
         window = settings.rate_limit_window_seconds
@@ -124,16 +124,22 @@ def client_address(request: Request) -> str:
     return request.remote_addr or request.ip or ""
 
 
-async def limited_message(app: Any) -> str:
+class CatalogSource(Protocol):
+    """What the refusal needs of the server's catalog provider (bot/catalog/provider.py)."""
+
+    async def current(self) -> Any: ...
+
+
+async def limited_message(catalogs: CatalogSource) -> str:
     """The refusal in Japanese and English, from intents/phrases.yml (`rate_limited`)."""
-    catalog = await app.ctx.catalogs.current()
+    catalog = await catalogs.current()
     return " ".join(catalog.phrase("rate_limited", language) for language in ("ja", "en"))
 
 
-def install_rate_limits(app: Any, settings: Any) -> RateLimits:
-    """app.ctx.rate_limits for the gate, and the per-address limit on the resident HTTP entry points."""
+def install_rate_limits(app: Any, settings: Any, catalogs: CatalogSource) -> RateLimits:
+    """The limits for the gate (returned), and the per-address limit on the resident HTTP entry points
+    (refused with the catalog's `rate_limited` phrase)."""
     limits = RateLimits(settings)
-    app.ctx.rate_limits = limits
 
     async def limit_address(request: Request) -> Optional[HTTPResponse]:
         if request.method != "POST" or request.path not in ADDRESS_LIMITED_PATHS:
@@ -144,7 +150,7 @@ def install_rate_limits(app: Any, settings: Any) -> RateLimits:
         retry_after = await limits.addresses.hit(address)
         if retry_after is None:
             return None
-        return too_many_requests(retry_after, await limited_message(request.app))
+        return too_many_requests(retry_after, await limited_message(catalogs))
 
     async def close(_app: Any, _loop: Any) -> None:
         await limits.close()

@@ -78,14 +78,19 @@ def build_app(settings: Settings, model_path: Path):
     from bot.catalog.provider import CatalogProvider
     from bot.cors import install_cors
     from bot.delivery import Delivery
+    from bot.handoff.gate import HandoffGate
+    from bot.handoff.hub import EventHub
     from bot.handoff.runtime import service_for
     from bot.health import health_blueprint, install_draining
     from bot.privacy import install_retention
     from bot.ratelimit import install_rate_limits
+    from bot.services import AgentAccess, Services, TurnsInFlight, attach
     from bot.speech import install_speech
+    from bot.sse import StreamSlots
+    from bot.staff.context import StaffContext
 
     # One catalog provider and one handoff service for the whole process: the action, the
-    # gate, the staff console and the channels all read the same ones (app.ctx).
+    # gate, the staff console and the channels all read the same ones (the services below).
     catalogs = CatalogProvider(settings.catalog_dir)
     handoffs = service_for(settings.tracker_database_url, settings.callback_ttl_seconds)
     dialogue = ActionMadoguchi(catalogs, handoffs)
@@ -107,20 +112,22 @@ def build_app(settings: Settings, model_path: Path):
         app.register_middleware(rasa_api_guard(rasa_api_routes(app), settings.api_token), "request")
     install_body_limit(app, settings.max_body_bytes)
     install_error_shape(app)
-    install_rate_limits(app, settings)  # app.ctx.rate_limits (the gate) and 429 per address on REST/web
+    rate_limits = install_rate_limits(app, settings, catalogs)  # the gate's, and 429 per address on REST/web
     if settings.trusted_proxies:  # else X-Forwarded-For is ignored: a client could name any address
         app.config.PROXIES_COUNT = settings.trusted_proxies
     install_cors(app, settings.allowed_origins)
     bus = install_bus(app, settings, channels)
-    app.ctx.delivery = Delivery(channels, bus)
-    app.ctx.settings = settings
-    app.ctx.catalogs = catalogs
-    gate = install_handoff(app, handoffs, catalogs, bus)
-    register_channels(app, channels, gate)
+    delivery = Delivery(channels, bus)
+    # Rasa loads the agent into app.ctx.agent (and its PUT /model replaces it there): everyone
+    # else asks the accessor for the current one.
+    agent = AgentAccess(lambda: getattr(app.ctx, "agent", None), partial(setattr, app.ctx, "agent"))
+    hub = EventHub(bus)
+    gate = HandoffGate(handoffs, hub, catalogs, agent.current, rate_limits, delivery)
+    turns = TurnsInFlight()
+    register_channels(app, channels, gate, agent, turns)
     blueprints = [health_blueprint()] + extra_blueprints(settings) + staff_blueprints()
     for blueprint in blueprints + admin_blueprints() + model_blueprints():
         app.blueprint(blueprint)
-    app.ctx.model_path = Path(model_path)  # registered at start (bot/admin/models_api.py); publish replaces the agent
     app.register_listener(partial(load_agent_on_start, str(model_path), endpoints, None), "before_server_start")
 
     async def know_the_catalog(_app, _loop) -> None:
@@ -129,9 +136,17 @@ def build_app(settings: Settings, model_path: Path):
         await dialogue.sources.knowledge(await catalogs.current())
 
     app.register_listener(know_the_catalog, "before_server_start")
-    install_speech(app, settings)  # app.ctx.speech, GET /audio/<hash>.<ext>, catalog pre-synthesis
-    install_retention(app, settings.retention_days)  # daily purge (MADOGUCHI_RETENTION_DAYS), after the agent loads
-    install_draining(app)  # /health/ready says 503 while in-flight turns finish
+    speech = install_speech(app, settings, catalogs)  # GET /audio/<hash>.<ext>, catalog pre-synthesis
+    services = Services(settings=settings, catalogs=catalogs, handoffs=handoffs, hub=hub, gate=gate,
+                        delivery=delivery, bus=bus, rate_limits=rate_limits, speech=speech, agent=agent,
+                        turns=turns, sse_slots=StreamSlots(settings.max_sse_streams),
+                        model_path=Path(model_path))  # registered at start (bot/admin/models_api.py)
+    services.add(StaffContext(services))
+    attach(app, services)
+    # channels/voice.py still reads these from app.ctx; it moves onto the services with the phone's issue.
+    app.ctx.catalogs, app.ctx.speech, app.ctx.staff = catalogs, speech, services.part(StaffContext)
+    install_retention(app, services, settings.retention_days)  # daily purge (MADOGUCHI_RETENTION_DAYS)
+    install_draining(app, services)  # /health/ready says 503 while in-flight turns finish
     app.config.GRACEFUL_SHUTDOWN_TIMEOUT = settings.graceful_shutdown_seconds  # Sanic waits this long for them
     app.register_listener(close_resources, "after_server_stop")
     return app
@@ -186,29 +201,26 @@ def install_error_shape(app) -> None:
     app.register_middleware(ignore_unreadable_cookies, "request")
 
 
-def register_channels(app, channels: List, gate) -> None:
+def register_channels(app, channels: List, gate, agent, turns) -> None:
     """As `rasa.core.channels.channel.register`, with every message passing the handoff gate.
 
-    The handler looks the agent up on each message, so a model loaded later through
-    Rasa's API (which replaces app.ctx.agent) still sits behind the gate. Turns are counted
-    from the gate on, so a model loading beside gives way to them (bot/admin/model_swap.py).
+    The handler asks for the current agent on each message, so a model loaded later through
+    Rasa's API or the admin console still sits behind the gate. Turns are counted from the gate
+    on, so a model loading beside gives way to them (bot/admin/model_swap.py).
     """
-    from bot.admin.model_swap import TurnsInFlight
-
-    app.ctx.turns = TurnsInFlight()
 
     async def handle(message) -> None:
-        await app.ctx.agent.handle_message(message)
+        await agent.running().handle_message(message)
 
     gated = gate.wrap(handle)
 
     async def through_gate(message):
-        with app.ctx.turns.counting():  # the gate's reads and writes are part of the turn too
+        with turns.counting():  # the gate's reads and writes are part of the turn too
             return await gated(message)
 
     for channel in channels:
         app.blueprint(channel.blueprint(through_gate), url_prefix=f"/webhooks/{channel.url_prefix()}")
-    app.ctx.input_channels = channels
+    app.ctx.input_channels = channels  # Rasa's own routes read it (output_channel=latest)
 
 
 def install_bus(app, settings: Settings, channels: List):
@@ -231,20 +243,7 @@ def install_bus(app, settings: Settings, channels: List):
 
     app.register_listener(start, "before_server_start")
     app.register_listener(stop, "after_server_stop")
-    app.ctx.bus = bus
     return bus
-
-
-def install_handoff(app, handoffs, catalogs, bus=None):
-    """The staff live-event hub, the gate and the staff console's context, shared through app.ctx."""
-    from bot.handoff.gate import HandoffGate
-    from bot.handoff.hub import EventHub
-    from bot.staff.context import StaffContext
-
-    hub = EventHub(bus)
-    gate = HandoffGate(handoffs, hub, app, catalogs)
-    app.ctx.staff = StaffContext(handoffs, hub, gate, catalogs)
-    return gate
 
 
 def staff_blueprints() -> List:

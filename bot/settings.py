@@ -163,7 +163,7 @@ class Settings:
     @classmethod
     def from_env(cls) -> "Settings":
         """The settings of this process. Only the entry points (bot/cli/, bot/server.py) call
-        this; everything else is handed settings or reads `app.ctx.settings`. A variable that is
+        this; everything else is handed settings (the server's `Services`, bot/services.py). A variable that is
         not set keeps the field's default above (paths: under MADOGUCHI_HOME when that is set)."""
         env = os.environ
         root = Path(env.get("MADOGUCHI_HOME", PROJECT_ROOT))

@@ -2,12 +2,12 @@
 
 An open stream costs a socket and a task for as long as the browser keeps it, so a
 process caps how many it holds at once (`MADOGUCHI_MAX_SSE_STREAMS`, shared by the
-resident pages and the staff consoles through `app.ctx.sse_slots`): past the cap a new
+resident pages and the staff consoles through the server's `Services.sse_slots`): past the cap a new
 stream gets `503` with `Retry-After`, and the browser's automatic reconnect tries again
 later. Streams already open are never closed to make room.
 
 Use:
-    slots = stream_slots(request.app)
+    slots = services_of(request.app).sse_slots   # one StreamSlots per process (bot/services.py)
     if not slots.acquire():
         return server_busy()
     try:
@@ -56,16 +56,6 @@ class StreamSlots:
 
     def release(self) -> None:
         self.open = max(0, self.open - 1)
-
-
-def stream_slots(app: Any) -> StreamSlots:
-    """The process-wide slots on `app.ctx`, sized by the settings the first time."""
-    slots = getattr(app.ctx, "sse_slots", None)
-    if slots is None:
-        settings = getattr(app.ctx, "settings", None)
-        slots = StreamSlots(getattr(settings, "max_sse_streams", DEFAULT_MAX_STREAMS))
-        app.ctx.sse_slots = slots
-    return slots
 
 
 def server_busy(retry_after: int = RETRY_AFTER_SECONDS) -> HTTPResponse:

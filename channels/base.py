@@ -7,7 +7,7 @@ NFKC, redaction) and answers bad input with one JSON error shape (`error_respons
 
 `MessagingChannel` is the base of the channels of messaging apps (Telegram, LINE) and of
 any channel that reaches a resident through a platform's webhook (voice next). It owns the
-webhook blueprint (the health route, the server app for the privacy commands, closing the
+webhook blueprint (the health route, the server's services for the privacy commands, closing the
 platform client when the server stops), redelivery de-duplication (`first_time`), the way
 one inbound message goes through the gate (`forward`: prepare → `/delete` → `UserMessage`
 → Rasa, with a polite notice on bad input and on failure) and `push` for staff replies
@@ -42,6 +42,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import privacy
+from bot.services import Services, services_of
 from bot.text import without_lone_surrogates
 from channels.inbound import Inbound, InboundError, namespaced_sender, prepare, sender_prefix
 from channels.outbound import NOTICES, SeenIds
@@ -182,7 +183,8 @@ class MessagingChannel(Channel, Generic[Address]):
         super().__init__(max_chars)
         self.api_url = api_url.rstrip("/")  # the platform's API (a fake one in tests)
         self._seen = SeenIds(SEEN_DELIVERIES)
-        self._app: Any = None  # the server app: deleting a conversation needs its database and staff hub
+        # The server's services (bot/services.py): deleting a conversation needs its database and staff hub.
+        self._services: Optional[Services] = None
         self.logger = logging.getLogger(type(self).__module__)
 
     def require_secret(self, secret: str, setting: str, platform: str) -> None:
@@ -247,7 +249,8 @@ class MessagingChannel(Channel, Generic[Address]):
         output = self.turn_output(address)
         failed = False
         try:
-            answer = await privacy.answer_delete_command(self._app, sender, self.name(), inbound.text)
+            answer = (await privacy.answer_delete_command(self._services, sender, self.name(), inbound.text)
+                      if self._services is not None else None)
             if answer is not None:
                 await output.send_response(sender, answer)
             else:
@@ -274,8 +277,8 @@ class MessagingChannel(Channel, Generic[Address]):
         health_route(webhook)
 
         @webhook.listener("before_server_start")
-        async def remember_app(app: Any, _loop: Any) -> None:
-            self._app = app
+        async def remember_services(app: Any, _loop: Any) -> None:
+            self._services = services_of(app)
 
         @webhook.listener("after_server_stop")
         async def close_client(_app: Any, _loop: Any) -> None:
@@ -283,7 +286,7 @@ class MessagingChannel(Channel, Generic[Address]):
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            self._app = self._app or request.app
+            self._services = self._services or services_of(request.app)
             return await self.receive(request, on_new_message)
 
         return webhook

@@ -20,12 +20,10 @@ def test_the_running_server_is_live_and_ready(server):
 
 
 def app_with(database_url: str, redis_url: str, draining: bool = False) -> SimpleNamespace:
-    """Just the parts readiness reads, on real engines (a model-less app: model is False)."""
+    """Just the services readiness reads, on real engines (a model-less server: model is False)."""
     engine = create_engine(database_url, future=True)
-    handoffs = SimpleNamespace(db=SimpleNamespace(engine=engine))
-    ctx = SimpleNamespace(settings=Settings(redis_url=redis_url), staff=SimpleNamespace(handoffs=handoffs),
-                          draining=draining)
-    return SimpleNamespace(ctx=ctx)
+    return SimpleNamespace(settings=Settings(redis_url=redis_url), agent=SimpleNamespace(current=lambda: None),
+                           database=SimpleNamespace(engine=engine), lifecycle=SimpleNamespace(draining=draining))
 
 
 def test_readiness_names_an_unreachable_database_and_redis():

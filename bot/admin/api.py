@@ -34,9 +34,11 @@ from bot.catalog.freshness import stale_procedures
 from bot.catalog.model import WAYS, Catalog
 from bot.messages import BotMessage
 from bot.replies import ReplyBuilder, to_message
+from bot.services import Services, services_of
 from bot.speech.answers import SPOKEN_LANGUAGES
 from bot.speech.service import SpeechError
 from bot.staff.api import authenticated, body_of, error, log_in
+from bot.staff.context import staff_of
 from bot.staff.cookies import SessionCookie
 from bot.text import LANGUAGES
 
@@ -55,12 +57,12 @@ class Edit(NamedTuple):
 
 
 class AdminContext:
-    """What the admin API needs, built with the server (`app.ctx.admin`)."""
+    """What the admin API needs, built from the server's services the first time it is asked for."""
 
-    def __init__(self, app: Any) -> None:
-        self.db = app.ctx.staff.handoffs.db
+    def __init__(self, services: Services) -> None:
+        self.db = services.database
         self.history = CatalogHistory(self.db)
-        self.editor = CatalogEditor(app.ctx.settings.catalog_dir, self.history)
+        self.editor = CatalogEditor(services.settings.catalog_dir, self.history)
 
 
 def admin_cookie(request: Request) -> SessionCookie:
@@ -69,14 +71,12 @@ def admin_cookie(request: Request) -> SessionCookie:
 
 
 def admin_of(request: Request) -> AdminContext:
-    app = request.app
-    if not hasattr(app.ctx, "admin"):
-        app.ctx.admin = AdminContext(app)
-    return app.ctx.admin
+    services = services_of(request.app)
+    return services.part_or(AdminContext, lambda: AdminContext(services))
 
 
 async def audit(request: Request, action: str, detail: Optional[Dict[str, Any]] = None) -> None:
-    staff = request.app.ctx.staff
+    staff = staff_of(request.app)
     await to_thread(staff.audit.record, request.ctx.principal.username, action, None, detail)
 
 
@@ -97,7 +97,7 @@ def bad_range() -> HTTPResponse:
 async def console_catalog(request: Request) -> Catalog:
     """The catalog as the files are now (an edit shows at once in the console), else the server's."""
     fresh = await to_thread(admin_of(request).editor.catalog)
-    return fresh if fresh is not None else await request.app.ctx.catalogs.current()
+    return fresh if fresh is not None else await services_of(request.app).catalogs.current()
 
 
 def procedure_titles(catalog: Catalog) -> Dict[str, str]:
@@ -116,7 +116,7 @@ def admin_blueprint() -> Blueprint:
     @bp.get("/session")
     async def session(request: Request) -> HTTPResponse:
         token = admin_cookie(request).read(request)
-        p = await to_thread(request.app.ctx.staff.accounts.principal, token)
+        p = await to_thread(staff_of(request.app).accounts.principal, token)
         if p is None:
             return response.json({"logged_in": False})
         return response.json({"logged_in": True, "csrf_token": p.csrf_token if p.is_admin else None,
@@ -125,7 +125,7 @@ def admin_blueprint() -> Blueprint:
     @bp.post("/logout")
     @authenticated()
     async def logout(request: Request) -> HTTPResponse:
-        staff = request.app.ctx.staff
+        staff = staff_of(request.app)
         await to_thread(staff.accounts.close_session, request.ctx.session_token)
         staff.streams.close_session(request.ctx.session_token)
         await audit(request, "logout")
@@ -230,10 +230,10 @@ def admin_blueprint() -> Blueprint:
             return invalid(problems)
         source = await to_thread(spoken_text, catalog, pid, language)
         try:
-            audio = await request.app.ctx.speech.synthesize(source, language)
+            audio = await services_of(request.app).speech.synthesize(source, language)
         except SpeechError as failure:
             return error(503, "speech_unavailable", f"No speech engine could read it: {failure}")
-        return response.json({"url": request.app.ctx.speech.url_for(audio), "seconds": audio.seconds,
+        return response.json({"url": services_of(request.app).speech.url_for(audio), "seconds": audio.seconds,
                               "engine": audio.engine})
 
     @bp.put("/procedures/<pid>")
@@ -366,7 +366,7 @@ def admin_blueprint() -> Blueprint:
 
     # --- analytics ---------------------------------------------------------------------
     async def numbers(request: Request):
-        settings = request.app.ctx.settings
+        settings = services_of(request.app).settings
         period = period_of(request.args.get("from"), request.args.get("to"), settings.timezone)
         if period is None:
             return None, None

@@ -3,7 +3,7 @@
 The new model is loaded in a worker thread (≈4 s of work on an idle server) while the old agent
 keeps answering; then, in one synchronous step on the event loop (no `await`, so no turn can
 run in between), a new Agent sharing the old one's tracker store, lock store, action endpoint
-and NLG takes its place in `app.ctx.agent`. Turns already running finish on the old agent;
+and NLG takes its place (`Services.agent`, bot/services.py). Turns already running finish on the old agent;
 every message after the swap is handled by the new one, still behind the handoff gate,
 which looks the agent up per message (bot/server.py register_channels).
 
@@ -25,23 +25,10 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from bot.services import Services, TurnsInFlight
+
 logger = logging.getLogger(__name__)
 SWITCH_INTERVAL = 0.0005  # seconds; Python's default is 0.005
-
-
-class TurnsInFlight:
-    """How many residents' turns the agent is handling right now (counted in bot/server.py)."""
-
-    def __init__(self) -> None:
-        self.count = 0  # read from the loading thread: an int read is atomic under the GIL
-
-    @contextlib.contextmanager
-    def counting(self) -> Iterator[None]:
-        self.count += 1
-        try:
-            yield
-        finally:
-            self.count -= 1
 
 
 class GiveWay:
@@ -104,7 +91,7 @@ def load_processor(current: Any, model_path: Path, give_way: GiveWay) -> Any:
                                 http_interpreter=current.http_interpreter)
 
 
-def swap(app: Any, current: Any, processor: Any) -> Any:
+def swap(services: Services, current: Any, processor: Any) -> Any:
     """Put an agent with `processor` in place of `current`. Synchronous on purpose (atomic on the loop)."""
     from rasa.core.agent import Agent
     from rasa.core.nlg import TemplatedNaturalLanguageGenerator
@@ -117,22 +104,22 @@ def swap(app: Any, current: Any, processor: Any) -> Any:
     current.tracker_store.domain = processor.domain
     if isinstance(current.nlg, TemplatedNaturalLanguageGenerator):
         current.nlg.responses = processor.domain.responses
-    app.ctx.agent = agent
+    services.agent.replace(agent)
     return agent
 
 
-def give_way_for(app: Any, busy_share: float) -> GiveWay:
-    """A GiveWay for the turns this server counts (a fresh count where none are counted)."""
-    return GiveWay(getattr(app.ctx, "turns", None) or TurnsInFlight(), busy_share=busy_share)
+def give_way_for(services: Services, busy_share: float) -> GiveWay:
+    """A GiveWay for the turns this server counts."""
+    return GiveWay(services.turns, busy_share=busy_share)
 
 
-async def load_and_swap(app: Any, model_path: Path, give_way: GiveWay) -> Any:
+async def load_and_swap(services: Services, model_path: Path, give_way: GiveWay) -> Any:
     """The new agent, running. `give_way` tells how far the loading is (its calls) and how long it paused."""
-    current = app.ctx.agent
+    current = services.agent.running()
     started = time.monotonic()
     processor = await asyncio.to_thread(load_processor, current, model_path, give_way)
     logger.info("loaded %s in %.1f s beside the running model (gave way to turns for %.1f s, %d calls traced)",
                 model_path.name, time.monotonic() - started, give_way.paused_seconds, give_way.calls)
-    if app.ctx.agent is not current:  # someone (Rasa's PUT /model) swapped meanwhile: build on theirs
-        current = app.ctx.agent
-    return swap(app, current, processor)
+    if services.agent.current() is not current:  # Rasa's PUT /model swapped meanwhile: build on theirs
+        current = services.agent.running()
+    return swap(services, current, processor)

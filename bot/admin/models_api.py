@@ -11,7 +11,7 @@ from asyncio import to_thread
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -20,8 +20,10 @@ from sanic.response import HTTPResponse
 from bot.admin.jobs import LOAD_CALLS, LOAD_SECONDS, Job, JobBusy, Jobs, run_cli
 from bot.admin.model_swap import give_way_for, load_and_swap
 from bot.admin.models import ROLLBACK_WINDOW, ModelInfo, ModelRegistry, NotPublishable
+from bot.services import Services, services_of
 from bot.settings import Settings
 from bot.staff.api import authenticated, body_of, error
+from bot.staff.context import StaffContext
 
 logger = logging.getLogger(__name__)
 MODEL_FILE = re.compile(r"madoguchi-([0-9a-f]+)\.tar\.gz$")
@@ -30,7 +32,7 @@ FOLLOW_SECONDS = 5.0  # how often the server checks whether a model was publishe
 
 @dataclass
 class AdminModels:
-    """What the model API shares per server (`app.ctx.admin_models`)."""
+    """What the model API shares per server (a part of its services, bot/services.py)."""
 
     registry: ModelRegistry
     jobs: Jobs
@@ -59,14 +61,14 @@ def register_running_model(registry: ModelRegistry, model_path: Path) -> ModelIn
     return model
 
 
-async def switch_to(app: Any, models: AdminModels, model: ModelInfo, username: str, action: Optional[str],
+async def switch_to(services: Services, models: AdminModels, model: ModelInfo, username: str, action: Optional[str],
                     job: Job) -> str:
     """Load `model` beside the running one, swap, then record it (unless it was published elsewhere)."""
     job.model = model.id
     job.phase, job.message = "loading", f"loading model {model.id} beside the running one"
     started = time.monotonic()
-    give_way = give_way_for(app, models.settings.publish_busy_share)
-    loading = asyncio.ensure_future(load_and_swap(app, model.path, give_way))
+    give_way = give_way_for(services, models.settings.publish_busy_share)
+    loading = asyncio.ensure_future(load_and_swap(services, model.path, give_way))
     while not loading.done():  # the bar follows the Python calls the loading has made so far
         done = min(0.99, give_way.calls / models.load_calls)
         job.progress = 0.9 * done
@@ -78,13 +80,13 @@ async def switch_to(app: Any, models: AdminModels, model: ModelInfo, username: s
     previous, models.running_id = models.running_id, model.id
     if action is not None:
         await to_thread(models.registry.mark_published, model.id, username)
-        await to_thread(app.ctx.staff.audit.record, username, action, None,
+        await to_thread(services.part(StaffContext).audit.record, username, action, None,
                         {"model": model.id, "fingerprint": model.fingerprint, "previous": previous})
     return (f"model {model.id} is running (switched in {time.monotonic() - started:.0f} s, no restart; "
             f"loading gave way to residents' turns for {give_way.paused_seconds:.0f} s)")
 
 
-async def follow_published(app: Any, models: AdminModels) -> None:
+async def follow_published(services: Services, models: AdminModels) -> None:
     """Switch when the model was published elsewhere: `madoguchi catalog publish|rollback` on the
     command line, or another server process of the same city (one database). Each published
     version is tried once: a broken file does not make the server reload forever."""
@@ -92,7 +94,7 @@ async def follow_published(app: Any, models: AdminModels) -> None:
     while True:
         await asyncio.sleep(FOLLOW_SECONDS)
         try:
-            if getattr(app.ctx, "agent", None) is None:  # the first model is still loading
+            if services.agent.current() is None:  # the first model is still loading
                 continue
             published = await to_thread(models.registry.published)
             if published is None or published.id == models.running_id or models.jobs.running() is not None:
@@ -101,7 +103,7 @@ async def follow_published(app: Any, models: AdminModels) -> None:
                 continue
             tried = (published.id, published.published_at)
             models.jobs.start("publish", published.published_by or "system",
-                              partial(switch_to, app, models, published, "", None))
+                              partial(switch_to, services, models, published, "", None))
         except Exception:  # a database hiccup must not end the following for good
             logger.exception("following the published model failed")
 
@@ -114,27 +116,31 @@ def busy(job: Job) -> HTTPResponse:
 def admin_models_blueprint() -> Blueprint:
     bp = Blueprint("madoguchi_admin_models", url_prefix="/admin/api")
 
-    @bp.listener("before_server_start")  # before the first request can ask for app.ctx.admin_models
+    followers: List["asyncio.Task[None]"] = []
+
+    @bp.listener("before_server_start")  # before the first request can ask for the AdminModels part
     async def register_startup_model(app: Any, _loop: Any) -> None:
         from bot.handoff.runtime import service_for
 
-        settings: Settings = app.ctx.settings
+        services = services_of(app)
+        settings: Settings = services.settings
         handoffs = await to_thread(service_for, settings.tracker_database_url, settings.callback_ttl_seconds)
         models = AdminModels(ModelRegistry(handoffs.db), Jobs(), settings)
-        model = await to_thread(register_running_model, models.registry, app.ctx.model_path)
+        model = await to_thread(register_running_model, models.registry, services.model_path)
         models.running_id = model.id
-        app.ctx.admin_models = models
-        app.ctx.model_follower = asyncio.get_running_loop().create_task(follow_published(app, models))
+        services.add(models)
+        followers.append(asyncio.get_running_loop().create_task(follow_published(services, models)))
 
     @bp.listener("before_server_stop")
     async def stop_jobs(app: Any, _loop: Any) -> None:
-        models = getattr(app.ctx, "admin_models", None)
-        if models is not None:
-            await models.jobs.stop()
-            app.ctx.model_follower.cancel()
+        services = services_of(app)
+        if services.has_part(AdminModels):
+            await services.part(AdminModels).jobs.stop()
+            while followers:
+                followers.pop().cancel()
 
     def state(request: Request) -> AdminModels:
-        return request.app.ctx.admin_models
+        return services_of(request.app).part(AdminModels)
 
     @bp.get("/models")
     @authenticated(role="admin")
@@ -216,7 +222,7 @@ def admin_models_blueprint() -> Blueprint:
         action = "model.rollback" if rollback else "model.publish"
         try:
             job = models.jobs.start("rollback" if rollback else "publish", username,
-                                    partial(switch_to, request.app, models, model, username, action))
+                                    partial(switch_to, services_of(request.app), models, model, username, action))
         except JobBusy as running:
             return busy(running.job)
         return response.json({"job": job.id}, status=202)

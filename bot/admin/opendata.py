@@ -26,6 +26,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from bot.admin.spreadsheet import SafeCsvWriter, is_formula
 from bot.catalog import CatalogError, load_catalog
 from bot.clock import real_utcnow
+from bot.services import services_of
 from bot.settings import Settings
 
 SCHEMA_PATH = Path(__file__).with_name("opendata_schema.json")
@@ -422,7 +423,7 @@ def opendata_blueprint() -> Any:
         return cache
 
     async def current(request: Any, kind: str) -> Optional[str]:
-        return (await asyncio.to_thread(build, request.app.ctx.settings))[kind]
+        return (await asyncio.to_thread(build, services_of(request.app).settings))[kind]
 
     def unavailable() -> Any:
         return response.json({"error": "catalog_invalid", "message": "The catalog does not validate yet."},

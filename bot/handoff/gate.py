@@ -17,6 +17,7 @@ from typing import Any, Awaitable, Callable, Dict, Optional
 from rasa.core.channels.channel import UserMessage
 
 from bot.catalog.provider import CatalogProvider
+from bot.delivery import Delivery
 from bot.handoff import tracker as conversation
 from bot.handoff.hub import EventHub
 from bot.handoff.machine import (
@@ -31,6 +32,7 @@ from bot.handoff.machine import (
     recording_changes,
 )
 from bot.messages import BotMessage
+from bot.ratelimit import RateLimits
 from bot.redaction import find_phone_number, mask_phone_numbers
 from bot.replies import Reply, ReplyBuilder, to_message
 
@@ -40,11 +42,18 @@ CANCEL_WORDS = re.compile(r"^/cancel_handoff$|キャンセル|やめ(る|ます)
 
 
 class HandoffGate:
-    def __init__(self, service: HandoffService, hub: EventHub, app: Any, catalogs: CatalogProvider) -> None:
+    """Built once with the server's services (bot/server.py): `agent` gives the running agent
+    (replaced when a model is published), `rate_limits` and `delivery` are the server's own."""
+
+    def __init__(self, service: HandoffService, hub: EventHub, catalogs: CatalogProvider,
+                 agent: Callable[[], Any], rate_limits: Optional[RateLimits] = None,
+                 delivery: Optional[Delivery] = None) -> None:
         self.service = service
         self.hub = hub
-        self.app = app
         self.catalogs = catalogs
+        self.agent = agent
+        self.rate_limits = rate_limits
+        self.delivery = delivery
 
     def wrap(self, handle: Callable[[UserMessage], Awaitable[Any]]) -> Callable[[UserMessage], Awaitable[Any]]:
         async def handle_with_handoff(message: UserMessage) -> Any:
@@ -67,7 +76,7 @@ class HandoffGate:
             return None  # a flood: answered politely, never passed to Rasa
         metadata: Dict[str, Any] = message.metadata if isinstance(message.metadata, dict) else {}
         message.metadata = metadata
-        agent = self.app.ctx.agent
+        agent = self.agent()
 
         if (before is not None and before.awaiting in (AWAITING_PHONE, AWAITING_PHONE_AGAIN)
                 and state not in PAUSED_STATES):
@@ -103,7 +112,7 @@ class HandoffGate:
 
     async def over_rate_limit(self, message: UserMessage, language: str) -> bool:
         """Per-conversation limit (bot/ratelimit.py) for every channel: over it, a polite reply only."""
-        limits = getattr(self.app.ctx, "rate_limits", None)
+        limits = self.rate_limits
         if limits is None or await limits.conversations.hit(message.sender_id) is None:
             return False
         builder = await self.builder(language)
@@ -151,7 +160,7 @@ class HandoffGate:
 
     async def notify_positions(self, section: Optional[str] = None) -> None:
         """Tell every waiting resident their new place in the queue, on their own channel."""
-        delivery = getattr(self.app.ctx, "delivery", None)
+        delivery = self.delivery
         if delivery is None:
             return
         waiting = await to_thread(self.service.positions, section)

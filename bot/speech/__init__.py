@@ -1,7 +1,7 @@
 """Speech: answers read aloud, slowly and clearly (gTTS online, Open JTalk offline).
 
 `SpeechService.synthesize(text)` gives an `Audio` file, cached by content hash under
-var/speech/; `install_speech(app, settings)` puts the service on `app.ctx.speech`, serves
+var/speech/; `install_speech(app, settings, catalogs)` makes the service (`Services.speech`), serves
 the files at GET /audio/<hash>.<ext> and pre-synthesizes every catalog answer in the
 background (at start-up and after a catalog change).
 """

@@ -1,12 +1,14 @@
-"""The speech service in the server: app.ctx.speech, GET /audio/<name>, background pre-synthesis."""
+"""The speech service in the server: one per process (`Services.speech`), GET /audio/<name>,
+background pre-synthesis."""
 from __future__ import annotations
 
 import asyncio
 import logging
 import re
 import time
-from typing import Any, Optional
+from typing import Any, List, Optional
 
+from bot.catalog.provider import CatalogProvider
 from bot.settings import Settings
 from bot.speech.answers import catalog_answers
 from bot.speech.housekeeping import prune_cache
@@ -20,13 +22,13 @@ CATALOG_CHECK_SECONDS = 30.0
 PRUNE_SECONDS = 86400.0  # the cache is also cleaned once a day, catalog edit or not
 
 
-def install_speech(app, settings: Settings) -> SpeechService:
-    """The process's speech service on app.ctx.speech, its audio route and its pre-synthesis."""
+def install_speech(app, settings: Settings, catalogs: CatalogProvider) -> SpeechService:
+    """The process's speech service (returned, for the server's services), its audio route and
+    its pre-synthesis of `catalogs`' answers."""
     from sanic import Blueprint, response
     from sanic.exceptions import NotFound
 
     speech = SpeechService(settings, settings.var_dir / "speech")
-    app.ctx.speech = speech
     audio = Blueprint("madoguchi_audio")
 
     @audio.get("/audio/<name>")
@@ -40,13 +42,14 @@ def install_speech(app, settings: Settings) -> SpeechService:
 
     app.blueprint(audio)
 
-    async def start(app_, _loop) -> None:
-        app_.ctx.speech_presynthesis = asyncio.create_task(presynthesize_forever(speech, app_.ctx))
+    tasks: List["asyncio.Task[None]"] = []
 
-    async def stop(app_, _loop) -> None:
-        task = getattr(app_.ctx, "speech_presynthesis", None)
-        if task is not None:
-            task.cancel()
+    async def start(_app, _loop) -> None:
+        tasks.append(asyncio.create_task(presynthesize_forever(speech, catalogs)))
+
+    async def stop(_app, _loop) -> None:
+        while tasks:
+            tasks.pop().cancel()
 
     if settings.tts_presynthesis or settings.tts_cache_days > 0:
         app.register_listener(start, "before_server_start")
@@ -54,7 +57,7 @@ def install_speech(app, settings: Settings) -> SpeechService:
     return speech
 
 
-async def presynthesize_forever(speech: SpeechService, ctx: Any) -> None:
+async def presynthesize_forever(speech: SpeechService, catalogs: Optional[CatalogProvider]) -> None:
     """Speak every catalog answer once (one at a time, niced, yielding to live callers), and
     again whenever the catalog provider hands out a new catalog. Before that, and once a day,
     delete the audio no answer uses any more (bot/speech/housekeeping.py)."""
@@ -63,7 +66,6 @@ async def presynthesize_forever(speech: SpeechService, ctx: Any) -> None:
     pruned_for: Optional[Any] = None
     pruned_at = 0.0
     while True:
-        catalogs = getattr(ctx, "catalogs", None)
         try:
             catalog = await catalogs.current() if catalogs is not None else None
             if catalog is not None and (catalog is not pruned_for or time.monotonic() - pruned_at > PRUNE_SECONDS):

@@ -1,6 +1,6 @@
 """The speech service: text → cached audio file, from gTTS or Open JTalk.
 
-One instance per process (`app.ctx.speech`). A file's name is the hash of everything its
+One instance per process (`Services.speech`). A file's name is the hash of everything its
 sound depends on (engine, voice, speed, language, output format and the text as read), so
 the same answer is synthesized once and its URL never changes. Engines run off the event
 loop (subprocesses and a worker thread); so do all file reads and writes.

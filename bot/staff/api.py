@@ -12,7 +12,7 @@ import logging
 from asyncio import to_thread
 from functools import wraps
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, overload
+from typing import Any, Callable, Dict, List, Optional, overload
 
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -24,9 +24,11 @@ from bot.handoff.machine import ASSIGNED, CALLBACK, HandoffError
 from bot.handoff.slips import Slips
 from bot.redaction import mask_phone_numbers, scrub
 from bot.replies import to_message
-from bot.sse import KEEPALIVE, open_stream, server_busy, stream_slots
+from bot.services import services_of
+from bot.sse import KEEPALIVE, open_stream, server_busy
 from bot.sse import event as sse_event
 from bot.staff.accounts import Principal, in_password_worker
+from bot.staff.context import staff_of
 from bot.staff.cookies import SessionCookie
 from bot.text import LANGUAGES, without_lone_surrogates
 
@@ -63,7 +65,7 @@ def authenticated(role: Optional[str] = None) -> Callable:
     def decorator(handler: Callable) -> Callable:
         @wraps(handler)
         async def wrapper(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
-            staff = request.app.ctx.staff
+            staff = staff_of(request.app)
             token = SessionCookie.of(request).read(request)
             principal = await to_thread(staff.accounts.principal, token)
             if principal is None:
@@ -88,7 +90,7 @@ async def log_in(request: Request, cookie: SessionCookie, console: Optional[str]
     username, password = body.get("username"), body.get("password")
     if not isinstance(username, str) or not isinstance(password, str):
         return error(400, "invalid_login", "username and password are required.")
-    staff = request.app.ctx.staff
+    staff = staff_of(request.app)
     address = request.remote_addr or request.ip
     refusal = staff.throttle.attempt(username, address)
     if refusal is not None:
@@ -149,16 +151,16 @@ def entry_json(entry, names: Dict[int, str]) -> Dict[str, Any]:
 
 async def finish(request: Request, action: str, entry, detail: Optional[Dict[str, Any]] = None) -> HTTPResponse:
     """After a state change: audit it, refresh every console and queued resident, answer."""
-    staff = request.app.ctx.staff
+    staff = staff_of(request.app)
     await to_thread(staff.audit.record, request.ctx.principal.username, action, entry.conversation_id, detail)
-    await staff.queue_changed(request.app, entry.section)
+    await staff.queue_changed(entry.section)
     return response.json(entry_json(entry, await to_thread(staff.names)))
 
 
 async def purge_callbacks_periodically(app: Any) -> None:
     """Call-back numbers past MADOGUCHI_CALLBACK_TTL go even when nobody opens the console."""
-    staff = app.ctx.staff
-    interval = min(CALLBACK_PURGE_SECONDS, max(1, app.ctx.settings.callback_ttl_seconds // 4))
+    staff = staff_of(app)
+    interval = min(CALLBACK_PURGE_SECONDS, max(1, services_of(app).settings.callback_ttl_seconds // 4))
     while True:
         try:
             expired = await to_thread(staff.handoffs.purge_expired_callbacks)
@@ -175,15 +177,16 @@ def staff_blueprint() -> Blueprint:
     bp = Blueprint("madoguchi_staff_api", url_prefix="/staff/api")
     openapi_document = json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))  # read once, at start-up
 
+    purgers: List["asyncio.Task[None]"] = []  # the call-back purge of the server running this blueprint
+
     @bp.listener("after_server_start")
     async def start_purging(app: Any, _loop: Any) -> None:
-        app.ctx.callback_purger = asyncio.get_running_loop().create_task(purge_callbacks_periodically(app))
+        purgers.append(asyncio.get_running_loop().create_task(purge_callbacks_periodically(app)))
 
     @bp.listener("before_server_stop")
     async def stop_purging(app: Any, _loop: Any) -> None:
-        purger = getattr(app.ctx, "callback_purger", None)
-        if purger is not None:
-            purger.cancel()
+        while purgers:
+            purgers.pop().cancel()
 
     @bp.get("/openapi.json")
     async def openapi(_: Request) -> HTTPResponse:
@@ -196,7 +199,7 @@ def staff_blueprint() -> Blueprint:
     @bp.post("/logout")
     @authenticated()
     async def logout(request: Request) -> HTTPResponse:
-        staff = request.app.ctx.staff
+        staff = staff_of(request.app)
         await to_thread(staff.accounts.close_session, request.ctx.session_token)
         staff.streams.close_session(request.ctx.session_token)
         await to_thread(staff.audit.record, request.ctx.principal.username, "logout")
@@ -208,7 +211,7 @@ def staff_blueprint() -> Blueprint:
     async def session(request: Request) -> HTTPResponse:
         """Whether this browser is logged in (200 either way, so the page can ask at load)."""
         token = SessionCookie.of(request).read(request)
-        p = await to_thread(request.app.ctx.staff.accounts.principal, token)
+        p = await to_thread(staff_of(request.app).accounts.principal, token)
         if p is None:
             return response.json({"logged_in": False})
         return response.json({"logged_in": True, "csrf_token": p.csrf_token, "user": {
@@ -224,7 +227,7 @@ def staff_blueprint() -> Blueprint:
     @bp.get("/queue")
     @authenticated()
     async def queue(request: Request) -> HTTPResponse:
-        staff = request.app.ctx.staff
+        staff = staff_of(request.app)
         await to_thread(staff.audit.record, request.ctx.principal.username, "queue.read")
         names = await to_thread(staff.names)
         entries = await to_thread(staff.handoffs.queue, request.args.get("section"))
@@ -237,9 +240,9 @@ def staff_blueprint() -> Blueprint:
 
         The stream is only as good as its session: it is re-checked every few seconds and
         before each event, and logging out ends the session's streams at once."""
-        staff = request.app.ctx.staff
+        staff = staff_of(request.app)
         token = request.ctx.session_token
-        slots = stream_slots(request.app)  # one cap for resident pages and staff consoles
+        slots = services_of(request.app).sse_slots  # one cap for resident pages and staff consoles
         if not slots.acquire():
             return server_busy()
         try:
@@ -273,9 +276,9 @@ def staff_blueprint() -> Blueprint:
     @bp.get("/conversations/<cid>", unquote=True)
     @authenticated()
     async def read_conversation(request: Request, cid: str) -> HTTPResponse:
-        staff = request.app.ctx.staff
+        staff = staff_of(request.app)
         entry = await to_thread(staff.handoffs.get, cid)
-        lines = await conversation.transcript(request.app.ctx.agent, cid)
+        lines = await conversation.transcript(services_of(request.app).agent.running(), cid)
         if entry is None and not lines:
             return error(404, "not_found", "No such conversation.")
         await to_thread(staff.audit.record, request.ctx.principal.username, "conversation.read", cid)
@@ -287,20 +290,20 @@ def staff_blueprint() -> Blueprint:
     @bp.post("/conversations/<cid>/claim", unquote=True)
     @authenticated()
     async def claim(request: Request, cid: str) -> HTTPResponse:
-        staff = request.app.ctx.staff
+        staff = staff_of(request.app)
         p: Principal = request.ctx.principal
         entry = await to_thread(staff.handoffs.claim, cid, p.account_id)
         joined = (await staff.builder(entry.language)).phrase("staff_joined", name=p.display_name)
-        await staff.deliver(request.app, entry, joined)
+        await staff.deliver(entry, joined)
         return await finish(request, "conversation.claim", entry)
 
     @bp.post("/conversations/<cid>/pull", unquote=True)
     @authenticated()
     async def pull(request: Request, cid: str) -> HTTPResponse:
         """Take over a conversation the bot is handling."""
-        staff = request.app.ctx.staff
+        staff = staff_of(request.app)
         p: Principal = request.ctx.principal
-        tracker = await request.app.ctx.agent.tracker_store.retrieve(cid)
+        tracker = await services_of(request.app).agent.running().tracker_store.retrieve(cid)
         if tracker is None:
             return error(404, "not_found", "No such conversation.")
         language = tracker.get_slot("language") or "ja"
@@ -310,15 +313,15 @@ def staff_blueprint() -> Blueprint:
         entry = await to_thread(staff.handoffs.pull, cid, tracker.get_latest_input_channel() or "rest", p.account_id,
                                 section, language, {"procedure": procedure, "language": language,
                                                     "reason": "staff_pull", "last_messages": said})
-        await conversation.pause(request.app.ctx.agent, cid)
+        await conversation.pause(services_of(request.app).agent.running(), cid)
         joined = (await staff.builder(language)).phrase("staff_joined", name=p.display_name)
-        await staff.deliver(request.app, entry, joined)
+        await staff.deliver(entry, joined)
         return await finish(request, "conversation.pull", entry)
 
     @bp.post("/conversations/<cid>/messages", unquote=True)
     @authenticated()
     async def reply(request: Request, cid: str) -> HTTPResponse:
-        staff = request.app.ctx.staff
+        staff = staff_of(request.app)
         p: Principal = request.ctx.principal
         text = required_text(request, "text")
         if text is None:
@@ -330,7 +333,7 @@ def staff_blueprint() -> Blueprint:
             return error(409, "not_assigned", "Claim the conversation before replying.")
         if entry.assigned_to != p.account_id and not p.is_admin:
             return error(403, "not_yours", "This conversation is assigned to someone else.")
-        delivered = await staff.deliver(request.app, entry, clean(text, from_resident=False),
+        delivered = await staff.deliver(entry, clean(text, from_resident=False),
                                         staff_name=p.display_name)
         await to_thread(staff.audit.record, p.username, "conversation.reply", cid,
                         {"chars": len(text), "delivered": delivered})
@@ -339,18 +342,18 @@ def staff_blueprint() -> Blueprint:
     @bp.post("/conversations/<cid>/handback", unquote=True)
     @authenticated()
     async def handback(request: Request, cid: str) -> HTTPResponse:
-        staff = request.app.ctx.staff
+        staff = staff_of(request.app)
         p: Principal = request.ctx.principal
         entry = await to_thread(staff.handoffs.handback, cid, None if p.is_admin else p.account_id)
         message = await staff.message(entry.language, "staff_handback")
-        await conversation.resume(request.app.ctx.agent, cid, message)
-        await request.app.ctx.delivery.deliver(entry.channel, cid, message)
+        await conversation.resume(services_of(request.app).agent.running(), cid, message)
+        await services_of(request.app).delivery.deliver(entry.channel, cid, message)
         return await finish(request, "conversation.handback", entry)
 
     @bp.post("/conversations/<cid>/close", unquote=True)
     @authenticated()
     async def close(request: Request, cid: str) -> HTTPResponse:
-        staff = request.app.ctx.staff
+        staff = staff_of(request.app)
         p: Principal = request.ctx.principal
         note = required_text(request, "note")
         if note is None:
@@ -358,16 +361,16 @@ def staff_blueprint() -> Blueprint:
         entry = await to_thread(staff.handoffs.close, cid, clean(note), None if p.is_admin else p.account_id)
         goodbye = await staff.message(entry.language, "staff_closed")
         question = to_message((await staff.builder(entry.language)).satisfaction_question(), entry.language)
-        await conversation.resume(request.app.ctx.agent, cid, goodbye)
-        await conversation.append_bot_message(request.app.ctx.agent, cid, question)
+        await conversation.resume(services_of(request.app).agent.running(), cid, goodbye)
+        await conversation.append_bot_message(services_of(request.app).agent.running(), cid, question)
         for message in (goodbye, question):
-            await request.app.ctx.delivery.deliver(entry.channel, cid, message)
+            await services_of(request.app).delivery.deliver(entry.channel, cid, message)
         return await finish(request, "conversation.close", entry, {"note_chars": len(note)})
 
     @bp.post("/conversations/<cid>/transfer", unquote=True)
     @authenticated()
     async def transfer(request: Request, cid: str) -> HTTPResponse:
-        staff = request.app.ctx.staff
+        staff = staff_of(request.app)
         p: Principal = request.ctx.principal
         section = body_of(request).get("section")
         counters = (await staff.catalogs.current()).counters
@@ -377,15 +380,15 @@ def staff_blueprint() -> Blueprint:
         entry = await to_thread(staff.handoffs.transfer, cid, section, None if p.is_admin else p.account_id)
         counter = counters[section]
         builder = await staff.builder(entry.language)
-        await staff.deliver(request.app, entry, builder.phrase("queue_joined", section=builder.t(counter.name)))
+        await staff.deliver(entry, builder.phrase("queue_joined", section=builder.t(counter.name)))
         if before is not None and before.section != section:
-            await staff.queue_changed(request.app, before.section)
+            await staff.queue_changed(before.section)
         return await finish(request, "conversation.transfer", entry, {"to": section})
 
     @bp.get("/conversations/<cid>/callback", unquote=True)
     @authenticated()
     async def callback_phone(request: Request, cid: str) -> HTTPResponse:
-        staff = request.app.ctx.staff
+        staff = staff_of(request.app)
         p: Principal = request.ctx.principal
         found = await to_thread(staff.handoffs.callback, cid)  # expired numbers are purged first
         if found is None:
@@ -400,7 +403,7 @@ def staff_blueprint() -> Blueprint:
     @bp.post("/conversations/<cid>/callback-done", unquote=True)
     @authenticated()
     async def callback_done(request: Request, cid: str) -> HTTPResponse:
-        staff = request.app.ctx.staff
+        staff = staff_of(request.app)
         p: Principal = request.ctx.principal
         entry = await to_thread(staff.handoffs.get, cid)
         if entry is not None and entry.state == CALLBACK and not may_see_callback(p, entry.section):
@@ -415,7 +418,7 @@ def staff_blueprint() -> Blueprint:
     async def canned(request: Request) -> HTTPResponse:
         language = request.args.get("language", "ja")
         language = language if language in LANGUAGES else "ja"
-        staff = request.app.ctx.staff
+        staff = staff_of(request.app)
         phrases = (await staff.catalogs.current()).phrases
         items = [{"id": key, "text": (await staff.message(language, key))["text"]}
                  for key in sorted(k for k in phrases if k.startswith("canned_"))]
@@ -424,14 +427,14 @@ def staff_blueprint() -> Blueprint:
     @bp.get("/sections")
     @authenticated()
     async def sections(request: Request) -> HTTPResponse:
-        counters = (await request.app.ctx.staff.catalogs.current()).counters
+        counters = (await staff_of(request.app).catalogs.current()).counters
         return response.json({"sections": [{"id": cid, "name": c.name.ja, "place": c.place.ja}
                                            for cid, c in counters.items()]})
 
     @bp.get("/slips/<number>")
     @authenticated()
     async def slip(request: Request, number: str) -> HTTPResponse:
-        staff = request.app.ctx.staff
+        staff = staff_of(request.app)
         found = await to_thread(Slips(staff.handoffs.db).lookup, number)
         if found is None:
             return error(404, "not_found", "No visit slip with this number.")
@@ -443,7 +446,7 @@ def staff_blueprint() -> Blueprint:
     @bp.get("/audit")
     @authenticated(role="admin")
     async def audit(request: Request) -> HTTPResponse:
-        staff = request.app.ctx.staff
+        staff = staff_of(request.app)
         entries = await to_thread(staff.audit.entries, request.args.get("conversation_id"))
         return response.json({"entries": entries})
 

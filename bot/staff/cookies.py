@@ -8,6 +8,7 @@ from typing import Optional
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.services import services_of
 from bot.settings import Settings
 
 NAME = "madoguchi_staff"
@@ -30,7 +31,7 @@ class SessionCookie:
 
     @classmethod
     def of(cls, request: Request) -> "SessionCookie":
-        return cls.for_settings(request.app.ctx.settings)
+        return cls.for_settings(services_of(request.app).settings)
 
     def read(self, request: Request) -> Optional[str]:
         return request.cookies.get(self.name)

@@ -29,6 +29,7 @@ from sanic.response import HTTPResponse
 
 from bot import privacy, sse
 from bot.redaction import clean_inbound
+from bot.services import Services, services_of
 from bot.settings import Settings
 from bot.text import DEFAULT_MAX_CHARS, LANGUAGES, shared_tagger
 from channels.base import (
@@ -89,7 +90,7 @@ class WebInput(Channel):
         self.tickets = StreamTickets()
         self.counter_info = CounterInfo(max_chars)
         self.read_aloud = ReadAloud()
-        self._app: Any = None  # the server app: the agent's tracker store and the catalog (app.ctx)
+        self._services: Optional[Services] = None  # the server's: the agent's tracker store, the catalog, the bus
 
     @classmethod
     def from_settings(cls, settings: Any) -> "WebInput":
@@ -128,7 +129,7 @@ class WebInput(Channel):
         return self.streams.open(stream)
 
     async def _events(self, sender: str) -> List[Any]:
-        agent = getattr(self._app.ctx, "agent", None) if self._app is not None else None
+        agent = self._services.agent.current() if self._services is not None else None
         if agent is None or agent.tracker_store is None:
             return []
         # All sessions: a conversation resumed after the session expired still shows its past.
@@ -144,13 +145,12 @@ class WebInput(Channel):
         web.static("/static", str(self.static_dir), name="web_static")
 
         @web.listener("before_server_start")
-        async def remember_app(app: Any, loop: Any) -> None:
-            self._app = app
-            if getattr(app.ctx, "bus", None) is not None:  # tabs held by other replicas (bot/pubsub.py)
-                self.streams.attach(app.ctx.bus, self._events)
+        async def remember_services(app: Any, loop: Any) -> None:
+            services = self._services = services_of(app)
+            self.streams.attach(services.bus, self._events)  # tabs held by other replicas (bot/pubsub.py)
             # Load the dictionary and the catalog now rather than during a resident's first request.
             await loop.run_in_executor(None, lambda: (shared_tagger(),
-                                                      self.counter_info(app.ctx.catalogs, self.settings)))
+                                                      self.counter_info(services.catalogs, self.settings)))
 
         @web.listener("before_server_stop")
         async def close_streams(_app: Any, _loop: Any) -> None:
@@ -167,8 +167,8 @@ class WebInput(Channel):
         @web.route("/info", methods=["GET"])
         async def info(request: Request) -> HTTPResponse:
             # Off the event loop: reading the catalog's YAML must not hold up live streams.
-            body = await asyncio.get_running_loop().run_in_executor(None, self.counter_info, request.app.ctx.catalogs,
-                                                                    self.settings)
+            catalogs = services_of(request.app).catalogs
+            body = await asyncio.get_running_loop().run_in_executor(None, self.counter_info, catalogs, self.settings)
             return response.json(body, ensure_ascii=False, headers={"Cache-Control": "no-cache"})
 
         @web.route("/history", methods=["GET"])
@@ -252,7 +252,7 @@ class WebInput(Channel):
                 message = spoken_message(await self._events(visitor.conversation_id), asked.message_id)
             if message is None:
                 raise InboundError("no_such_message", "No such bot message in this conversation.", status=404)
-            speech_service = request.app.ctx.speech
+            speech_service = services_of(request.app).speech
             audio = await self.read_aloud.audio(speech_service, message, asked.pace)
             return response.json({"url": speech_service.url_for(audio), "seconds": audio.seconds,
                                   "pace": asked.pace}, headers={"Cache-Control": "no-store"})
@@ -266,12 +266,13 @@ class WebInput(Channel):
             page_id = client_id(body.get("page")) or ""
             sender = visitor.conversation_id
             chosen = body.get("language")
+            services = services_of(request.app)
             language = chosen if isinstance(chosen, str) and chosen in LANGUAGES else \
-                await privacy.conversation_language(request.app, sender)
-            deletion = await privacy.delete_conversation(request.app, sender, self.name())
+                await privacy.conversation_language(services, sender)
+            deletion = await privacy.delete_conversation(services, sender, self.name())
             self.streams.reset(sender, page_id)
             loop = asyncio.get_running_loop()
-            reply = await loop.run_in_executor(None, privacy.deleted_message, await request.app.ctx.catalogs.current(),
+            reply = await loop.run_in_executor(None, privacy.deleted_message, await services.catalogs.current(),
                                                deletion, language)
             payload, headers = fresh_start(visitor.embedded, self.settings)
             payload.update(deleted=deletion.summary(), message=shape_message(reply))
@@ -282,7 +283,7 @@ class WebInput(Channel):
     async def _stream(self, request: Request, sender: str, page_id: str, after: float,
                       cookie: Dict[str, str]) -> Optional[HTTPResponse]:
         """The tab's live stream (bot/sse.py): everything after `after`, then each new message."""
-        slots = sse.stream_slots(request.app)
+        slots = services_of(request.app).sse_slots
         if self.streams.full(sender):
             return too_many_pages()
         if slots.full:

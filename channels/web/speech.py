@@ -4,7 +4,7 @@
        → {"url": "/audio/<hash>.mp3", "seconds": …, "pace": …}
 
 Kiosk Chromium on Linux has no speech voice, so the page plays audio from the speech service
-(app.ctx.speech: gTTS or Open JTalk) instead. The page names a message by its id, never by
+(`Services.speech`: gTTS or Open JTalk) instead. The page names a message by its id, never by
 its text: the server reads only what it (or a clerk) said in *this* conversation, found in the
 tracker, so nobody can make it synthesize text of their choosing. Requests are capped per
 conversation, and at most a few syntheses for the web run at once.

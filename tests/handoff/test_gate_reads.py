@@ -1,6 +1,5 @@
 """The gate's cost per turn: one handoff read, and still the live update when a turn queues."""
 import asyncio
-from types import SimpleNamespace
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from sqlalchemy import event
@@ -18,8 +17,7 @@ def gate_on(tmp_path):
     db.create_tables()
     service = HandoffService(db)
     hub = EventHub()
-    gate = HandoffGate(service, hub, SimpleNamespace(ctx=SimpleNamespace(agent=None)),
-                       CatalogProvider(Settings.from_env().catalog_dir))
+    gate = HandoffGate(service, hub, CatalogProvider(Settings.from_env().catalog_dir), agent=lambda: None)
     return db, service, hub, gate
 
 

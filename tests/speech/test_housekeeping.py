@@ -9,7 +9,6 @@ import dataclasses
 import os
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 from bot.catalog.provider import CatalogProvider
 from bot.settings import Settings
@@ -77,7 +76,7 @@ def test_the_background_task_cleans_the_cache_even_without_presynthesis(tmp_path
         age(path, 31)
 
     async def scenario():
-        task = asyncio.create_task(routes.presynthesize_forever(speech, SimpleNamespace(catalogs=provider)))
+        task = asyncio.create_task(routes.presynthesize_forever(speech, provider))
         try:
             while await asyncio.to_thread(stale.path.exists):
                 await asyncio.sleep(0.1)

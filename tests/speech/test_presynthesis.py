@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import shutil
-from types import SimpleNamespace
 
 from bot.catalog.provider import CatalogProvider
 from bot.settings import Settings
@@ -40,7 +39,7 @@ def test_every_answer_is_spoken_once_and_an_edit_is_spoken_again(tmp_path, monke
         return {path.name for path in speech.cache_dir.glob("*.*") if path.suffix != ".json"}
 
     async def scenario():
-        task = asyncio.create_task(routes.presynthesize_forever(speech, SimpleNamespace(catalogs=provider)))
+        task = asyncio.create_task(routes.presynthesize_forever(speech, provider))
         while not before <= await asyncio.to_thread(files):
             await asyncio.sleep(0.1)
         await asyncio.sleep(0.5)  # the loop checks the catalog again: unchanged, nothing more is spoken

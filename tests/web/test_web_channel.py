@@ -286,12 +286,13 @@ def test_too_many_tabs_refuse_the_newest_and_never_close_an_open_one(server, res
 
 
 # --- push (staff replies) and transcript shaping, in process ------------------------------------------
-def fake_app(events: List[Any]) -> SimpleNamespace:
+def fake_services(events: List[Any]) -> SimpleNamespace:
     async def retrieve_full_tracker(sender_id: str):
         return DialogueStateTracker.from_events(sender_id, events)
 
     store = SimpleNamespace(retrieve_full_tracker=retrieve_full_tracker)
-    return SimpleNamespace(ctx=SimpleNamespace(agent=SimpleNamespace(tracker_store=store)))
+    agent = SimpleNamespace(tracker_store=store)
+    return SimpleNamespace(agent=SimpleNamespace(current=lambda: agent))
 
 
 def test_push_delivers_a_stored_staff_reply_to_every_open_page():
@@ -301,7 +302,7 @@ def test_push_delivers_a_stored_staff_reply_to_every_open_page():
               BotUttered("市民課の山田です。ご用件をどうぞ。", {}, {"lang": "ja", "staff": {"name": "山田"}},
                          timestamp=20.0)]
     channel = WebInput()
-    channel._app = fake_app(events)
+    channel._services = fake_services(events)
     pages = [PageStream(sender, "aa" * 8, 11.0), PageStream(sender, "bb" * 8, 0.0)]
     for page in pages:
         channel._open(page)
