@@ -26,6 +26,8 @@ from bot.text import normalize_training
 
 # Parts of speech whose lemmas carry the matter asked about (UniDic pos1).
 _CONTENT_POS = {"名詞", "動詞", "形容詞", "形状詞", "副詞", "代名詞", "接頭辞", "接尾辞", ""}
+# Parts of speech left out of the written form: particles, auxiliaries, punctuation.
+_FUNCTION_POS = {"助詞", "助動詞", "補助記号"}
 # Lemmas that every question has: they say nothing about which entry it is.
 _STOP_LEMMAS = frozenset(
     "する ある いる なる できる 出来る 行く 来る 思う 言う いう 教える 知る 分かる わかる 聞く "
@@ -65,12 +67,15 @@ class Reader:
         return "".join(reading for _, _, _, reading, _ in self.analyze(normalize_training(text)))
 
     def features(self, text: str) -> List[str]:
-        """Lemmas of content words (`w:`) and reading n-grams (`r:`) of one text."""
+        """Lemmas of content words (`w:`), reading n-grams (`r:`) and character bigrams of the
+        written words without particles (`s:`: 「市営住託」 still shares 「市営」「住」 with 「市営住宅」)."""
         words = self.analyze(normalize_training(text))
         lemmas = [lemma for _, _, lemma, _, pos in words if pos in _CONTENT_POS and lemma not in _STOP_LEMMAS]
         reading = "".join(r for _, _, lemma, r, pos in words if lemma not in _STOP_LEMMAS and pos != "助詞")
         grams = [reading[i:i + n] for n in (2, 3) for i in range(len(reading) - n + 1)]
-        return [f"w:{lemma}" for lemma in lemmas] * 2 + [f"r:{gram}" for gram in grams]
+        written = "".join(surface for surface, _, _, _, pos in words if pos not in _FUNCTION_POS)
+        bigrams = [written[i:i + 2] for i in range(len(written) - 1)]
+        return [f"w:{lemma}" for lemma in lemmas] * 2 + [f"r:{gram}" for gram in grams] + [f"s:{b}" for b in bigrams]
 
 
 class Tfidf:
@@ -110,7 +115,7 @@ class PhrasingIndex(Generic[Item]):
     of the held-out FAQ questions, the mix for 0.85, with a clearer gap to unanswerable questions.
     """
 
-    PHRASING_WEIGHT, ITEM_WEIGHT, ANSWER_WEIGHT = 0.4, 0.5, 0.1
+    PHRASING_WEIGHT, ITEM_WEIGHT, ANSWER_WEIGHT = 0.3, 0.6, 0.1
 
     def __init__(self, reader: Reader, items: Sequence[Tuple[Item, Sequence[str], Sequence[str]]]) -> None:
         """`items`: (item, its phrasings, its answer texts)."""

@@ -20,10 +20,10 @@ PROCEDURE_AGREES = 0.1
 # An FAQ entry that knows the question this well, and this far ahead of every procedure's phrasings
 # (the guessed one's and the nearest), wins over a procedure guessed below PROCEDURE_SURE.
 FAQ_OVERRIDES = 0.4
-FAQ_MARGIN = 0.0
+FAQ_MARGIN = 0.1
 PROCEDURE_SURE = 0.95
 # The FAQ answers a question outside the procedures from this score on.
-FAQ_ANSWER = 0.25
+FAQ_ANSWER = 0.22
 # Two entries this close: the resident chooses between them.
 FAQ_CLOSE = 0.03
 # Below FAQ_ANSWER but above this, the nearest entry's section is where the question belongs.

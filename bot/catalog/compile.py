@@ -89,7 +89,7 @@ def _block_list(items: List[str], indent: str) -> str:
 # language. The FAQ retrieval reads all of them; the classifier only needs to know that the city's
 # other matters are not procedures, and its training time grows with every example (DIET: ≈ 0.2 s
 # per example on 2 cores).
-FAQ_TRAINING_VARIANTS = {"ja": 6, "en": 2}
+FAQ_TRAINING_VARIANTS = {"ja": 4, "en": 1}
 
 
 def faq_examples(catalog: Catalog) -> Dict[str, List[str]]:
