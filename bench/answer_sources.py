@@ -31,7 +31,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bot.answering import source as decision  # noqa: E402
-from bot.answering.evaluation import Figures, Outcome, Question, load_questions, score  # noqa: E402
+from bot.answering.evaluation import Figures, Outcome, Question, guides_of, load_questions, score  # noqa: E402
 from bot.catalog import load_catalog  # noqa: E402
 from bot.catalog.model import Catalog  # noqa: E402
 from bot.settings import Settings  # noqa: E402
@@ -92,7 +92,8 @@ def as_source(catalog: Catalog, parse: Dict[str, Any], choice: decision.Choice) 
 
 
 def run(catalog: Catalog, knowledge: Any, parsed: Sequence[Tuple[Question, Dict[str, Any]]]) -> Figures:
-    return score([Outcome(q, as_source(catalog, p, decision.choose(catalog, knowledge, p))) for q, p in parsed])
+    guides = guides_of(catalog)
+    return score([Outcome(q, as_source(catalog, p, decision.choose(catalog, knowledge, p)), guides) for q, p in parsed])
 
 
 def objective(figures: Figures) -> float:

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set
 
 import yaml
 
+from bot.catalog.model import Catalog
 from bot.text import normalize_inbound
 
 
@@ -47,6 +48,9 @@ def source_of(messages: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
 class Outcome:
     question: Question
     source: Dict[str, Any]
+    # Life event → the procedures its guide lists: 「父が亡くなりました。何をすれば」 meant as
+    # 死亡届 is answered by the おくやみ guide, whose first step is 死亡届 (a right answer).
+    guides: Dict[str, Set[str]] = field(default_factory=dict)
 
     @property
     def kind(self) -> str:
@@ -59,7 +63,8 @@ class Outcome:
         """In-catalog: answered with the meant procedure (or the meant conversation reply)."""
         meant = self.question.intent
         if self.kind == "procedure":
-            return self.source.get("id") == meant
+            answered = self.source.get("id")
+            return answered == meant or meant in self.guides.get(str(answered), set())
         return self.kind == "conversation" and self.source.get("intent") == meant
 
     def section(self) -> Optional[str]:
@@ -164,6 +169,13 @@ def score(outcomes: Sequence[Outcome]) -> Figures:
     return figures
 
 
-def evaluate(questions: Sequence[Question], ask: Callable[[str], Sequence[Dict[str, Any]]]) -> Figures:
+def guides_of(catalog: Catalog) -> Dict[str, Set[str]]:
+    """Each life event's guide: the procedures among its steps."""
+    return {eid: {step.procedure for step in event.steps if step.procedure}
+            for eid, event in catalog.life_events.items()}
+
+
+def evaluate(questions: Sequence[Question], ask: Callable[[str], Sequence[Dict[str, Any]]],
+             guides: Optional[Dict[str, Set[str]]] = None) -> Figures:
     """`ask(text)` sends one message as a new conversation and returns the reply's messages."""
-    return score([Outcome(question, source_of(ask(question.text))) for question in questions])
+    return score([Outcome(question, source_of(ask(question.text)), guides or {}) for question in questions])

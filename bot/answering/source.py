@@ -14,9 +14,9 @@ from bot.answering.retrieval import Match, PhrasingIndex, Reader, faq_index, pro
 from bot.catalog.model import Catalog, FaqEntry
 
 # A procedure understood at least this surely is answered; below, the resident is asked first…
-PROCEDURE_CONFIDENT = 0.3
+PROCEDURE_CONFIDENT = 0.6
 # …unless the catalog's nearest phrasing is that very procedure's, this near.
-PROCEDURE_AGREES = 0.1
+PROCEDURE_AGREES = 0.2
 # An FAQ entry that knows the question this well, and this far ahead of every procedure's phrasings
 # (the guessed one's and the nearest), wins over a procedure guessed below PROCEDURE_SURE.
 FAQ_OVERRIDES = 0.4
@@ -27,12 +27,12 @@ FAQ_ANSWER = 0.22
 # Two entries this close: the resident chooses between them.
 FAQ_CLOSE = 0.03
 # Below FAQ_ANSWER but above this, the nearest entry's section is where the question belongs.
-ROUTE_BY_FAQ = 0.25
+ROUTE_BY_FAQ = 0.2
 # The classifier said "not a procedure", but the nearest phrasing in the catalog is a procedure's,
 # this near and this far ahead of the FAQ: answered as that procedure (or asked, a bit below).
-PROCEDURE_NEAR = 0.4
+PROCEDURE_NEAR = 0.35
 PROCEDURE_ASK = 0.25
-PROCEDURE_MARGIN = 0.1
+PROCEDURE_MARGIN = 0.0
 # Questions about the counter (when, where, what to bring) rather than a procedure.
 ASPECT_INTENTS = ("counter_hours", "counter_location", "ask_documents", "ask_fee", "ask_deadline", "ask_online")
 OUTSIDE_INTENTS = ("out_of_scope", "nlu_fallback")

@@ -10,12 +10,13 @@ from typing import Any, Dict, List
 
 import pytest
 
-from bot.answering.evaluation import Figures, evaluate, load_questions
+from bot.answering.evaluation import Figures, evaluate, guides_of, load_questions
+from bot.catalog import load_catalog
 from bot.settings import PROJECT_ROOT
 
 DATA = PROJECT_ROOT / "tests" / "data"
 # The bar of issue 15's "Measure": make test fails below it.
-MINIMUM_IN_CATALOG_ACCURACY = 0.92  # the issue asks 0.95: not met yet on this set (docs/answering.md)
+MINIMUM_IN_CATALOG_ACCURACY = 0.95
 MAXIMUM_CONFIDENT_WRONG_SHARE = 0.05
 
 
@@ -25,10 +26,21 @@ def figures(server) -> Figures:
         return server.say(f"rest:heldout-{uuid.uuid4().hex[:12]}", text)
 
     questions = load_questions(DATA / "heldout_in_catalog.yml") + load_questions(DATA / "heldout_out_of_catalog.yml")
-    result = evaluate(questions, ask)
+    result = evaluate(questions, ask, guides_of(load_catalog(PROJECT_ROOT / "intents")))
     print("\n".join(result.lines()), file=sys.stderr)
     for miss in result.misses:
         print("  miss:", miss, file=sys.stderr)
+    return result
+
+
+@pytest.fixture(scope="module")
+def fresh(server) -> Figures:
+    """The set written later, apart from the tuning (never used to calibrate)."""
+    def ask(text: str) -> List[Dict[str, Any]]:
+        return server.say(f"rest:fresh-{uuid.uuid4().hex[:12]}", text)
+
+    result = evaluate(load_questions(DATA / "heldout_fresh_out_of_catalog.yml"), ask)
+    print("\n".join(result.lines()), file=sys.stderr)
     return result
 
 
@@ -44,11 +56,18 @@ def test_questions_about_the_catalog_are_still_answered(figures: Figures):
         m for m in figures.misses if m.startswith("in")]
 
 
-def test_faq_questions_get_the_citys_answer_and_the_rest_the_right_section(figures: Figures):
-    # The issue's targets are 0.90 for both, not met yet (measured ≈ 0.76 and ≈ 0.77: docs/benchmarks.md);
-    # the test guards against a collapse, not the last point.
-    assert figures.faq_labelled >= 150 and figures.faq_accuracy >= 0.70
-    assert figures.routed_labelled >= 200 and figures.routing_accuracy >= 0.70
+def test_faq_questions_get_the_citys_answer_and_the_rest_the_right_section(figures: Figures, fresh: Figures):
+    # The issue's targets are 0.90 for both, not met yet (measured ≈ 0.78 / 0.80, fresh set ≈ 0.71 /
+    # 0.78: docs/benchmarks.md); the test guards against a collapse, not the last point.
+    assert figures.faq_labelled >= 150 and figures.faq_accuracy >= 0.72
+    assert figures.routed_labelled >= 200 and figures.routing_accuracy >= 0.74
+    assert fresh.faq_labelled >= 150 and fresh.faq_accuracy >= 0.65
+    assert fresh.routed_labelled >= 200 and fresh.routing_accuracy >= 0.72
+
+
+def test_the_fresh_set_is_not_answered_with_procedures_either(fresh: Figures):
+    assert fresh.outside >= 200 and fresh.confident_wrong_share <= MAXIMUM_CONFIDENT_WRONG_SHARE
+    assert fresh.not_city_referred_share <= 0.35
 
 
 def test_questions_that_are_no_city_matter_are_mostly_not_sent_anywhere(figures: Figures):
