@@ -154,6 +154,9 @@ class Settings:
     #: the share of a core the loading of a model being published may take while residents are
     #: talking (full speed when nobody is); more publishes faster and slows turns more
     publish_busy_share: float = 0.05
+    #: the classifier's training epochs; fewer train faster and recognise less (the accuracy
+    #: figures in docs/benchmarks.md are for the default)
+    train_epochs: int = 60
 
     @property
     def tracker_database_url(self) -> str:
@@ -224,6 +227,7 @@ class Settings:
             rate_limit_window_seconds=duration_seconds(env.get("MADOGUCHI_RATE_LIMIT_WINDOW",
                                                                str(cls.rate_limit_window_seconds))),
             publish_busy_share=share(env.get("MADOGUCHI_PUBLISH_BUSY_SHARE", str(cls.publish_busy_share))),
+            train_epochs=number("MADOGUCHI_TRAIN_EPOCHS", cls.train_epochs),
         )
 
     @property

@@ -50,7 +50,7 @@ class ModelTarget(NamedTuple):
 def model_path_for(settings: Settings) -> ModelTarget:
     """Compile and say where the model for the current catalog belongs, without training."""
     catalog = load_catalog(settings.catalog_dir)
-    files = compile_catalog(catalog, settings.build_dir)
+    files = compile_catalog(catalog, settings.build_dir, epochs=settings.train_epochs)
     fp = fingerprint(files)
     return ModelTarget(fp, settings.models_dir / f"madoguchi-{fp}.tar.gz", files)
 

@@ -68,7 +68,7 @@ PIPELINE_CONFIG = CONFIG_HEAD + """\
     min_ngram: 2
     max_ngram: 4
   - name: bot.nlu.diet.FastLoadingDIETClassifier
-    epochs: 60
+    epochs: {epochs}
     number_of_transformer_layers: 1
     transformer_size: 128
     entity_recognition: false
@@ -79,6 +79,7 @@ PIPELINE_CONFIG = CONFIG_HEAD + """\
     min_coverage: 0.4
 """ + CONFIG_TAIL
 FALLBACK_THRESHOLD = 0.25
+DIET_EPOCHS = 60
 
 
 def _block_list(items: List[str], indent: str) -> str:
@@ -147,13 +148,15 @@ def render_rules(catalog: Catalog) -> str:
     return "".join(out)
 
 
-def render_config(threshold: float = FALLBACK_THRESHOLD, pipeline: Optional[str] = None) -> str:
+def render_config(threshold: float = FALLBACK_THRESHOLD, pipeline: Optional[str] = None,
+                  epochs: int = DIET_EPOCHS) -> str:
     """The Rasa config; `pipeline` overrides PIPELINE_CONFIG (used by bench/nlu_eval.py).
 
-    `{threshold}` in the template is replaced by the fallback threshold.
+    `{threshold}` in the template is replaced by the fallback threshold, `{epochs}` by the
+    classifier's training epochs (MADOGUCHI_TRAIN_EPOCHS).
     """
     template = PIPELINE_CONFIG if pipeline is None else pipeline
-    return template.replace("{threshold}", str(threshold))
+    return template.replace("{threshold}", str(threshold)).replace("{epochs}", str(int(epochs)))
 
 
 def compile_catalog(
@@ -161,6 +164,7 @@ def compile_catalog(
     build_dir: Path,
     threshold: float = FALLBACK_THRESHOLD,
     pipeline: Optional[str] = None,
+    epochs: int = DIET_EPOCHS,
 ) -> Dict[str, Path]:
     """Write the Rasa project files into `build_dir`; return their paths."""
     build_dir = Path(build_dir)
@@ -171,7 +175,7 @@ def compile_catalog(
         "rules": build_dir / "data" / "rules.yml",
     }
     contents = {
-        "config": render_config(threshold, pipeline),
+        "config": render_config(threshold, pipeline, epochs),
         "domain": render_domain(catalog),
         "nlu": render_nlu(catalog),
         "rules": render_rules(catalog),

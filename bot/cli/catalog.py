@@ -37,7 +37,7 @@ def cmd_compile(settings: Settings, args) -> int:
 
     if cmd_check(settings, args):
         return 1
-    files = compile_catalog(load_catalog(settings.catalog_dir), settings.build_dir)
+    files = compile_catalog(load_catalog(settings.catalog_dir), settings.build_dir, epochs=settings.train_epochs)
     print(f"compiled to {settings.build_dir} (fingerprint {fingerprint(files)})")
     return 0
 
