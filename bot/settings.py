@@ -242,6 +242,9 @@ OTHER_VARIABLES = {
                                              "default to"),
     "MADOGUCHI_LOG_LEVEL": ("`INFO` (serve), `WARNING` (other commands)", "log level (`DEBUG` shows Rasa's traces)"),
     "MADOGUCHI_FAKE_NOW": ("unset", "tests only: the clock starts at this ISO time and runs from there"),
+    "MADOGUCHI_CATALOG_CACHE": ("a private folder in the temporary directory",
+                                "where loaded catalogs are kept by content (bot/catalog/cache.py); `off` parses "
+                                "every time"),
     "TICKET_LOCK_LIFETIME": ("`60`", "Rasa's: seconds a conversation lock lives; if a replica dies mid-turn, "
                                      "that one conversation waits at most this long before another replica "
                                      "may answer it"),

@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 from typing import Callable, Optional, Tuple
 
-from bot.catalog.load import CatalogError, load_catalog
+from bot.catalog.cache import load_catalog
+from bot.catalog.load import CatalogError
 from bot.catalog.model import Catalog
 
 logger = logging.getLogger(__name__)
