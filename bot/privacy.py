@@ -50,9 +50,9 @@ EVENTS_TABLE = "events"  # Rasa's SQLTrackerStore
 # itself, Rasa never sees them.
 CONFIRM_PAYLOAD = "/delete_conversation_confirm"
 CANCEL_PAYLOAD = "/delete_conversation_cancel"
-# What a resident types to ask for deletion on a messaging channel (after NFKC).
-DELETE_REQUEST = re.compile(r"^\s*(?:/delete(?:@\w+)?|会話を(?:消す|消して|削除する?|削除して)|"
-                            r"かいわを(?:けす|けして)|delete (?:my |this )?conversation)\s*[。.!！]?\s*$", re.I)
+# The command (`keywords:` in intents/phrases.yml) a resident types to ask for deletion on a
+# messaging channel.
+DELETE = "delete"
 FIRST_PURGE_DELAY_SECONDS = 10.0
 PURGE_INTERVAL_SECONDS = 24 * 3600.0
 AGE = re.compile(r"^\s*(\d+)\s*([dhw]?)\s*$", re.I)
@@ -87,8 +87,8 @@ def channel_of(conversation_id: str) -> str:
     return senders.owner_of(conversation_id) or "other"
 
 
-def is_delete_request(text: Any) -> bool:
-    return isinstance(text, str) and bool(DELETE_REQUEST.match(text))
+def is_delete_request(catalog: Catalog, text: Any) -> bool:
+    return catalog.keywords.says(DELETE, text)
 
 
 def parse_age(value: str) -> dt.timedelta:
@@ -332,7 +332,8 @@ async def answer_delete_command(services: Services, conversation_id: str, channe
     if text == CANCEL_PAYLOAD:
         language = await conversation_language(services, conversation_id)
         return cancelled_message(await services.catalogs.current(), language)
-    if is_delete_request(text):
+    catalog = await services.catalogs.current()
+    if is_delete_request(catalog, text):
         language = await conversation_language(services, conversation_id)
-        return confirmation_message(await services.catalogs.current(), language)
+        return confirmation_message(catalog, language)
     return None

@@ -163,10 +163,13 @@ def install_body_limit(app, max_bytes: int) -> None:
 
     app.config.REQUEST_MAX_SIZE = max_bytes
 
-    async def too_large(_request, _error) -> response.HTTPResponse:
+    async def too_large(request, _error) -> response.HTTPResponse:
+        from bot.services import services_of
+
+        catalog = await services_of(request.app).catalogs.current()
         return response.json({"error": "body_too_large",
-                              "message": f"The request body is too large. Please send at most {max_bytes} bytes. "
-                                         f"送られたデータが大きすぎます。"}, status=413)
+                              "message": catalog.bilingual("notice_body_too_large", " ", max_bytes=str(max_bytes))},
+                             status=413)
 
     app.exception(PayloadTooLarge)(too_large)
 

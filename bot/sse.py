@@ -58,12 +58,13 @@ class StreamSlots:
         self.open = max(0, self.open - 1)
 
 
-def server_busy(retry_after: int = RETRY_AFTER_SECONDS) -> HTTPResponse:
-    """503 with Retry-After: too many live streams are open in this process right now."""
+def server_busy(retry_after: int = RETRY_AFTER_SECONDS, message: Optional[str] = None) -> HTTPResponse:
+    """503 with Retry-After: too many live streams are open in this process right now (`message`:
+    the catalog's `notice_server_busy` on a resident's page)."""
     return response.json(
         {"error": "too_many_streams",
-         "message": "The server is busy. Live updates will resume shortly; messages still work. "
-                    "混み合っています。しばらくすると自動で再開します。メッセージの送信はできます。"},
+         "message": message or "The server is busy. Live updates will resume shortly; messages still work. "
+                               "混み合っています。しばらくすると自動で再開します。メッセージの送信はできます。"},
         status=503, headers={"Retry-After": str(retry_after), "Cache-Control": "no-store"})
 
 

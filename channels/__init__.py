@@ -16,6 +16,9 @@ in `bot/senders.py` (`CHANNELS`). To add a channel `x`:
    admin analytics gives it a column in the list's order. `deletion` says how a resident deletes
    a conversation there (`DELETE_BY_COMMAND` for a messaging channel, whose `forward` answers
    `/delete`); `live_connection=True` if its push writes to a connection one process holds.
+   What it says itself goes through `self.notify(address, "<notice>")`: the catalog's
+   `notice_<notice>` phrase (intents/phrases.yml); a new notice is a new phrase there (and in
+   NOTICE_PHRASES, bot/catalog/model.py), never a sentence in Python.
 3. Add the settings that turn it on to `bot/settings.py` (with their docstring: the
    configuration document, docs/configuration.md, is generated from it).
 4. Test it over real HTTP with a fake platform (tests/channels/fake_telegram.py shows how);

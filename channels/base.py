@@ -42,15 +42,22 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import privacy
+from bot.catalog import Catalog
 from bot.services import Services, services_of
 from bot.text import without_lone_surrogates
 from channels.inbound import Inbound, InboundError, namespaced_sender, prepare, sender_prefix
-from channels.outbound import NOTICES, SeenIds
+from channels.outbound import SeenIds
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 Address = TypeVar("Address")
 # How many recent delivery ids a messaging channel remembers (platforms redeliver within minutes).
 SEEN_DELIVERIES = 2048
+# A channel's own replies are the catalog's `notice_<name>` phrases (NOTICE_PHRASES in
+# bot/catalog/model.py); a refusal without a phrase of its own is `invalid_message`.
+NOTICE_PREFIX = "notice_"
+FALLBACK_NOTICE = "invalid_message"
+# Refusals of a resident's message that the page or a client may show them: their `message` is the notice.
+RESIDENT_REFUSALS = frozenset({"message_too_long", "empty_message"})
 
 
 def error_response(error: InboundError) -> HTTPResponse:
@@ -59,15 +66,23 @@ def error_response(error: InboundError) -> HTTPResponse:
 
 
 def answers_inbound_errors(handler: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-    """A route whose bad input (InboundError, raised anywhere in it) gets `error_response`."""
+    """A route whose bad input (InboundError, raised anywhere in it) gets `error_response`; a
+    refusal the resident may read says the catalog's notice (Japanese and English)."""
     @functools.wraps(handler)
     async def route(request: Request, *args: Any, **kwargs: Any) -> Any:
         try:
             return await handler(request, *args, **kwargs)
         except InboundError as error:
+            if error.code in RESIDENT_REFUSALS:
+                error.message = notice_text(await catalog_of(request), error.code, " ", **error.values)
             return error_response(error)
 
     return route
+
+
+async def catalog_of(request: Request) -> Catalog:
+    """The server's current catalog, for a route that has the request."""
+    return await services_of(request.app).catalogs.current()
 
 
 def health_route(blueprint: Blueprint) -> None:
@@ -77,8 +92,10 @@ def health_route(blueprint: Blueprint) -> None:
         return response.json({"status": "ok"})
 
 
-def internal_error(message: str, headers: Optional[Dict[str, str]] = None) -> HTTPResponse:
-    """500 with the error shape: the message is in the tracker, the client may send it again."""
+async def internal_error(request: Request, headers: Optional[Dict[str, str]] = None) -> HTTPResponse:
+    """500 with the error shape and the catalog's `notice_error`: the message is in the tracker,
+    the client may send it again."""
+    message = notice_text(await catalog_of(request), "error", " ")
     return response.json({"error": "internal_error", "message": message}, status=500, headers=headers)
 
 
@@ -93,9 +110,13 @@ def parse_json_object(request: Request) -> Dict[str, Any]:
     return body
 
 
-def notice_text(notice: str, **values: Any) -> str:
-    """A channel's own reply (bad input, non-text, failure) in Japanese and English."""
-    return NOTICES.get(notice, NOTICES["invalid_message"]).format(**values)
+def notice_text(catalog: Catalog, notice: str, separator: str = "\n", **values: Any) -> str:
+    """A channel's own reply (bad input, non-text, failure): the catalog's `notice_<notice>` phrase
+    in Japanese and English together, since the resident's language is not known yet."""
+    key = NOTICE_PREFIX + notice
+    if key not in catalog.phrases:
+        key = NOTICE_PREFIX + FALLBACK_NOTICE
+    return catalog.bilingual(key, separator, **{name: str(value) for name, value in values.items()})
 
 
 class AnnotatedCollectingOutputChannel(CollectingOutputChannel):
@@ -230,8 +251,19 @@ class MessagingChannel(Channel, Generic[Address]):
         """Platforms resend what they think was lost: handle each delivery id once."""
         return self._seen.first_time(delivery_id)
 
+    @property
+    def services(self) -> Services:
+        """The server's services (set when the server starts or the first webhook call comes in)."""
+        if self._services is None:
+            raise RuntimeError(f"the {self.name()} channel is not mounted on a madoguchi server")
+        return self._services
+
+    async def notice(self, notice: str, **values: Any) -> str:
+        """The text of a notice (see `notice_text`), from the server's current catalog."""
+        return notice_text(await self.services.catalogs.current(), notice, **values)
+
     async def notify(self, address: Address, notice: str, **values: Any) -> None:
-        await self.reply(address, {"text": notice_text(notice, **values)})
+        await self.reply(address, {"text": await self.notice(notice, **values)})
 
     async def forward(self, address: Address, text: Any, metadata: Optional[Dict[str, Any]],
                       on_new_message: OnNewMessage) -> None:
@@ -244,7 +276,7 @@ class MessagingChannel(Channel, Generic[Address]):
             sender = self.sender_for(self.user_of(address))
             inbound = self.prepare(text, metadata)
         except InboundError as error:
-            await self.notify(address, error.code, max_chars=self.max_chars)
+            await self.notify(address, error.code, **{"max_chars": self.max_chars, **error.values})
             return
         output = self.turn_output(address)
         failed = False

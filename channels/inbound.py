@@ -28,13 +28,17 @@ MAX_METADATA_BYTES = 4096  # serialized as UTF-8 JSON
 
 
 class InboundError(ValueError):
-    """A message that cannot be accepted; `code` is stable for clients, `message` is for people."""
+    """A message that cannot be accepted; `code` is stable for clients, `message` is for people.
 
-    def __init__(self, code: str, message: str, status: int = 400):
+    A refusal a resident may read (`message_too_long`, `empty_message`) says the catalog's
+    `notice_<code>` phrase instead of `message`, filled in with `values` (channels/base.py)."""
+
+    def __init__(self, code: str, message: str, status: int = 400, values: Optional[Dict[str, Any]] = None):
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status
+        self.values: Dict[str, Any] = dict(values or {})
 
     def as_json(self) -> Dict[str, Any]:
         return {"error": self.code, "message": self.message}
@@ -53,15 +57,12 @@ def prepare(text: Any, max_chars: int, metadata: Optional[Dict[str, Any]] = None
     if "\x00" in text:
         raise InboundError("invalid_message", "The message contains binary data.")
     if len(text) > max_chars:
-        raise InboundError(
-            "message_too_long",
-            f"The message is too long ({len(text)} characters). Please send at most {max_chars} characters. "
-            f"メッセージが長すぎます。{max_chars}文字以内で送ってください。",
-            status=413,
-        )
+        raise InboundError("message_too_long",
+                           f"The message is too long ({len(text)} characters; at most {max_chars}).",
+                           status=413, values={"count": len(text), "max_chars": max_chars})
     redaction = clean_inbound(text)
     if not redaction.text:
-        raise InboundError("empty_message", "The message is empty. メッセージが空です。")
+        raise InboundError("empty_message", "The message is empty.")
     # Metadata is stored with the event and copied into the session_started_metadata slot.
     clean_metadata, metadata_findings = redact_metadata(
         {k: v for k, v in check_metadata(metadata).items() if k not in RESERVED_METADATA})

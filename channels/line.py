@@ -46,7 +46,7 @@ from sanic.response import HTTPResponse
 from bot.text import DEFAULT_MAX_CHARS
 from channels.base import MessagingChannel, OnNewMessage, WholeMessageOutput, error_response
 from channels.inbound import InboundError, sender_prefix
-from channels.outbound import NOTICES, ShortPayloads, longest_fitting_prefix, text_of
+from channels.outbound import ShortPayloads, longest_fitting_prefix, text_of
 from channels.outbound import split_text as split_platform_text
 
 logger = logging.getLogger(__name__)
@@ -233,7 +233,7 @@ class LineInput(MessagingChannel[LineAddress]):
         """One reply for the whole turn; a failure adds the "error" notice to it."""
         turn = cast(LineOutput, output)
         if failed and turn.pending is not None:
-            turn.pending.append({"text": NOTICES["error"]})
+            turn.pending.append({"text": await self.notice("error")})
         await turn.flush()
 
     # --- inbound ---------------------------------------------------------------------------

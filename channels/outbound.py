@@ -8,28 +8,6 @@ from typing import Any, Callable, Dict, Hashable, List, Optional
 SHORT_ID_PREFIX = "~"  # payloads start with "/", so a short id can never be mistaken for one
 MAX_TITLE_CHARS = 100
 
-# Replies a messaging channel gives itself, before Rasa sees a message: it does not know
-# the resident's language yet, so they are in Japanese and English.
-NOTICES: Dict[str, str] = {
-    "non_text": "文字のメッセージだけ読めます。ご用件を文字で送ってください。"
-                "マイナンバーカードの写真は送らないでください。\n"
-                "I can only read text messages. Please type your question. "
-                "Please do not send photos of your My Number card.",
-    "message_too_long": "メッセージが長すぎます。{max_chars}文字以内に分けて送ってください。\n"
-                        "Your message is too long. Please send at most {max_chars} characters at a time.",
-    "empty_message": "メッセージが空です。ご用件を文字で送ってください。\n"
-                     "Your message is empty. Please type your question.",
-    "invalid_message": "このメッセージは読めませんでした。ご用件を文字で送ってください。\n"
-                       "I could not read this message. Please type your question.",
-    "edited": "編集したメッセージは読めません。新しいメッセージで送ってください。\n"
-              "I cannot read edited messages. Please send a new message.",
-    "expired_button": "このボタンは使えなくなりました。ご用件を文字で送ってください。\n"
-                      "This button has expired. Please type your question.",
-    "error": "エラーが起きました。少し待ってから、もう一度送ってください。\n"
-             "Sorry, something went wrong. Please try again in a moment.",
-}
-
-
 def text_of(message: Dict[str, Any]) -> str:
     """The message text; easy Japanese already has its readings in parentheses, and a
     clerk's message is signed so the resident knows a person wrote it."""

@@ -68,7 +68,7 @@ class MadoguchiRestInput(Channel):
                                                  input_channel=self.name(), metadata=inbound.metadata))
             except Exception:  # the message is in the tracker; tell the client to retry
                 logger.exception("rest channel: handling a message failed")
-                return internal_error("Sorry, something went wrong. Please try again.")
+                return await internal_error(request)
             return response.json(collector.messages, ensure_ascii=False)
 
         return webhook

@@ -32,7 +32,7 @@ from telegram.request import HTTPXRequest
 from bot.text import DEFAULT_MAX_CHARS, without_lone_surrogates
 from channels.base import MessagingChannel, OnNewMessage, WholeMessageOutput, error_response
 from channels.inbound import InboundError, sender_prefix
-from channels.outbound import MAX_TITLE_CHARS, NOTICES, ShortPayloads, text_of
+from channels.outbound import MAX_TITLE_CHARS, ShortPayloads, text_of
 from channels.outbound import split_text as split_platform_text
 
 logger = logging.getLogger(__name__)
@@ -42,6 +42,7 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 SENDER_PREFIX = sender_prefix("telegram")
 MAX_CALLBACK_DATA_BYTES = 64  # Bot API limit for InlineKeyboardButton.callback_data
 MAX_TEXT_CHARS = 4096  # Bot API limit for sendMessage.text
+MAX_CALLBACK_ANSWER_CHARS = 200  # Bot API limit for answerCallbackQuery.text
 # Telegram may send several updates at once; PTB's default pool of one connection would queue them.
 CONNECTION_POOL_SIZE = 8
 # /start is what Telegram sends when a resident opens the bot: greet them like the web page does.
@@ -186,7 +187,8 @@ class TelegramInput(MessagingChannel[int]):
         payload = self.payloads.payload_for(query.data) if isinstance(query.data, str) else None
         bot = await self.client()
         try:  # first, so the resident's button stops spinning while Rasa works
-            await bot.answer_callback_query(query.id, text=None if payload else NOTICES["expired_button"][:200])
+            await bot.answer_callback_query(
+                query.id, text=None if payload else (await self.notice("expired_button"))[:MAX_CALLBACK_ANSWER_CHARS])
         except TelegramError as error:
             logger.warning("answerCallbackQuery failed: %s", error)
         chat_id = query.message.chat.id if query.message is not None else query.from_user.id

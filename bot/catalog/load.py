@@ -16,9 +16,12 @@ from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import YAMLError
 
 from bot.catalog import furigana
+from bot.catalog.keywords import COMMAND_PATTERN, KINDS, Keywords, compile_command, normalized
 from bot.catalog.model import (
     CONVERSATION_INTENTS,
     EXAMPLE_LANGUAGES,
+    KEYWORD_COMMANDS,
+    NOTICE_PHRASES,
     PHONE_PROMPTS,
     WAYS,
     Catalog,
@@ -541,6 +544,51 @@ def _load_phrases(reader: _Reader, doc: Any) -> Dict[str, Localized]:
     return result
 
 
+def _load_keywords(reader: _Reader, doc: Any) -> Keywords:
+    """The command words (`keywords:` in phrases.yml), checked and compiled once."""
+    node = doc.get("keywords") if isinstance(doc, dict) else None
+    if not isinstance(node, dict):
+        needed = ", ".join(KEYWORD_COMMANDS)
+        reader.error(reader.line_of(doc, "keywords") if isinstance(doc, dict) and "keywords" in doc else 1,
+                     "keywords", f"missing: a mapping of command words ({needed}) is needed")
+        return Keywords()
+    for name, why in KEYWORD_COMMANDS.items():
+        if name not in node:
+            reader.error(reader.line_of(node), f"keywords.{name}", f"missing: {why}")
+    patterns = {}
+    owner: Dict[str, str] = {}  # normalized word → the command that has it
+    for name in node:
+        field = f"keywords.{name}"
+        if not isinstance(name, str) or not ID_PATTERN.match(name):
+            reader.error(reader.line_of(node, name), field, "a command name is lowercase letters, digits and _")
+            continue
+        entry = reader.mapping(node[name], field, reader.line_of(node, name))
+        if entry is None:
+            continue
+        words: Dict[str, List[str]] = {}
+        for kind in entry:
+            if kind not in KINDS:
+                reader.error(reader.line_of(entry, kind), f"{field}.{kind}",
+                             f"unknown kind (use {', '.join(KINDS)})")
+                continue
+            items = reader.string_list(entry, kind, f"{field}.{kind}")
+            for index, word in enumerate(items or ()):
+                where, line = f"{field}.{kind}[{index}]", reader.line_of(entry[kind], index)
+                key = normalized(word).lower()
+                if kind == "commands" and not COMMAND_PATTERN.match(normalized(word)):
+                    reader.error(line, where, f"a command is / and letters, digits or _: {word!r}")
+                elif key in owner:
+                    reader.error(line, where, f"{word!r} is already a word of keywords.{owner[key]}")
+                else:
+                    owner[key] = name
+                    words.setdefault(kind, []).append(word)
+        if not any(words.values()):
+            reader.error(reader.line_of(entry), field, "needs at least one word (commands, whole or anywhere)")
+            continue
+        patterns[name] = compile_command(**words)
+    return Keywords(patterns)
+
+
 def load_catalog(root: Path) -> Catalog:
     """Load `root` (the `intents/` folder); raise CatalogError listing every problem."""
     root = Path(root)
@@ -562,6 +610,7 @@ def load_catalog(root: Path) -> Catalog:
     life_events = _load_life_events(life_reader, life_doc) if life_doc is not None else {}
     phrase_reader, phrase_doc = read("phrases.yml")
     phrases = _load_phrases(phrase_reader, phrase_doc) if phrase_doc is not None else {}
+    keywords = _load_keywords(phrase_reader, phrase_doc) if phrase_doc is not None else Keywords()
 
     procedures: Dict[str, Procedure] = {}
     readers: Dict[str, Tuple[_Reader, Any]] = {}
@@ -589,6 +638,10 @@ def load_catalog(root: Path) -> Catalog:
         for key in PHONE_PROMPTS:
             if key not in phrase_doc["phrases"]:
                 problems.append(Problem(phrase_reader.name, 1, f"phrases.{key}", "the phone line needs this phrase"))
+        for key in NOTICE_PHRASES:
+            if key not in phrase_doc["phrases"]:
+                problems.append(Problem(phrase_reader.name, 1, f"phrases.{key}",
+                                        "the channels need this phrase (a notice before the dialogue)"))
     known_ids = set(readers)
     for stem, (reader, doc) in readers.items():
         if not isinstance(doc, dict):
@@ -621,7 +674,7 @@ def load_catalog(root: Path) -> Catalog:
         raise CatalogError([Problem("city.yml", 1, "city", "could not be loaded")])
     return Catalog(city=city, counters=counters, procedures=procedures,
                    conversation=conversation, life_events=life_events, phrases=phrases,
-                   faq=faq.entries, faq_categories=faq.categories)
+                   faq=faq.entries, faq_categories=faq.categories, keywords=keywords)
 
 
 # FAQ questions and variants are trained as examples of this intent (bot/catalog/compile.py):

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Dict, Optional, Tuple
 
 from bot.catalog.furigana import fill
+from bot.catalog.keywords import Keywords
 from bot.text import LANGUAGES
 
 EXAMPLE_LANGUAGES: Tuple[str, ...] = ("ja", "en")
@@ -39,6 +40,22 @@ PHONE_PROMPTS: Tuple[str, ...] = (
     "phone_slip_limit", "phone_staff_notice", "phone_language_offer", "phone_error",
     "phone_faq_sms_offer", "phone_faq_sms_text", "phone_route_transfer_offer",
 )
+# What the channels and the server say themselves, before (or instead of) the dialogue: bad
+# input, a failure, a busy server. Said in Japanese and English together (`Catalog.bilingual`)
+# where the resident's language is not known yet; a catalog without one of them does not load.
+NOTICE_PHRASES: Tuple[str, ...] = (
+    "notice_non_text", "notice_message_too_long", "notice_empty_message", "notice_invalid_message",
+    "notice_edited", "notice_expired_button", "notice_error", "notice_body_too_large",
+    "notice_too_many_pages", "notice_server_busy",
+)
+# Command words every catalog defines (`keywords:` in phrases.yml, bot/catalog/keywords.py):
+# the handoff gate's `cancel` and the privacy command `delete`.
+KEYWORD_COMMANDS: Dict[str, str] = {
+    "cancel": "the handoff gate stops a wait for a person or a call-back with these words",
+    "delete": "the messaging channels delete the conversation on these words",
+}
+# The languages said together before the resident's language is known.
+BILINGUAL: Tuple[str, ...] = ("ja", "en")
 
 
 @dataclass(frozen=True)
@@ -181,6 +198,7 @@ class Catalog:
     phrases: Dict[str, Localized] = field(default_factory=dict)
     faq: Dict[str, FaqEntry] = field(default_factory=dict)
     faq_categories: Dict[str, FaqCategory] = field(default_factory=dict)
+    keywords: Keywords = field(default_factory=Keywords)
 
     def intent_examples(self) -> Dict[str, Dict[str, Tuple[str, ...]]]:
         """Every trainable intent with its examples, in a stable order."""
@@ -201,3 +219,8 @@ class Catalog:
 
     def phrase(self, key: str, language: str, **values: str) -> str:
         return fill(self.phrases[key].get(language), **values)
+
+    def bilingual(self, key: str, separator: str = "\n", **values: str) -> str:
+        """The phrase in Japanese and English together: what a channel says before it knows
+        the resident's language (a notice, an error message)."""
+        return separator.join(self.phrase(key, language, **values) for language in BILINGUAL)

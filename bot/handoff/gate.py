@@ -10,7 +10,6 @@ front of every resident's message, so a blocking call would stall them all.
 from __future__ import annotations
 
 import logging
-import re
 from asyncio import to_thread
 from typing import Any, Awaitable, Callable, Dict, Optional
 
@@ -38,7 +37,8 @@ from bot.replies import Reply, ReplyBuilder, to_message
 
 logger = logging.getLogger(__name__)
 
-CANCEL_WORDS = re.compile(r"^/cancel_handoff$|キャンセル|やめ(る|ます)|取り消|とりけし|待つのをやめ|\bcancel\b", re.I)
+# The command (`keywords:` in intents/phrases.yml) that stops a wait for a person or a call-back.
+CANCEL = "cancel"
 
 
 class HandoffGate:
@@ -81,12 +81,12 @@ class HandoffGate:
         if (before is not None and before.awaiting in (AWAITING_PHONE, AWAITING_PHONE_AGAIN)
                 and state not in PAUSED_STATES):
             metadata["callback"] = await self.take_callback_phone(message, before)
-        elif state == CALLBACK and CANCEL_WORDS.search(message.text or ""):
+        elif state == CALLBACK and await self.says(CANCEL, message.text):
             await to_thread(self.service.cancel_callback, cid)
             metadata["callback"] = "cancelled"
 
         cancelled = False
-        if state == QUEUED and CANCEL_WORDS.search(message.text or ""):
+        if state == QUEUED and await self.says(CANCEL, message.text):
             await to_thread(self.service.cancel, cid)
             await conversation.resume(agent, cid)
             metadata["handoff"] = "cancelled"
@@ -130,7 +130,7 @@ class HandoffGate:
                             before.section, before.language, phone, before.summary)
             message.text = mask_phone_numbers(message.text)
             return "registered"
-        if CANCEL_WORDS.search(message.text or ""):
+        if await self.says(CANCEL, message.text):
             await to_thread(self.service.clear_awaiting, cid)
             return "cancelled"
         if before.awaiting == AWAITING_PHONE:
@@ -139,6 +139,10 @@ class HandoffGate:
             return "invalid_phone"
         await to_thread(self.service.clear_awaiting, cid)
         return "gave_up"
+
+    async def says(self, command: str, text: Any) -> bool:
+        """Whether the resident's text is one of the catalog's words for `command`."""
+        return (await self.catalogs.current()).keywords.says(command, text)
 
     async def builder(self, language: str) -> ReplyBuilder:
         return ReplyBuilder(await self.catalogs.current(), language)

@@ -38,7 +38,9 @@ from channels.base import (
     OnNewMessage,
     WholeMessageOutput,
     answers_inbound_errors,
+    catalog_of,
     internal_error,
+    notice_text,
     parse_json_object,
 )
 from channels.inbound import InboundError
@@ -46,7 +48,7 @@ from channels.web.identity import CONVERSATION_HEADER, StreamTickets, Visitor, c
 from channels.web.info import CounterInfo
 from channels.web.page import STATIC_DIR, chat_page
 from channels.web.speech import ReadAloud, parse_speech_request, spoken_message
-from channels.web.streams import PageStream, PageStreams, too_many_pages
+from channels.web.streams import MAX_PAGES_PER_CONVERSATION, PageStream, PageStreams, too_many_pages
 from channels.web.transcript import latest_cursor, shape_message, transcript, unstored
 
 logger = logging.getLogger(__name__)
@@ -214,8 +216,7 @@ class WebInput(Channel):
                                                  message_id=message_id, metadata=metadata))
             except Exception:  # the message is in the tracker; the page keeps the text and offers a retry
                 logger.exception("web channel: handling a message failed")
-                return internal_error("Sorry, something went wrong. Please try again. "
-                                      "エラーが起きました。もう一度お試しください。", headers=cookie)
+                return await internal_error(request, headers=cookie)
             events = await self._events(sender)
             messages = transcript(events, after)
             cursor = latest_cursor(after, messages)
@@ -280,22 +281,27 @@ class WebInput(Channel):
 
         return web
 
+    @staticmethod
+    async def _refusal(request: Request, notice: str) -> str:
+        """A refused stream's message: the catalog's notice in Japanese and English."""
+        return notice_text(await catalog_of(request), notice, " ", pages=MAX_PAGES_PER_CONVERSATION)
+
     async def _stream(self, request: Request, sender: str, page_id: str, after: float,
                       cookie: Dict[str, str]) -> Optional[HTTPResponse]:
         """The tab's live stream (bot/sse.py): everything after `after`, then each new message."""
         slots = services_of(request.app).sse_slots
         if self.streams.full(sender):
-            return too_many_pages()
+            return too_many_pages(await self._refusal(request, "too_many_pages"))
         if slots.full:
-            return sse.server_busy()
+            return sse.server_busy(message=await self._refusal(request, "server_busy"))
         if request.args.get("check"):  # the page asks why its stream failed
             return response.empty(headers=cookie)
         stream = PageStream(sender, page_id, after)
         if not self.streams.open(stream):
-            return too_many_pages()
+            return too_many_pages(await self._refusal(request, "too_many_pages"))
         if not slots.acquire():
             self.streams.close(stream)
-            return sse.server_busy()
+            return sse.server_busy(message=await self._refusal(request, "server_busy"))
         try:
             live = await sse.open_stream(request, headers=cookie)
             await live.send(sse.event("ready", {"page": page_id}))

@@ -156,10 +156,9 @@ class PageStreams:
             page.end()
 
 
-def too_many_pages() -> HTTPResponse:
+def too_many_pages(message: str) -> HTTPResponse:
+    """429: the conversation is open in MAX_PAGES_PER_CONVERSATION tabs already (`message`: the
+    catalog's `notice_too_many_pages`)."""
     return response.json(
-        {"error": "too_many_pages",
-         "message": f"This conversation is already open in {MAX_PAGES_PER_CONVERSATION} tabs. Please close one "
-                    f"and reload this page. この会話は、すでに{MAX_PAGES_PER_CONVERSATION}つのタブで開いています。"
-                    "どれかを閉じてから、このページを読み込み直してください。"},
+        {"error": "too_many_pages", "message": message},
         status=429, headers={"Retry-After": str(sse.RETRY_AFTER_SECONDS), "Cache-Control": "no-store"})

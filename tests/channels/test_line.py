@@ -30,7 +30,8 @@ from linebot import SignatureValidator
 from bot.catalog import load_catalog
 from bot.redaction import my_number_check_digit
 from bot.settings import PROJECT_ROOT
-from channels.line import NOTICES, SIGNATURE_HEADER, LineInput, postback_payloads
+from channels.base import notice_text
+from channels.line import SIGNATURE_HEADER, LineInput, postback_payloads
 from tests.channels.fake_line import Call, FakeLineApi
 from tests.conftest import API_TOKEN, FAKE_NOW
 from tests.devserver import RunningServer, running_server
@@ -40,6 +41,11 @@ ACCESS_TOKEN = "madoguchi-test-line-access-token/abc+def="
 DESTINATION = "U" + "0" * 31 + "1"  # the bot's own user id
 PASSWORD = "correct horse battery"
 CATALOG = load_catalog(PROJECT_ROOT / "intents")
+
+
+def notice(name: str) -> str:
+    """What the channel says itself (the catalog's `notice_<name>`, in Japanese and English)."""
+    return notice_text(CATALOG, name)
 ULID_DIGITS = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _ids = itertools.count(random.randrange(10**14, 10**15))
 
@@ -250,7 +256,7 @@ def test_several_events_in_one_call_are_all_answered(resident: Resident):
 
 def test_expired_long_payload_button_is_answered_not_processed(resident: Resident):
     calls = resident.send(resident.event("postback", postback={"data": "~" + "0" * 32}))
-    assert texts(calls) == NOTICES["expired_button"]
+    assert texts(calls) == notice("expired_button")
     assert resident.user_events() == []
 
 
@@ -293,7 +299,7 @@ def test_stickers_images_audio_and_locations_get_a_polite_reply(resident: Reside
     ]
     for content in contents:
         calls = resident.send(resident.event("message", message={"id": str(next(_ids)), **content}))
-        assert texts(calls) == NOTICES["non_text"], content["type"]
+        assert texts(calls) == notice("non_text"), content["type"]
         assert "マイナンバーカードの写真" in texts(calls)
     assert resident.user_events() == []
 
@@ -339,7 +345,7 @@ def test_a_binary_body_cannot_be_verified(resident: Resident):
 
 def test_wrong_types_inside_a_message_get_a_polite_reply(resident: Resident):
     calls = resident.say(12345)
-    assert texts(calls) == NOTICES["invalid_message"]
+    assert texts(calls) == notice("invalid_message")
     assert resident.user_events() == []
 
 

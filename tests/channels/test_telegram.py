@@ -25,7 +25,8 @@ from telegram import CallbackQuery, Chat, InlineKeyboardMarkup, Message, PhotoSi
 from bot.catalog import load_catalog
 from bot.redaction import my_number_check_digit
 from bot.settings import PROJECT_ROOT
-from channels.telegram import NOTICES, SECRET_HEADER, TelegramInput, callback_payloads
+from channels.base import notice_text
+from channels.telegram import SECRET_HEADER, TelegramInput, callback_payloads
 from tests.channels.fake_telegram import Call, FakeBotApi
 from tests.conftest import API_TOKEN, FAKE_NOW
 from tests.devserver import RunningServer, running_server
@@ -34,6 +35,11 @@ TOKEN = "123456789:TEST-madoguchi-telegram-token"
 SECRET = "madoguchi_test-secret_42"
 PASSWORD = "correct horse battery"
 CATALOG = load_catalog(PROJECT_ROOT / "intents")
+
+
+def notice(name: str) -> str:
+    """What the channel says itself (the catalog's `notice_<name>`, in Japanese and English)."""
+    return notice_text(CATALOG, name)
 _ids = itertools.count(random.randrange(10_000, 1_000_000))
 
 
@@ -231,13 +237,13 @@ def test_stickers_photos_and_voice_get_a_polite_reply(resident: Resident):
     photo = [PhotoSize("ph-1", "u-ph-1", 320, 240)]
     for content in ({"sticker": sticker}, {"photo": photo, "caption": "これ"}, {"voice": Voice("v-1", "u-v-1", 3)}):
         calls = resident.send(Update(update_id=next(_ids), message=resident.message(**content)))
-        assert texts(calls) == NOTICES["non_text"]
+        assert texts(calls) == notice("non_text")
     assert resident.user_events() == []
 
 
 def test_edited_and_unknown_updates_are_not_processed(resident: Resident):
     edited = resident.send(Update(update_id=next(_ids), edited_message=resident.message(text="人と話したい")))
-    assert texts(edited) == NOTICES["edited"]
+    assert texts(edited) == notice("edited")
     unknown = resident.post(f'{{"update_id": {next(_ids)}, "something_new": {{"id": 1}}}}')
     assert unknown.status_code == 200
     assert resident.user_events() == []
@@ -261,7 +267,7 @@ def test_wrong_types_inside_a_message_get_a_polite_reply(resident: Resident):
             f'"chat": {{"id": {resident.chat_id}, "type": "private"}}, "text": 12345}}}}')
     before = len(resident.api.sent(resident.chat_id))
     assert resident.post(body).status_code == 200
-    assert texts(resident.api.sent(resident.chat_id)[before:]) == NOTICES["invalid_message"]
+    assert texts(resident.api.sent(resident.chat_id)[before:]) == notice("invalid_message")
 
 
 def test_a_lone_surrogate_in_an_update_is_replaced_not_a_crash(resident: Resident):
