@@ -165,9 +165,9 @@
       if (entry.id === null) {
         const id = fieldValue("id").trim();
         const made = await send("POST", "/faq", { category: fieldValue("category"), id, data: collect(), missed: entry.missed });
-        say("FAQを作りました（" + made.id + "）。聞き取れなかった質問" + made.missed_resolved + "件を受付から外しました。");
         listing = await api("/faq"); renderList();
-        await openEntry(made.id);
+        await openEntry(made.id);  // the entry as saved, ready for more edits
+        say("FAQを作りました（" + made.id + "）。聞き取れなかった質問" + made.missed_resolved + "件を受付から外しました。");
         return;
       }
       const saved = await send("PUT", "/faq/" + encodeURIComponent(entry.id), { version: entry.version, data: collect() });
