@@ -21,7 +21,7 @@ from bot.catalog.provider import CatalogProvider
 from bot.handoff.machine import HandoffService
 from bot.messages import AnswerSource
 from bot.replies import ASPECT_INTENT, ASPECTS, INTENT_ASPECT, Question, Reply, ReplyBuilder, to_message
-from bot.text import LANGUAGES
+from bot.text import LANGUAGES, romaji_words
 
 PIN_WORDS = re.compile(r"暗証|あんしょう|\bpin\b|パスワード|password", re.I)
 # Ways a resident names (「コンビニで」「スマホで」「郵送で」): the answer says はい／いいえ for that way.
@@ -74,8 +74,9 @@ def tagged(replies: List[Reply], source: AnswerSource) -> List[Reply]:
 
 
 def detect_language(text: str) -> Optional[str]:
-    """'en' for a message written in English, 'ja' for Japanese, None if unclear."""
-    if JAPANESE.search(text):
+    """'en' for a message written in English, 'ja' for Japanese (romaji too: 「sodaigomi
+    dashikata」 is Japanese typed without an IME), None if unclear."""
+    if JAPANESE.search(text) or romaji_words(text):
         return "ja"
     if len(ENGLISH_WORD.findall(text)) >= 2:
         return "en"

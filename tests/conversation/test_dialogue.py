@@ -177,3 +177,15 @@ def test_request_human_when_the_counter_is_closed_offers_callback_and_visit_slip
     reply = server.say(sender, "人と話したい")
     assert "こども家庭課" in texts(reply) and "閉まっています" in texts(reply)
     assert {"/callback_request", "/visit_slip"} <= {b["payload"] for b in buttons(reply)}
+
+
+def test_romaji_is_answered_in_japanese_and_english_in_english(server):
+    """「sodaigomi dashikata」 is Japanese typed without an IME: the answer is Japanese (it used to
+    come in English, as Latin letters were taken for English)."""
+    sender = new_sender()
+    reply = server.say(sender, "sodaigomi dashikata")
+    assert slot(server, sender, "language") == "ja"
+    assert "粗大ごみ" in texts(reply), texts(reply)
+    english = new_sender()
+    server.say(english, "How do I throw away a big old sofa?")
+    assert slot(server, english, "language") == "en"
