@@ -5,8 +5,10 @@ and no two packages import each other (tests/test_import_layers.py checks both).
 
 1. `settings`, `senders` (the one list of channels: namespaces, mounting, deletion), `clock`,
    `text`, `speech_text` (fillers, self-corrections), `redaction`, `messages` (the bot message's
-   shape) and the small HTTP helpers (`access`, `cors`, `sse`, `delivery`, `logmask`, `pubsub`
-   (live events between processes), `ratelimit`): no knowledge of procedures or conversations.
+   shape), `errors` (the one error shape of every JSON route), `apidoc` (each route's declared body and
+   responses: validated, and generated into the OpenAPI documents) and the small HTTP helpers
+   (`access`, `cors`, `sse`, `delivery`, `logmask`, `pubsub` (live events between processes),
+   `ratelimit`): no knowledge of procedures or conversations.
 2. `catalog` (what intents/ means) and `opening_hours` (when a counter is open).
 3. `nlu` (the Rasa components), `replies` (what the assistant says, from the catalog),
    `speech` (how it sounds: reading for the ear, TTS engines, audio cache) and `answering`
@@ -24,8 +26,8 @@ __version__ = "0.1.0"
 
 # The layers above as data, lowest first: the import test reads this table.
 LAYERS = (
-    ("settings", "senders", "clock", "text", "speech_text", "redaction", "messages", "access", "cors", "sse",
-     "delivery", "pubsub", "logmask", "ratelimit", "background"),
+    ("settings", "senders", "clock", "text", "speech_text", "redaction", "messages", "errors", "apidoc", "access",
+     "cors", "sse", "delivery", "pubsub", "logmask", "ratelimit", "background"),
     ("catalog", "opening_hours"),
     ("nlu", "replies", "speech", "answering"),
     ("store",),

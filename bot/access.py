@@ -12,9 +12,10 @@ import hmac
 import ipaddress
 from typing import Any, Awaitable, Callable, FrozenSet, Optional
 
-from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+
+from bot.errors import error_response
 
 RequestMiddleware = Callable[[Request], Awaitable[Optional[HTTPResponse]]]
 
@@ -38,7 +39,7 @@ def request_token(request: Request) -> Optional[str]:
 
 
 def not_authenticated(message: str) -> HTTPResponse:
-    return response.json({"error": "not_authenticated", "message": message}, status=401)
+    return error_response(401, "not_authenticated", message)
 
 
 def rasa_api_routes(app: Any) -> FrozenSet[str]:

@@ -22,11 +22,11 @@ import math
 import time
 from typing import Any, Callable, Dict, Optional, Protocol, Tuple
 
-from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.access import is_loopback
+from bot.errors import error_response
 
 logger = logging.getLogger(__name__)
 
@@ -115,8 +115,8 @@ class RateLimits:
 
 def too_many_requests(retry_after: float, message: str) -> HTTPResponse:
     """429 in the one error shape, with Retry-After in whole seconds."""
-    return response.json({"error": "rate_limited", "message": message}, status=429,
-                         headers={"Retry-After": str(math.ceil(retry_after))}, ensure_ascii=False)
+    return error_response(429, "rate_limited", message, headers={"Retry-After": str(math.ceil(retry_after))},
+                          ensure_ascii=False)
 
 
 def client_address(request: Request) -> str:

@@ -13,6 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import List, Optional
 
+from bot.errors import error_response
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -167,9 +168,8 @@ def install_body_limit(app, max_bytes: int) -> None:
         from bot.services import services_of
 
         catalog = await services_of(request.app).catalogs.current()
-        return response.json({"error": "body_too_large",
-                              "message": catalog.bilingual("notice_body_too_large", " ", max_bytes=str(max_bytes))},
-                             status=413)
+        return error_response(413, "body_too_large",
+                              catalog.bilingual("notice_body_too_large", " ", max_bytes=str(max_bytes)))
 
     app.exception(PayloadTooLarge)(too_large)
 
@@ -184,12 +184,11 @@ def install_error_shape(app) -> None:
     from sanic.exceptions import MethodNotSupported, NotFound
 
     async def not_found(request, _error) -> response.HTTPResponse:
-        return response.json({"error": "not_found", "message": f"There is nothing at {request.path}."}, status=404)
+        return error_response(404, "not_found", f"There is nothing at {request.path}.")
 
     async def wrong_method(request, error) -> response.HTTPResponse:
-        return response.json({"error": "method_not_allowed",
-                              "message": f"{request.method} is not allowed on {request.path}."},
-                             status=405, headers=getattr(error, "headers", None) or {})
+        return error_response(405, "method_not_allowed", f"{request.method} is not allowed on {request.path}.",
+                              headers=getattr(error, "headers", None) or {})
 
     async def ignore_unreadable_cookies(request) -> None:
         # The standard library refuses some Cookie headers outright (`request.cookies` raises, a 500 on every

@@ -23,9 +23,10 @@ import asyncio
 import json
 from typing import Any, Dict, Optional
 
-from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+
+from bot.errors import error_response
 
 DEFAULT_MAX_STREAMS = 500
 KEEPALIVE_SECONDS = 15.0
@@ -61,11 +62,11 @@ class StreamSlots:
 def server_busy(retry_after: int = RETRY_AFTER_SECONDS, message: Optional[str] = None) -> HTTPResponse:
     """503 with Retry-After: too many live streams are open in this process right now (`message`:
     the catalog's `notice_server_busy` on a resident's page)."""
-    return response.json(
-        {"error": "too_many_streams",
-         "message": message or "The server is busy. Live updates will resume shortly; messages still work. "
-                               "混み合っています。しばらくすると自動で再開します。メッセージの送信はできます。"},
-        status=503, headers={"Retry-After": str(retry_after), "Cache-Control": "no-store"})
+    return error_response(
+        503, "too_many_streams",
+        message or "The server is busy. Live updates will resume shortly; messages still work. "
+                   "混み合っています。しばらくすると自動で再開します。メッセージの送信はできます。",
+        headers={"Retry-After": str(retry_after), "Cache-Control": "no-store"})
 
 
 def event(name: str, data: Any, event_id: Optional[str] = None) -> str:

@@ -14,13 +14,33 @@ import datetime as dt
 from asyncio import to_thread
 from typing import Any, Dict, List, NamedTuple, Optional
 
-from pydantic import ValidationError
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import clock
 from bot.admin import analytics, edit_body, missed
+from bot.admin.bodies import (
+    MAX_EXAMPLES_PER_REQUEST,
+    AdminSession,
+    Analytics,
+    Checked,
+    Dismissed,
+    ExamplesAdded,
+    Freshness,
+    MissedInbox,
+    MissedTexts,
+    MissedToExamples,
+    Previewed,
+    ProcedureList,
+    Restore,
+    Restored,
+    Saved,
+    Spoken,
+    Version,
+    Versions,
+)
+from bot.admin.edit_body import ProcedureEdit, ProcedureSave, ProcedureSpeech
 from bot.admin.editor import (
     CatalogEditor,
     EditConflict,
@@ -30,30 +50,44 @@ from bot.admin.editor import (
 )
 from bot.admin.faq_api import register_faq_routes
 from bot.admin.history import CatalogHistory
+from bot.apidoc import OBJECT, Answer, Parameter, Refusal, failure, operation
 from bot.catalog.freshness import stale_procedures
 from bot.catalog.model import WAYS, Catalog
+from bot.errors import error_response
 from bot.messages import BotMessage
 from bot.replies import ReplyBuilder, to_message
 from bot.services import Services, services_of
 from bot.speech.answers import SPOKEN_LANGUAGES
 from bot.speech.service import SpeechError
-from bot.staff.api import authenticated, body_of, error, log_in
+from bot.staff.api import LOGIN_ANSWERS, authenticated, log_in
+from bot.staff.bodies import Done, Login
 from bot.staff.context import staff_of
 from bot.staff.cookies import SessionCookie
 from bot.text import LANGUAGES
 
-MAX_EXAMPLES_PER_REQUEST = 50
 MAX_RANGE_DAYS = 366
+BAD_EDIT = Refusal(400, "bad_request")
+STALE = failure("The file changed since it was read (stale, with path): reload, then edit again")
+INVALID = failure("The edit does not pass the catalog check (invalid, with problems naming the fields)")
+DATE_RANGE = [Parameter("from", schema={"type": "string", "format": "date"}),
+              Parameter("to", schema={"type": "string", "format": "date"})]
 
 
 class Edit(NamedTuple):
     """A procedure edit as the body states it: the form, moved examples, the version it started
     from, and the form's values of the wrong type (problems in the checker's shape)."""
 
-    data: Optional[Dict[str, Any]]
+    data: Dict[str, Any]
     moves: List[Dict[str, str]]
     version: str
     wrong_types: List[Dict[str, Any]]
+
+
+def edit_of(body: ProcedureEdit, pid: str) -> Edit:
+    """The edit in the body (its shape checked by the declared body, bot/admin/edit_body.py): a value
+    of the wrong type in the form → `wrong_types`, in the checker's shape (422)."""
+    moves = [move.dict() for move in body.moves or []]
+    return Edit(body.data, moves, body.version or "", edit_body.form_problems(body.data, f"procedures/{pid}.yml"))
 
 
 class AdminContext:
@@ -81,17 +115,17 @@ async def audit(request: Request, action: str, detail: Optional[Dict[str, Any]] 
 
 
 def invalid(problems: List[Dict[str, Any]]) -> HTTPResponse:
-    return response.json({"error": "invalid", "message": "The edit does not pass the catalog check.",
-                          "problems": problems}, status=422)
+    return error_response(422, "invalid", "The edit does not pass the catalog check.", problems=problems)
 
 
 def stale_edit(path: str) -> HTTPResponse:
-    return response.json({"error": "stale", "message": f"{path} changed since you opened it: reload, then "
-                                                       f"make your edit again.", "path": path}, status=409)
+    return error_response(409, "stale", f"{path} changed since you opened it: reload, then make your edit again.",
+                          path=path)
 
 
 def bad_range() -> HTTPResponse:
-    return error(400, "bad_range", f"from/to must be dates YYYY-MM-DD, from ≤ to, at most {MAX_RANGE_DAYS} days.")
+    return error_response(400, "bad_range",
+                          f"from/to must be dates YYYY-MM-DD, from ≤ to, at most {MAX_RANGE_DAYS} days.")
 
 
 async def console_catalog(request: Request) -> Catalog:
@@ -109,11 +143,15 @@ def admin_blueprint() -> Blueprint:
 
     # --- session ---------------------------------------------------------------------
     @bp.post("/login")
-    async def login(request: Request) -> HTTPResponse:
+    @operation("Log in (sets the admin console's session cookie)", tags=["session"], body=Login,
+               refused=Refusal(400, "invalid_login"), answers=LOGIN_ANSWERS)
+    async def login(request: Request, body: Login) -> HTTPResponse:
         """The staff login (same throttle, accounts, audit), answering with a cookie for /admin."""
-        return await log_in(request, admin_cookie(request), console="admin")
+        return await log_in(request, body, admin_cookie(request), console="admin")
 
     @bp.get("/session")
+    @operation("Whether this browser is logged in", tags=["session"],
+               answers={200: Answer("The session", AdminSession)})
     async def session(request: Request) -> HTTPResponse:
         token = admin_cookie(request).read(request)
         p = await to_thread(staff_of(request.app).accounts.principal, token)
@@ -124,6 +162,7 @@ def admin_blueprint() -> Blueprint:
 
     @bp.post("/logout")
     @authenticated()
+    @operation("Log out", tags=["session"], answers={200: Answer("Logged out", Done)})
     async def logout(request: Request) -> HTTPResponse:
         staff = staff_of(request.app)
         await to_thread(staff.accounts.close_session, request.ctx.session_token)
@@ -136,6 +175,8 @@ def admin_blueprint() -> Blueprint:
     # --- procedures --------------------------------------------------------------------
     @bp.get("/procedures")
     @authenticated(role="admin")
+    @operation("Every procedure with its review date", tags=["procedures"],
+               answers={200: Answer("Procedures", ProcedureList)})
     async def procedures(request: Request) -> HTTPResponse:
         catalog = await console_catalog(request)
         today = clock.now().date()
@@ -146,12 +187,14 @@ def admin_blueprint() -> Blueprint:
 
     @bp.get("/procedures/<pid>")
     @authenticated(role="admin")
+    @operation("One procedure as the editor's form", tags=["procedures"],
+               answers={200: Answer("The form", OBJECT), 404: failure("No such procedure")})
     async def read_procedure(request: Request, pid: str) -> HTTPResponse:
         editor = admin_of(request).editor
         try:
             form = await to_thread(editor.procedure_form, pid)
         except UnknownEntry:
-            return error(404, "not_found", "No such procedure.")
+            return error_response(404, "not_found", "No such procedure.")
         catalog = await console_catalog(request)
         form["choices"] = {
             "sections": [{"id": cid, "name": c.name.ja} for cid, c in catalog.counters.items()],
@@ -162,24 +205,18 @@ def admin_blueprint() -> Blueprint:
         await audit(request, "catalog.read", {"procedure": pid})
         return response.json(form)
 
-    def edit_of(request: Request, pid: str) -> Edit:
-        """The edit in the body, its shape checked by the declared body (bot/admin/edit_body.py):
-        no form → data None (400); a value of the wrong type in the form → `problems` (422)."""
-        try:
-            body = edit_body.parse_edit(body_of(request))
-        except ValidationError:
-            return Edit(None, [], "", [])
-        moves = [move.dict() for move in body.moves or []]
-        return Edit(body.data, moves, body.version or "", edit_body.form_problems(body.data, f"procedures/{pid}.yml"))
-
     @bp.post("/procedures/<pid>/check")
     @authenticated(role="admin")
-    async def check(request: Request, pid: str) -> HTTPResponse:
+    @operation("Validate an edit without saving", tags=["procedures"], body=ProcedureEdit,
+               refused=BAD_EDIT,
+               answers={200: Answer("Problems (a value of the wrong type among them, at its field) and the diff",
+                                    Checked),
+                        400: failure("data (the form, an object) is required (bad_request, with field)"),
+                        404: failure("No such procedure or intent")})
+    async def check(request: Request, pid: str, body: ProcedureEdit) -> HTTPResponse:
         """Validate without saving: the problems next to their fields and the diff to review."""
         editor = admin_of(request).editor
-        data, moves, _, wrong_types = edit_of(request, pid)
-        if data is None:
-            return error(400, "bad_request", "data (the form) is required.")
+        data, moves, _, wrong_types = edit_of(body, pid)
         if wrong_types:
             return response.json({"problems": wrong_types, "diff": ""})
         try:
@@ -187,24 +224,27 @@ def admin_blueprint() -> Blueprint:
             problems, _ = await to_thread(editor.check, changes)
             diff = await to_thread(editor.diff, changes)
         except UnknownEntry as missing:
-            return error(404, "not_found", f"Unknown procedure or intent: {missing}")
+            return error_response(404, "not_found", f"Unknown procedure or intent: {missing}")
         return response.json({"problems": problems, "diff": diff})
 
     @bp.post("/procedures/<pid>/preview")
     @authenticated(role="admin")
-    async def preview(request: Request, pid: str) -> HTTPResponse:
+    @operation("The answers an unsaved edit would give", tags=["procedures"],
+               body=ProcedureEdit, refused=BAD_EDIT,
+               answers={200: Answer("Answers per language, or the problems", Previewed),
+                        400: failure("data (the form, an object) is required (bad_request, with field)"),
+                        404: failure("No such procedure")})
+    async def preview(request: Request, pid: str, body: ProcedureEdit) -> HTTPResponse:
         """The answer the edited (unsaved) procedure would give, in each language mode."""
         editor = admin_of(request).editor
-        data, _, _, wrong_types = edit_of(request, pid)
-        if data is None:
-            return error(400, "bad_request", "data (the form) is required.")
+        data, _, _, wrong_types = edit_of(body, pid)
         if wrong_types:
             return response.json({"problems": wrong_types, "answers": None})
         try:
             changes = await to_thread(editor.plan_procedure, pid, data)
             problems, catalog = await to_thread(editor.check, changes)
         except UnknownEntry:
-            return error(404, "not_found", "No such procedure.")
+            return error_response(404, "not_found", "No such procedure.")
         if catalog is None:
             return response.json({"problems": problems, "answers": None})
         answers = await to_thread(answers_of, catalog, pid)
@@ -212,37 +252,47 @@ def admin_blueprint() -> Blueprint:
 
     @bp.post("/procedures/<pid>/speech")
     @authenticated(role="admin")
-    async def speech(request: Request, pid: str) -> HTTPResponse:
+    @operation("The unsaved answer as speech", tags=["procedures"], body=ProcedureSpeech,
+               refused=BAD_EDIT,
+               answers={200: Answer("Audio", Spoken),
+                        400: failure(f"data and a language of {', '.join(SPOKEN_LANGUAGES)} are required "
+                                     f"(bad_request, with field)"),
+                        404: failure("No such procedure"), 422: INVALID,
+                        503: failure("No speech engine could read it (speech_unavailable)")})
+    async def speech(request: Request, pid: str, body: ProcedureSpeech) -> HTTPResponse:
         """The preview's answer as speech (the same engine and cache as the phone and the web)."""
         editor = admin_of(request).editor
-        data, _, _, wrong_types = edit_of(request, pid)
-        language = body_of(request).get("language") or "ja"
-        if data is None or language not in SPOKEN_LANGUAGES:
-            return error(400, "bad_request", f"data and a language of {', '.join(SPOKEN_LANGUAGES)} are required.")
+        data, _, _, wrong_types = edit_of(body, pid)
+        language = body.language or "ja"
         if wrong_types:
             return invalid(wrong_types)
         try:
             changes = await to_thread(editor.plan_procedure, pid, data)
             problems, catalog = await to_thread(editor.check, changes)
         except UnknownEntry:
-            return error(404, "not_found", "No such procedure.")
+            return error_response(404, "not_found", "No such procedure.")
         if catalog is None:
             return invalid(problems)
         source = await to_thread(spoken_text, catalog, pid, language)
         try:
             audio = await services_of(request.app).speech.synthesize(source, language)
-        except SpeechError as failure:
-            return error(503, "speech_unavailable", f"No speech engine could read it: {failure}")
+        except SpeechError as failed:
+            return error_response(503, "speech_unavailable", f"No speech engine could read it: {failed}")
         return response.json({"url": services_of(request.app).speech.url_for(audio), "seconds": audio.seconds,
                               "engine": audio.engine})
 
     @bp.put("/procedures/<pid>")
     @authenticated(role="admin")
-    async def save(request: Request, pid: str) -> HTTPResponse:
+    @operation("Save an edit (checked, written, versioned)", tags=["procedures"],
+               body=ProcedureSave, refused=BAD_EDIT,
+               answers={200: Answer("Saved", Saved),
+                        400: failure("data (the form) and version (from GET) are required (bad_request, with field)"),
+                        404: failure("No such procedure or intent"), 409: STALE,
+                        422: failure("A value of the wrong type in the form, or the edit does not pass the catalog "
+                                     "check (invalid, with problems naming the fields); nothing written")})
+    async def save(request: Request, pid: str, body: ProcedureSave) -> HTTPResponse:
         editor = admin_of(request).editor
-        data, moves, version, wrong_types = edit_of(request, pid)
-        if data is None or not version:
-            return error(400, "bad_request", "data (the form) and version (from GET) are required.")
+        data, moves, version, wrong_types = edit_of(body, pid)
         if wrong_types:
             return invalid(wrong_types)
         author = request.ctx.principal.username
@@ -250,7 +300,7 @@ def admin_blueprint() -> Blueprint:
             result = await to_thread(editor.save, author, "save", lambda: editor.plan_procedure(pid, data, moves),
                                      {procedure_path(pid): version})
         except UnknownEntry as missing:
-            return error(404, "not_found", f"Unknown procedure or intent: {missing}")
+            return error_response(404, "not_found", f"Unknown procedure or intent: {missing}")
         except EditConflict as conflict:
             return stale_edit(str(conflict))
         except EditInvalid as problems:
@@ -262,17 +312,21 @@ def admin_blueprint() -> Blueprint:
 
     @bp.get("/procedures/<pid>/history")
     @authenticated(role="admin")
+    @operation("Saved versions of a procedure's file", tags=["history"],
+               answers={200: Answer("Versions", Versions), 404: failure("No such procedure")})
     async def history(request: Request, pid: str) -> HTTPResponse:
         versions = await to_thread(admin_of(request).history.versions, procedure_path(pid))
         return response.json({"path": procedure_path(pid), "versions": versions})
 
     @bp.get("/history/<version_id:int>")
     @authenticated(role="admin")
+    @operation("One saved version with its diff", tags=["history"],
+               answers={200: Answer("The version", Version), 404: failure("No such version")})
     async def version(request: Request, version_id: int) -> HTTPResponse:
         admin = admin_of(request)
         found = await to_thread(admin.history.get, version_id)
         if found is None:
-            return error(404, "not_found", "No such version.")
+            return error_response(404, "not_found", "No such version.")
         try:
             found["diff"] = await to_thread(admin.editor.diff, {found["path"]: found["content"]})
         except UnknownEntry:
@@ -282,15 +336,16 @@ def admin_blueprint() -> Blueprint:
 
     @bp.post("/history/<version_id:int>/restore")
     @authenticated(role="admin")
-    async def restore(request: Request, version_id: int) -> HTTPResponse:
+    @operation("Restore a saved version", tags=["history"], body=Restore, refused=Refusal(400, "bad_request"),
+               answers={200: Answer("Restored", Restored),
+                        400: failure("version (of the file as you see it now) is required (bad_request, with field)"),
+                        404: failure("No such version"), 409: STALE, 422: INVALID})
+    async def restore(request: Request, version_id: int, body: Restore) -> HTTPResponse:
         editor = admin_of(request).editor
-        base = str(body_of(request).get("version") or "")
-        if not base:
-            return error(400, "bad_request", "version (of the file as you see it now) is required.")
         try:
-            path, result = await to_thread(editor.restore, request.ctx.principal.username, version_id, base)
+            path, result = await to_thread(editor.restore, request.ctx.principal.username, version_id, body.version)
         except UnknownEntry:
-            return error(404, "not_found", "No such version.")
+            return error_response(404, "not_found", "No such version.")
         except EditConflict as conflict:
             return stale_edit(str(conflict))
         except EditInvalid as problems:
@@ -302,6 +357,8 @@ def admin_blueprint() -> Blueprint:
     # --- freshness ---------------------------------------------------------------------
     @bp.get("/freshness")
     @authenticated(role="admin")
+    @operation("Procedures past their review date, by owner", tags=["freshness"],
+               answers={200: Answer("Stale procedures", Freshness)})
     async def freshness(request: Request) -> HTTPResponse:
         catalog = await console_catalog(request)
         today = clock.now().date()
@@ -314,6 +371,8 @@ def admin_blueprint() -> Blueprint:
     # --- missed questions --------------------------------------------------------------
     @bp.get("/missed")
     @authenticated(role="admin")
+    @operation("Questions the assistant missed, grouped", tags=["missed"],
+               answers={200: Answer("The inbox", MissedInbox)})
     async def missed_inbox(request: Request) -> HTTPResponse:
         catalog = await console_catalog(request)
         groups = await to_thread(missed.inbox, admin_of(request).db, catalog)
@@ -323,29 +382,25 @@ def admin_blueprint() -> Blueprint:
                               "sections": {cid: counter.name.ja for cid, counter in catalog.counters.items()},
                               "low_confidence": missed.LOW_CONFIDENCE})
 
-    def texts_of(request: Request) -> Optional[List[str]]:
-        texts = body_of(request).get("texts")
-        if not isinstance(texts, list) or not texts or len(texts) > MAX_EXAMPLES_PER_REQUEST:
-            return None
-        cleaned = [t.strip() for t in texts if isinstance(t, str) and t.strip()]
-        return cleaned if len(cleaned) == len(texts) else None
-
     @bp.post("/missed/examples")
     @authenticated(role="admin")
-    async def to_examples(request: Request) -> HTTPResponse:
+    @operation("Missed questions become examples of an intent", tags=["missed"], body=MissedToExamples,
+               refused=Refusal(400, "bad_request"),
+               answers={200: Answer("Added", ExamplesAdded),
+                        400: failure(f"intent and 1–{MAX_EXAMPLES_PER_REQUEST} non-blank texts are required "
+                                     f"(bad_request, with field)"),
+                        404: failure("No such intent"), 409: STALE, 422: INVALID})
+    async def to_examples(request: Request, body: MissedToExamples) -> HTTPResponse:
         """A group's questions become examples of an intent (checked, written, versioned)."""
         editor = admin_of(request).editor
-        texts, intent = texts_of(request), body_of(request).get("intent")
-        if texts is None or not isinstance(intent, str):
-            return error(400, "bad_request", f"intent and 1–{MAX_EXAMPLES_PER_REQUEST} texts are required.")
+        texts, intent = [str(text) for text in body.texts], body.intent
         try:
             path, _ = await to_thread(editor.intent_file, intent)
-            version = str(body_of(request).get("version") or "") or None
-            base = {path: version} if version else {}
+            base = {path: body.version} if body.version else {}
             result = await to_thread(editor.save, request.ctx.principal.username, "example.add",
                                      lambda: editor.plan_examples(intent, texts), base)
         except UnknownEntry:
-            return error(404, "not_found", "No such intent.")
+            return error_response(404, "not_found", "No such intent.")
         except EditConflict as conflict:
             return stale_edit(str(conflict))
         except EditInvalid as problems:
@@ -356,10 +411,12 @@ def admin_blueprint() -> Blueprint:
 
     @bp.post("/missed/dismiss")
     @authenticated(role="admin")
-    async def dismiss(request: Request) -> HTTPResponse:
-        texts = texts_of(request)
-        if texts is None:
-            return error(400, "bad_request", f"1–{MAX_EXAMPLES_PER_REQUEST} texts are required.")
+    @operation("Dismiss missed questions", tags=["missed"], body=MissedTexts, refused=Refusal(400, "bad_request"),
+               answers={200: Answer("Dismissed", Dismissed),
+                        400: failure(f"1–{MAX_EXAMPLES_PER_REQUEST} non-blank texts are required (bad_request, "
+                                     f"with field)")})
+    async def dismiss(request: Request, body: MissedTexts) -> HTTPResponse:
+        texts = [str(text) for text in body.texts]
         added = await to_thread(missed.dismiss, admin_of(request).db, texts, request.ctx.principal.username)
         await audit(request, "missed.dismiss", {"count": added})
         return response.json({"dismissed": added})
@@ -376,6 +433,9 @@ def admin_blueprint() -> Blueprint:
 
     @bp.get("/analytics")
     @authenticated(role="admin")
+    @operation("Usage numbers for a date range (default: the last 30 days)", tags=["analytics"],
+               parameters=DATE_RANGE, answers={200: Answer("Numbers and charts", Analytics),
+                                               400: failure("Bad date range (bad_range)")})
     async def analytics_json(request: Request) -> HTTPResponse:
         result, catalog = await numbers(request)
         if result is None:
@@ -386,6 +446,9 @@ def admin_blueprint() -> Blueprint:
 
     @bp.get("/analytics.csv")
     @authenticated(role="admin")
+    @operation("The same numbers as CSV", tags=["analytics"], parameters=DATE_RANGE,
+               answers={200: Answer("CSV", {"type": "string"}, content_type="text/csv"),
+                        400: failure("Bad date range (bad_range)")})
     async def analytics_csv(request: Request) -> HTTPResponse:
         result, _ = await numbers(request)
         if result is None:
@@ -397,7 +460,7 @@ def admin_blueprint() -> Blueprint:
 
     @bp.exception(UnknownEntry)
     async def unknown(_: Request, missing: UnknownEntry) -> HTTPResponse:
-        return error(404, "not_found", f"Unknown procedure, intent or version: {missing}")
+        return error_response(404, "not_found", f"Unknown procedure, intent or version: {missing}")
 
     register_faq_routes(bp)  # /faq…: the city's FAQ (bot/admin/faq_api.py)
     return bp

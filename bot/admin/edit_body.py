@@ -10,9 +10,15 @@ furigana, a text too long) is the catalog checker's (bot/catalog/load.py), which
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Union
 
-from pydantic import BaseModel, Extra, StrictBool, StrictInt, StrictStr, ValidationError, validator
+from pydantic import BaseModel, Extra, Field, StrictBool, StrictInt, StrictStr, ValidationError, validator
+
+from bot.apidoc import field_name, own_description
+from bot.speech.answers import SPOKEN_LANGUAGES
+
+MAX_VERSION_CHARS = 200  # a file version is a digest (bot/admin/history.py)
+MAX_MOVES = 500  # examples moved in one save
 
 
 class _Strict(BaseModel):
@@ -20,6 +26,7 @@ class _Strict(BaseModel):
 
     class Config:
         extra = Extra.forbid
+        schema_extra = own_description
 
     @validator("*", pre=True)
     def _not_null(cls, value: Any) -> Any:  # noqa: N805 (pydantic passes the class)
@@ -61,7 +68,9 @@ class ExamplesForm(_Strict):
 
 
 class ProcedureForm(_Strict):
-    """Every field a procedure file may have (bot.catalog.load.PROCEDURE_FIELDS, a test keeps them equal)."""
+    """A procedure's form (what GET /procedures/{pid} returns as `data`): every field a procedure file
+    may have (bot.catalog.load.PROCEDURE_FIELDS, a test keeps them equal). A value of the wrong type
+    is a problem at its field (422); the catalog checker judges the rest."""
 
     id: Optional[StrictStr]
     section: Optional[StrictStr]
@@ -88,15 +97,37 @@ class Move(_Strict):
 
 
 class ProcedureEdit(_Strict):
-    """The envelope: a wrong shape here is a bad request (400); other keys are ignored."""
+    """An edit: the form, and what comes with it. A wrong shape here is a bad request (400); other
+    keys are ignored."""
 
     class Config:
         extra = Extra.ignore
+        checked_apart = {"data": ProcedureForm}  # its errors are the form's, in the checker's shape (422)
 
-    data: Dict[str, Any]  # checked as a ProcedureForm on its own: its errors are the form's (422)
-    version: Optional[StrictStr]
-    moves: Optional[List[Move]]
-    language: Optional[StrictStr]  # the speech preview's
+    data: Dict[str, Any]
+    version: Optional[StrictStr] = Field(None, max_length=MAX_VERSION_CHARS,
+                                         description="the file's version from GET (required to save)")
+    moves: Optional[List[Move]] = Field(None, max_items=MAX_MOVES,
+                                        description="examples moved to another intent when the edit is saved")
+    language: Optional[StrictStr] = Field(None, description="the speech preview's (ja when left out)")
+
+
+class ProcedureSave(ProcedureEdit):
+    """A save needs the version the form was read at (a stale edit is refused, 409)."""
+
+    version: StrictStr = Field(..., min_length=1, max_length=MAX_VERSION_CHARS,
+                               description="the file's version from GET")
+
+
+class ProcedureSpeech(ProcedureEdit):
+    language: Optional[StrictStr] = Field(None, enum=list(SPOKEN_LANGUAGES),
+                                          description="which voice reads the answer (ja when left out)")
+
+    @validator("language")
+    def _spoken(cls, value: Optional[str]) -> Optional[str]:  # noqa: N805 (pydantic passes the class)
+        if value and value not in SPOKEN_LANGUAGES:
+            raise ValueError(f"must be one of {', '.join(SPOKEN_LANGUAGES)}")
+        return value
 
 
 _MESSAGES = {
@@ -109,14 +140,6 @@ _MESSAGES = {
     "value_error.extra": "unknown field",
     "value_error.missing": "missing",
 }
-
-
-def field_name(location: Tuple[Union[int, str], ...]) -> str:
-    """("documents", "easy", 1) → "documents.easy[1]", as the catalog checker names fields."""
-    name = ""
-    for part in location:
-        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
-    return name
 
 
 def problems_of(error: ValidationError, file: str) -> List[Dict[str, Any]]:
@@ -135,11 +158,6 @@ def problems_of(error: ValidationError, file: str) -> List[Dict[str, Any]]:
             message = "must be a whole number of yen"
         problems.append({"file": file, "line": 0, "field": field, "message": message})
     return problems
-
-
-def parse_edit(body: Dict[str, Any]) -> ProcedureEdit:
-    """The body's outer shape (raises ValidationError: a bad request, 400)."""
-    return ProcedureEdit.parse_obj(body)
 
 
 def form_problems(data: Dict[str, Any], file: str) -> List[Dict[str, Any]]:

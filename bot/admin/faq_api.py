@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 from asyncio import to_thread
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Union
 
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -19,42 +19,43 @@ from sanic.response import HTTPResponse
 
 from bot import clock
 from bot.admin import faq_editor, missed
+from bot.admin.bodies import (
+    FaqCreate,
+    FaqCreated,
+    FaqEntry,
+    FaqList,
+    FaqSave,
+    FaqUpload,
+    ImportPlan,
+    Saved,
+)
 from bot.admin.editor import EditConflict, EditInvalid, UnknownEntry, _problem_json
+from bot.apidoc import Answer, Refusal, failure, operation
 from bot.catalog import faq_import
-from bot.staff.api import authenticated, body_of, error
+from bot.errors import error_response
+from bot.staff.api import authenticated
+
+BAD_UPLOAD = failure("Bad body (bad_request, with field) or a file that cannot be imported (import_refused: names "
+                     "the row and column)")
 
 
 def _bad_field(field: str, message: str) -> HTTPResponse:
-    return response.json({"error": "bad_request", "message": f"{field}: {message}", "field": field}, status=400)
+    return error_response(400, "bad_request", f"{field}: {message}", field=field)
 
 
-def _upload(request: Request) -> Tuple[Optional[HTTPResponse], Dict[str, Any]]:
-    """(an error response, or None) and the import's arguments from the body."""
-    body = body_of(request)
-    name = body.get("filename")
-    content = body.get("content_base64")
-    if not isinstance(name, str) or not name.strip() or len(name) > 200:
-        return _bad_field("filename", "the file's name (up to 200 characters) is required"), {}
-    if not isinstance(content, str) or not content:
-        return _bad_field("content_base64", "the file's content, base64-encoded, is required"), {}
+def _upload(body: FaqUpload) -> Union[HTTPResponse, Dict[str, Any]]:
+    """The import's arguments from the (validated) body, or a refusal naming the field."""
     try:
-        data = base64.b64decode(content, validate=True)
+        data = base64.b64decode(body.content_base64, validate=True)
     except (binascii.Error, ValueError):
-        return _bad_field("content_base64", "is not valid base64"), {}
-    mapping = body.get("mapping") or {}
-    if not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
-        return _bad_field("mapping", "must be an object of field → column name (strings)"), {}
-    mapping = {key: value.strip() for key, value in mapping.items() if value.strip()}
+        return _bad_field("content_base64", "is not valid base64")
+    mapping = {key: value.strip() for key, value in (body.mapping or {}).items() if value.strip()}
     for key in mapping:
         if key not in faq_import.FIELDS:
-            return _bad_field(f"mapping.{key}", f"unknown field (use {', '.join(faq_import.FIELDS)})"), {}
-    options: Dict[str, Optional[str]] = {}
-    for key in ("category", "section"):
-        value = body.get(key)
-        if value not in (None, "") and not isinstance(value, str):
-            return _bad_field(key, "must be a string"), {}
-        options[key] = value.strip() if isinstance(value, str) and value.strip() else None
-    return None, {"data": data, "name": name.strip(), "mapping": mapping, **options}
+            return _bad_field(f"mapping.{key}", f"unknown field (use {', '.join(faq_import.FIELDS)})")
+    options: Dict[str, Optional[str]] = {key: value.strip() if value and value.strip() else None
+                                         for key, value in (("category", body.category), ("section", body.section))}
+    return {"data": data, "name": str(body.filename), "mapping": mapping, **options}
 
 
 def _plan_json(plan: faq_import.FaqImportPlan) -> Dict[str, Any]:
@@ -68,45 +69,52 @@ def _plan_json(plan: faq_import.FaqImportPlan) -> Dict[str, Any]:
 
 
 def register_faq_routes(bp: Blueprint) -> None:
-    from bot.admin.api import MAX_EXAMPLES_PER_REQUEST, admin_of, audit, console_catalog, invalid, stale_edit
+    from bot.admin.api import STALE, admin_of, audit, console_catalog, invalid, stale_edit
 
     @bp.get("/faq")
     @authenticated(role="admin")
+    @operation("The FAQ by category, with freshness (entries not updated for a year are flagged)", tags=["faq"],
+               answers={200: Answer("Categories and entries", FaqList)})
     async def faq_list(request: Request) -> HTTPResponse:
         catalog = await console_catalog(request)
         return response.json(await to_thread(faq_editor.listing, catalog, clock.now().date()))
 
     @bp.get("/faq/<entry_id>")
     @authenticated(role="admin")
+    @operation("One FAQ entry as the editor's form", tags=["faq"],
+               answers={200: Answer("The form and the file's version", FaqEntry), 404: failure("No such FAQ entry")})
     async def faq_entry(request: Request, entry_id: str) -> HTTPResponse:
         catalog = await console_catalog(request)
         entry = catalog.faq.get(entry_id)
         if entry is None:
-            return error(404, "not_found", "No such FAQ entry.")
+            return error_response(404, "not_found", "No such FAQ entry.")
         try:
             form = await to_thread(faq_editor.entry_form, admin_of(request).editor, entry)
         except UnknownEntry:
-            return error(404, "not_found", "No such FAQ entry.")
+            return error_response(404, "not_found", "No such FAQ entry.")
         await audit(request, "faq.read", {"entry": entry_id})
         return response.json(form)
 
     @bp.put("/faq/<entry_id>")
     @authenticated(role="admin")
-    async def faq_save(request: Request, entry_id: str) -> HTTPResponse:
-        body = body_of(request)
-        version = body.get("version")
-        if not isinstance(version, str) or not version:
-            return _bad_field("version", "the version from GET is required")
+    @operation("Save an FAQ entry (checked, written, versioned, audited)", tags=["faq"],
+               body=FaqSave, refused=Refusal(400, "bad_request"),
+               answers={200: Answer("Saved", Saved),
+                        400: failure("version (from GET) is required (bad_request, with field)"),
+                        404: failure("No such FAQ entry"), 409: STALE,
+                        422: failure("A value of the wrong type, or the edit does not pass the catalog check "
+                                     "(invalid, with problems naming the field)")})
+    async def faq_save(request: Request, entry_id: str, body: FaqSave) -> HTTPResponse:
         try:
-            form = faq_editor.check_form(body.get("data"))
+            form = faq_editor.check_form(body.data)
         except faq_editor.FormError as wrong:  # a value of the wrong type: 422 in the checker's shape
             return invalid([{"file": "", "line": 0, "field": wrong.field, "message": wrong.message}])
         editor = admin_of(request).editor
         try:
             path, result = await to_thread(faq_editor.save_entry, editor, request.ctx.principal.username,
-                                           entry_id, form, version)
+                                           entry_id, form, body.version)
         except UnknownEntry:
-            return error(404, "not_found", "No such FAQ entry.")
+            return error_response(404, "not_found", "No such FAQ entry.")
         except EditConflict as conflict:
             return stale_edit(str(conflict))
         except EditInvalid as problems:
@@ -116,60 +124,71 @@ def register_faq_routes(bp: Blueprint) -> None:
 
     @bp.post("/faq")
     @authenticated(role="admin")
-    async def faq_create(request: Request) -> HTTPResponse:
+    @operation("Create an FAQ entry in a category (checked, written, versioned, audited); the missed questions it "
+               "answers leave the inbox", tags=["faq"], body=FaqCreate,
+               refused=Refusal(422, "invalid", problems=True),
+               answers={201: Answer("Created", FaqCreated),
+                        422: failure("A value of the wrong type (category, id, data…, missed), an id already taken, "
+                                     "or the entry does not pass the catalog check (invalid, with problems naming "
+                                     "the field)")})
+    async def faq_create(request: Request, body: FaqCreate) -> HTTPResponse:
         """A new entry in a category; `missed`: the inbox questions it answers, which leave the
         inbox (a missed question becomes an FAQ entry in one step)."""
-        body = body_of(request)
-        missed_texts = body.get("missed", [])
-        if not isinstance(missed_texts, list) or len(missed_texts) > MAX_EXAMPLES_PER_REQUEST or not all(
-                isinstance(text, str) and text.strip() for text in missed_texts):
-            return invalid([{"file": "", "line": 0, "field": "missed",
-                             "message": f"must be a list of up to {MAX_EXAMPLES_PER_REQUEST} non-empty texts"}])
+        missed_texts = [str(text) for text in body.missed]
         editor = admin_of(request).editor
         try:
-            form = faq_editor.check_form(body.get("data"))
+            form = faq_editor.check_form(body.data)
             path, result = await to_thread(faq_editor.create_entry, editor, request.ctx.principal.username,
-                                           body.get("category"), body.get("id"), form)
+                                           body.category, body.id, form)
         except faq_editor.FormError as wrong:
             return invalid([{"file": "", "line": 0, "field": wrong.field, "message": wrong.message}])
         except EditInvalid as problems:
             return invalid(problems.problems)
-        entry_id = body["id"]
         dismissed = 0
         if missed_texts:
-            dismissed = await to_thread(missed.dismiss, admin_of(request).db, [t.strip() for t in missed_texts],
+            dismissed = await to_thread(missed.dismiss, admin_of(request).db, missed_texts,
                                         request.ctx.principal.username)
-        await audit(request, "faq.create", {"entry": entry_id, "file": path, "versions": result.history_ids,
+        await audit(request, "faq.create", {"entry": body.id, "file": path, "versions": result.history_ids,
                                             "from_missed": dismissed})
-        return response.json({"id": entry_id, "path": path, "version": result.versions[path],
+        return response.json({"id": body.id, "path": path, "version": result.versions[path],
                               "saved": result.history_ids, "missed_resolved": dismissed}, status=201)
 
     @bp.post("/faq/import/preview")
     @authenticated(role="admin")
-    async def faq_import_preview(request: Request) -> HTTPResponse:
+    @operation("What an FAQ export (CSV/JSON + column mapping) would change; nothing written", tags=["faq"],
+               body=FaqUpload, refused=Refusal(400, "bad_request"),
+               answers={200: Answer("The plan: new/changed/unchanged entries per file and the catalog's problems "
+                                    "after it", ImportPlan),
+                        400: BAD_UPLOAD})
+    async def faq_import_preview(request: Request, body: FaqUpload) -> HTTPResponse:
         """What the upload would change, file by file, and every problem; nothing written."""
-        failure, upload = _upload(request)
-        if failure is not None:
-            return failure
+        upload = _upload(body)
+        if isinstance(upload, HTTPResponse):
+            return upload
         try:
             plan = await to_thread(faq_editor.plan_import, admin_of(request).editor, upload["data"], upload["name"],
                                    upload["mapping"], upload["category"], upload["section"])
         except faq_import.FaqImportError as refused:
-            return error(400, "import_refused", str(refused))
+            return error_response(400, "import_refused", str(refused))
         return response.json(_plan_json(plan))
 
     @bp.post("/faq/import")
     @authenticated(role="admin")
-    async def faq_import_apply(request: Request) -> HTTPResponse:
-        failure, upload = _upload(request)
-        if failure is not None:
-            return failure
+    @operation("Import an FAQ export: planned again, checked, written, versioned, audited", tags=["faq"],
+               body=FaqUpload, refused=Refusal(400, "bad_request"),
+               answers={200: Answer("Written", ImportPlan), 400: BAD_UPLOAD,
+                        422: failure("The merged catalog would not validate (invalid, with problems); nothing "
+                                     "written")})
+    async def faq_import_apply(request: Request, body: FaqUpload) -> HTTPResponse:
+        upload = _upload(body)
+        if isinstance(upload, HTTPResponse):
+            return upload
         try:
             plan, saved = await to_thread(faq_editor.apply_import, admin_of(request).editor,
                                           request.ctx.principal.username, upload["data"], upload["name"],
                                           upload["mapping"], upload["category"], upload["section"])
         except faq_import.FaqImportError as refused:
-            return error(400, "import_refused", str(refused))
+            return error_response(400, "import_refused", str(refused))
         except EditInvalid as problems:
             return invalid(problems.problems)
         await audit(request, "faq.import", {"file": upload["name"], **plan.counts(), "files": sorted(plan.files),

@@ -17,12 +17,15 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.admin.bodies import Evaluation, JobList, JobStarted, JobView, ModelList, Train
 from bot.admin.jobs import LOAD_CALLS, LOAD_SECONDS, Job, JobBusy, Jobs, run_cli
 from bot.admin.model_swap import give_way_for, load_and_swap
 from bot.admin.models import ROLLBACK_WINDOW, ModelInfo, ModelRegistry, NotPublishable
+from bot.apidoc import Answer, failure, operation
+from bot.errors import error_response
 from bot.services import Services, services_of
 from bot.settings import Settings
-from bot.staff.api import authenticated, body_of, error
+from bot.staff.api import authenticated
 from bot.staff.context import StaffContext
 
 logger = logging.getLogger(__name__)
@@ -108,9 +111,13 @@ async def follow_published(services: Services, models: AdminModels) -> None:
             logger.exception("following the published model failed")
 
 
+STARTED = Answer("The job started", JobStarted)
+BUSY = failure("Another job is running (busy, with job)")
+NOT_A_MODEL_ID = failure("No such route (model_id is not an integer)")
+
+
 def busy(job: Job) -> HTTPResponse:
-    return response.json({"error": "busy", "job": job.id,
-                          "message": f"A {job.kind} job is still running ({job.id})."}, status=409)
+    return error_response(409, "busy", f"A {job.kind} job is still running ({job.id}).", job=job.id)
 
 
 def admin_models_blueprint() -> Blueprint:
@@ -144,6 +151,7 @@ def admin_models_blueprint() -> Blueprint:
 
     @bp.get("/models")
     @authenticated(role="admin")
+    @operation("Every trained model, newest first", tags=["models"], answers={200: Answer("Models", ModelList)})
     async def list_models(request: Request) -> HTTPResponse:
         models = state(request)
         everything = await to_thread(models.registry.all)
@@ -154,9 +162,12 @@ def admin_models_blueprint() -> Blueprint:
 
     @bp.post("/models/train")
     @authenticated(role="admin")
-    async def train(request: Request) -> HTTPResponse:
+    @operation("Train a model from the catalog as it is (a job)", tags=["models"], body=Train,
+               answers={202: STARTED, 409: BUSY,
+                        422: failure("force is not true or false (invalid_body, with field)")})
+    async def train(request: Request, body: Train) -> HTTPResponse:
         models = state(request)
-        force = body_of(request).get("force") is True
+        force = body.force
         username = request.ctx.principal.username
 
         async def work(job: Job) -> str:
@@ -174,23 +185,30 @@ def admin_models_blueprint() -> Blueprint:
 
     @bp.get("/jobs")
     @authenticated(role="admin")
+    @operation("Recent jobs, newest first", tags=["models"], answers={200: Answer("Jobs", JobList)})
     async def list_jobs(request: Request) -> HTTPResponse:
         return response.json({"jobs": [job.to_json() for job in state(request).jobs.recent()]})
 
     @bp.get("/jobs/<job_id>")
     @authenticated(role="admin")
+    @operation("One job's progress", tags=["models"], answers={200: Answer("The job", JobView),
+                                                                404: failure("No such job")})
     async def show_job(request: Request, job_id: str) -> HTTPResponse:
         job = state(request).jobs.get(job_id)
         if job is None:
-            return error(404, "not_found", f"There is no job {job_id}.")
+            return error_response(404, "not_found", f"There is no job {job_id}.")
         return response.json(job.to_json())
 
     @bp.get("/models/<model_id:int>/evaluation")
     @authenticated(role="admin")
+    @operation("A model's evaluation beside the running model's (starts an evaluation job when missing)",
+               tags=["models"],
+               answers={200: Answer("Reports", Evaluation), 202: Answer("An evaluation job started", JobStarted),
+                        404: failure("No such model"), 409: BUSY})
     async def evaluation(request: Request, model_id: int) -> HTTPResponse:
         models = state(request)
         if await to_thread(models.registry.get, model_id) is None:
-            return error(404, "not_found", f"There is no model {model_id}.")
+            return error_response(404, "not_found", f"There is no model {model_id}.")
         wanted = [model_id] + ([models.running_id] if models.running_id not in (None, model_id) else [])
         reports = {i: await to_thread(models.registry.evaluation, i) for i in wanted}
         missing = [i for i, report in reports.items() if report is None]
@@ -218,7 +236,7 @@ def admin_models_blueprint() -> Blueprint:
         try:
             model = await to_thread(models.registry.check_publishable, model_id, models.running_id, rollback)
         except NotPublishable as reason:
-            return error(409, "not_publishable", f"{str(reason).capitalize()}.")
+            return error_response(409, "not_publishable", f"{str(reason).capitalize()}.")
         action = "model.rollback" if rollback else "model.publish"
         try:
             job = models.jobs.start("rollback" if rollback else "publish", username,
@@ -229,11 +247,17 @@ def admin_models_blueprint() -> Blueprint:
 
     @bp.post("/models/<model_id:int>/publish")
     @authenticated(role="admin")
+    @operation("Publish a model on every replica (a job)", tags=["models"],
+               answers={202: STARTED, 404: NOT_A_MODEL_ID,
+                        409: failure("Busy (busy), or not publishable (not_publishable)")})
     async def publish(request: Request, model_id: int) -> HTTPResponse:
         return await switch(request, model_id, rollback=False)
 
     @bp.post("/models/<model_id:int>/rollback")
     @authenticated(role="admin")
+    @operation("Roll back to an older good model (a job)", tags=["models"],
+               answers={202: STARTED, 404: NOT_A_MODEL_ID,
+                        409: failure("Busy (busy), or not publishable (not_publishable)")})
     async def rollback(request: Request, model_id: int) -> HTTPResponse:
         return await switch(request, model_id, rollback=True)
 

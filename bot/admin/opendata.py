@@ -26,6 +26,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from bot.admin.spreadsheet import SafeCsvWriter, is_formula
 from bot.catalog import CatalogError, load_catalog
 from bot.clock import real_utcnow
+from bot.errors import error_response
 from bot.services import services_of
 from bot.settings import Settings
 
@@ -426,8 +427,7 @@ def opendata_blueprint() -> Any:
         return (await asyncio.to_thread(build, services_of(request.app).settings))[kind]
 
     def unavailable() -> Any:
-        return response.json({"error": "catalog_invalid", "message": "The catalog does not validate yet."},
-                             status=503)
+        return error_response(503, "catalog_invalid", "The catalog does not validate yet.")
 
     @bp.get("/procedures.json")
     async def procedures_json(request: Any) -> Any:

@@ -4,6 +4,7 @@
 - `models.py`: `train`, `catalog train|evaluate|publish|rollback|history`
 - `faq.py`: `faq import`;  `db.py`: `db upgrade|current|history|revision`
 - `serve.py`: `serve`;  `staff.py`: `staff add`;  `purge.py`: `purge`
+- `openapi.py`: `openapi` (the staff and admin APIs' documents, generated from their routes)
 - `common.py`: what several share (the operator's name, the model registry, the audit log, progress)
 
 Each module adds its parsers (`add_…`) and holds its handlers (`cmd_…`); `main` puts them together.
@@ -18,6 +19,7 @@ from bot.cli.catalog import add_catalog_commands, add_check_commands, cmd_catalo
 from bot.cli.db import add_db_commands, cmd_db
 from bot.cli.faq import add_faq_commands, cmd_faq_import
 from bot.cli.models import add_train_command, cmd_train
+from bot.cli.openapi import add_openapi_command, cmd_openapi
 from bot.cli.purge import add_purge_command, cmd_purge
 from bot.cli.serve import add_serve_command, cmd_serve
 from bot.cli.staff import add_staff_commands, cmd_staff_add
@@ -38,9 +40,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     add_serve_command(sub)
     add_staff_commands(sub)
     add_purge_command(sub)
+    add_openapi_command(sub)
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     handler = {"catalog": cmd_catalog, "db": cmd_db, "faq": cmd_faq_import, "check": cmd_check,
                "compile": cmd_compile, "train": cmd_train, "serve": cmd_serve, "staff": cmd_staff_add,
-               "purge": cmd_purge}[args.command]
+               "purge": cmd_purge, "openapi": cmd_openapi}[args.command]
     return handler(settings, args)

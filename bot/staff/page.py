@@ -9,6 +9,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.errors import error_response
+
 STATIC = Path(__file__).with_name("static")
 TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 # The console shows residents' text: no inline scripts, nothing from elsewhere.
@@ -30,7 +32,7 @@ def console_page_blueprint(name: str, path: str, static_dir: Path, csp: str,
     async def static(_: Request, name: str) -> HTTPResponse:
         file = static_dir / name
         if "/" in name or name.startswith(".") or file.suffix not in TYPES or not file.is_file():
-            return response.json({"error": "not_found"}, status=404)
+            return error_response(404, "not_found", f"There is no console file {name}.")
         return await response.file(file, mime_type=TYPES[file.suffix], headers=static_headers)
 
     return bp
